@@ -1,0 +1,78 @@
+"""The `rnnlab` command: argument parsing only; the work is done by the library.
+
+Every user error (`RnnlabError`) is printed on one line and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from rnnlab.errors import RnnlabError
+
+
+def _gradcheck(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from rnnlab.diagnostics.gradcheck import CELLS, gradcheck, grid, masked_grid, report_row
+
+    cells = tuple(args.cells or CELLS)
+    configs = list(grid(cells, tuple(args.layers))) + list(masked_grid(cells))
+    rows = [report_row(c, gradcheck(c)) for c in tqdm(configs, desc="gradcheck", disable=None, leave=False)]
+    if args.json:
+        print(json.dumps(rows, indent=1))
+    else:
+        print(f"{'configuration':58s} {'worst tensor':22s} rel. error")
+        for config, row in zip(configs, rows, strict=True):
+            print(f"{config.label():58s} {row['worst_tensor']:22s} {row['worst_relative_error']:.2e}")
+    worst = max(row["worst_relative_error"] for row in rows)
+    print(f"{len(rows)} configurations, worst relative error {worst:.2e} (threshold {args.threshold:.0e})")
+    return 0 if worst < args.threshold else 1
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from rnnlab.demos import DEMOS, run_demo
+
+    if args.name is None:
+        for name, about in DEMOS.items():
+            print(f"{name:12s} {about}")
+        return 0
+    if args.name not in DEMOS:
+        raise RnnlabError(f"unknown demo {args.name!r}; choose from: {', '.join(DEMOS)}")
+    run_demo(args.name, args.rest)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rnnlab", description="Learn, check and train recurrent neural networks.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("gradcheck", help="check every hand-written gradient against central differences (float64)")
+    p.add_argument("--cells", nargs="+", choices=["rnn_tanh", "rnn_relu", "lstm", "gru"], help="default: all four")
+    p.add_argument("--layers", nargs="+", type=int, default=[1, 2, 3], help="layer counts to check (default 1 2 3)")
+    p.add_argument("--threshold", type=float, default=1e-6, help="fail above this relative error (default 1e-6)")
+    p.add_argument("--json", action="store_true", help="print the results as JSON")
+    p.set_defaults(run=_gradcheck)
+
+    p = sub.add_parser("demo", help="run one of the seeds' examples (no name: list them)")
+    p.add_argument("name", nargs="?")
+    p.add_argument("rest", nargs=argparse.REMAINDER, help="arguments passed to the demo")
+    p.set_defaults(run=_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except RnnlabError as error:
+        print(f"rnnlab: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("rnnlab: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

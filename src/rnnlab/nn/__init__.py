@@ -1,0 +1,15 @@
+"""The glass-box engine: layers with hand-written forward and backward passes.
+
+Every layer keeps what its backward needs during `forward`; `backward(d_out)` returns
+the gradient for its input and adds parameter gradients to each `Parameter.grad`.
+"""
+
+from rnnlab.nn.layers import Dropout, Embedding, Linear
+from rnnlab.nn.losses import CrossEntropyLoss, MSELoss, log_softmax, softmax
+from rnnlab.nn.module import Module, Parameter
+from rnnlab.nn.recurrent import GRU, LSTM, RNN, RNNBase
+
+__all__ = [
+    "GRU", "LSTM", "RNN", "CrossEntropyLoss", "Dropout", "Embedding", "Linear", "MSELoss", "Module",
+    "Parameter", "RNNBase", "log_softmax", "softmax",
+]

@@ -1,0 +1,85 @@
+"""The GRU cell run over a sequence, forward and backward side by side.
+
+    r = sigmoid(W_ir x_t + b_ir + W_hr h_{t-1} + b_hr)        reset gate
+    z = sigmoid(W_iz x_t + b_iz + W_hz h_{t-1} + b_hz)        update gate
+    n = tanh(W_in x_t + b_in + r * (W_hn h_{t-1} + b_hn))     candidate
+    h_t = (1 - z) * n + z * h_{t-1}
+
+Gates are stacked in PyTorch's order (r, z, n). Unlike the LSTM, b_hn sits inside the
+reset gate's product, so the recurrent bias cannot be folded into the input projection.
+"""
+
+import numpy as np
+
+from rnnlab.nn.functional import padded_states, previous_states, sigmoid_, time_steps
+
+
+def gru_forward(x_proj, h0, W_hh, b_hh, mask=None, reverse=False):
+    """One direction of one layer.
+
+    x_proj: (T, B, 3H) input projections W_ih x_t + b_ih, overwritten with the activations r, z, n.
+    h0: (B, H). W_hh: (3H, H). b_hh: (3H,) or None. mask: (T, B, 1) bool or None.
+    Returns states (T+2, B, H) (see `padded_states`) and the cache for `gru_backward`.
+    """
+    T, B, G = x_proj.shape
+    H = G // 3
+    h = padded_states(h0, T, reverse)
+    hn = np.empty((T, B, H), x_proj.dtype)  # W_hn h_{t-1} + b_hn, needed by the backward
+    recurrent = np.empty((B, G), x_proj.dtype)
+    step = -1 if reverse else 1
+    W_hhT = W_hh.T
+    for t in time_steps(T, reverse):
+        prev, now = t + 1 - step, t + 1
+        np.matmul(h[prev], W_hhT, out=recurrent)  # (B, 3H)
+        if b_hh is not None:
+            recurrent += b_hh
+        gates = x_proj[t]
+        rz, n = gates[:, : 2 * H], gates[:, 2 * H :]
+        rz += recurrent[:, : 2 * H]
+        sigmoid_(rz)
+        hn[t] = recurrent[:, 2 * H :]
+        n += gates[:, :H] * hn[t]  # r * (W_hn h + b_hn)
+        np.tanh(n, out=n)
+        np.subtract(h[prev], n, out=h[now])  # h_t = n + z * (h_{t-1} - n)
+        h[now] *= gates[:, H : 2 * H]
+        h[now] += n
+        if mask is not None:
+            np.copyto(h[now], h[prev], where=~mask[t])  # padded step: carry the state over
+    return h, (x_proj, hn, h, W_hh, mask, reverse)
+
+
+def gru_backward(d_out, d_h_n, cache):
+    """Backpropagation through time for `gru_forward`.
+
+    d_out: (T, B, H) gradient of the outputs (zero at padded steps). d_h_n: (B, H) or None.
+    Returns d_x_proj (T, B, 3H), d_h0 (B, H), d_W_hh (3H, H), d_b_hh (3H,).
+    """
+    gates, hn, h, W_hh, mask, reverse = cache
+    T, B, H = d_out.shape
+    step = -1 if reverse else 1
+    d_x = np.empty_like(gates)  # (T, B, 3H) gradient of W_ih x_t + b_ih
+    d_rec = np.empty_like(gates)  # (T, B, 3H) gradient of W_hh h_{t-1} + b_hh
+    dh = np.zeros((B, H), d_out.dtype) if d_h_n is None else d_h_n.copy()  # from step t+1
+    for t in time_steps(T, not reverse):
+        h_prev = h[t + 1 - step]
+        r, z, n = (gates[t, :, k * H : (k + 1) * H] for k in range(3))
+        dr, dz, dn = (d_x[t, :, k * H : (k + 1) * H] for k in range(3))
+        dh += d_out[t]
+        np.multiply(dh, h_prev - n, out=dz)  # dL/dz
+        dz *= z * (1 - z)
+        np.multiply(dh, 1 - z, out=dn)  # dL/dn
+        dn *= 1 - n * n  # tanh'
+        np.multiply(dn, hn[t], out=dr)  # dL/dr
+        dr *= r * (1 - r)
+        d_rec[t, :, : 2 * H] = d_x[t, :, : 2 * H]
+        np.multiply(dn, r, out=d_rec[t, :, 2 * H :])
+        if mask is not None:
+            np.copyto(d_x[t], 0, where=~mask[t])
+            np.copyto(d_rec[t], 0, where=~mask[t])
+            dh *= np.where(mask[t], z, 1)  # padded step: dh passes through whole
+        else:
+            dh *= z  # direct path h_t = ... + z * h_{t-1}
+        dh += d_rec[t] @ W_hh  # (B, H)
+    d_rec2 = d_rec.reshape(T * B, 3 * H)
+    d_W_hh = d_rec2.T @ previous_states(h, reverse).reshape(T * B, H)  # all steps, one product
+    return d_x, dh, d_W_hh, d_rec2.sum(axis=0)

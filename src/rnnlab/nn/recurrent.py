@@ -1,0 +1,313 @@
+"""Recurrent layers: cells stacked over depth and run in one or two directions.
+
+`RNN`, `LSTM` and `GRU` take PyTorch's constructor arguments, return PyTorch's shapes
+and name their parameters as PyTorch does, so `torch.nn.LSTM(...).state_dict()` (as
+NumPy arrays) loads unchanged and back. The maths of each cell lives in `rnn.py`,
+`lstm.py` and `gru.py`; this module only moves arrays between layers and directions:
+
+    for each layer l:          input (T, B, I_l), I_0 = input_size, I_l = D*H above
+        dropout on the input   (training, l > 0 only, as PyTorch does)
+        for each direction:    x_proj = input @ W_ih.T + b_ih    one product, all steps
+                               run the cell over time            forward or reverse
+        output (T, B, D*H)     the directions side by side
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from rnnlab.errors import RnnlabError, invalid_argument
+from rnnlab.nn.gru import gru_backward, gru_forward
+from rnnlab.nn.lstm import lstm_backward, lstm_forward
+from rnnlab.nn.module import Module, Parameter
+from rnnlab.nn.rnn import rnn_backward, rnn_forward
+
+
+def _check_positive_int(name: str, value: object) -> None:
+    if not isinstance(value, int | np.integer) or isinstance(value, bool) or value <= 0:
+        raise invalid_argument(name, "a positive integer", value)
+
+
+class RNNBase(Module):
+    """The shared layer machinery; use `RNN`, `LSTM` or `GRU`."""
+
+    gate_count = 1  # gates stacked in the weight matrices: 1 (RNN), 4 (LSTM), 3 (GRU)
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        dtype: type = np.float32,
+        seed: int | np.random.Generator | None = None,
+    ) -> None:
+        super().__init__()
+        for name, value in (("input_size", input_size), ("hidden_size", hidden_size), ("num_layers", num_layers)):
+            _check_positive_int(name, value)
+        if not (isinstance(dropout, int | float) and 0 <= dropout < 1):
+            raise invalid_argument("dropout", "a number in [0, 1)", dropout)
+        if np.dtype(dtype) not in (np.float32, np.float64):
+            raise invalid_argument("dtype", "float32 or float64", dtype)
+        if dropout > 0 and num_layers == 1:
+            warnings.warn(
+                "dropout option adds dropout after all but last recurrent layer, so non-zero dropout expects "
+                f"num_layers greater than 1, but got dropout={dropout} and num_layers={num_layers}",
+                stacklevel=2,
+            )
+        self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
+        self.bias, self.batch_first, self.dropout, self.bidirectional = bias, batch_first, float(dropout), bidirectional
+        self.dtype = np.dtype(dtype)
+        self.num_directions = 2 if bidirectional else 1
+        self.generator = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+        self._cache = None
+        bound = 1 / np.sqrt(hidden_size)  # PyTorch's U(-1/sqrt(H), 1/sqrt(H)) for every parameter
+        rows = self.gate_count * hidden_size
+        for layer in range(num_layers):
+            layer_input = input_size if layer == 0 else hidden_size * self.num_directions
+            for suffix in self._suffixes():
+                shapes = {"weight_ih": (rows, layer_input), "weight_hh": (rows, hidden_size)}
+                if bias:
+                    shapes |= {"bias_ih": (rows,), "bias_hh": (rows,)}
+                for name, shape in shapes.items():
+                    values = self.generator.uniform(-bound, bound, size=shape).astype(self.dtype)
+                    setattr(self, f"{name}_l{layer}{suffix}", Parameter(values))
+
+    def _suffixes(self) -> list[str]:
+        return ["", "_reverse"][: self.num_directions]
+
+    def _weights(self, layer: int, direction: int) -> tuple[Parameter, ...]:
+        suffix = f"_l{layer}" + self._suffixes()[direction]
+        names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh") if self.bias else ("weight_ih", "weight_hh")
+        return tuple(getattr(self, name + suffix) for name in names)
+
+    # Each subclass runs its cell: (x_proj, h0, c0, W_hh, b_hh, mask, reverse) -> (h states, c states, cache)
+    # and backward: (d_out, d_h_n, d_c_n, cache) -> (d_x_proj, d_h0, d_c0, d_W_hh, d_b_hh).
+    def _cell_forward(self, x_proj, h0, c0, W_hh, b_hh, mask, reverse):
+        raise NotImplementedError
+
+    def _cell_backward(self, d_out, d_h_n, d_c_n, cache):
+        raise NotImplementedError
+
+    def _to_time_major(self, x: np.ndarray, mask: np.ndarray | None):
+        x = np.asarray(x)
+        if x.ndim not in (2, 3) or x.shape[-1] != self.input_size:
+            raise RnnlabError(
+                f"{type(self).__name__} expects input of shape (T, B, {self.input_size}), (B, T, {self.input_size}) "
+                f"with batch_first, or unbatched (T, {self.input_size}); got {x.shape}"
+            )
+        unbatched = x.ndim == 2
+        if unbatched:
+            x, mask = x[:, None, :], None if mask is None else np.asarray(mask)[:, None]
+        elif self.batch_first:
+            x, mask = x.transpose(1, 0, 2), None if mask is None else np.asarray(mask).T
+        if mask is not None:
+            if mask.shape != x.shape[:2]:
+                raise RnnlabError(f"mask must have shape {x.shape[:2]}, got {mask.shape}")
+            mask = mask.astype(bool)[:, :, None]  # (T, B, 1)
+        return np.ascontiguousarray(x, dtype=self.dtype), mask, unbatched
+
+    def _initial_state(self, state, batch: int, unbatched: bool) -> np.ndarray:
+        shape = (self.num_layers * self.num_directions, batch, self.hidden_size)
+        if state is None:
+            return np.zeros(shape, self.dtype)
+        state = np.asarray(state, dtype=self.dtype)
+        if unbatched:
+            state = state[:, None, :]
+        if state.shape != shape:
+            expected = shape[::2] if unbatched else shape
+            raise RnnlabError(f"initial state must have shape {expected}, got {state.shape}")
+        return state
+
+    def forward(self, x: np.ndarray, hx=None, mask: np.ndarray | None = None):
+        """Run the layer over a sequence and keep what `backward` needs.
+
+        x: (T, B, I), (B, T, I) with batch_first, or unbatched (T, I).
+        hx: initial state (D*num_layers, B, H), or for LSTM a pair (h_0, c_0); zeros when None.
+        mask: (T, B) booleans ((B, T) with batch_first), True at real steps. At padded steps the
+            state is carried over unchanged and the output is zero, which is what PyTorch's packed
+            sequences give, for padding on either side.
+        Returns output (T, B, D*H) (batch-first or unbatched like x) and h_n (D*num_layers, B, H),
+        or for LSTM (h_n, c_n).
+        """
+        x, mask, unbatched = self._to_time_major(x, mask)
+        T, B, _ = x.shape
+        is_lstm = self.gate_count == 4
+        h0_given, c0_given = (hx if is_lstm and hx is not None else (hx, None))
+        h0 = self._initial_state(h0_given, B, unbatched)
+        c0 = self._initial_state(c0_given, B, unbatched) if is_lstm else None
+        H, D = self.hidden_size, self.num_directions
+        h_n, c_n = np.empty_like(h0), (np.empty_like(c0) if is_lstm else None)
+        layers, layer_input = [], x
+        for layer in range(self.num_layers):
+            drop = None
+            if layer > 0 and self.training and self.dropout > 0:
+                keep = self.generator.random(layer_input.shape) >= self.dropout
+                drop = keep.astype(self.dtype) / self.dtype.type(1 - self.dropout)  # (T, B, D*H)
+                layer_input = layer_input * drop
+            output = np.empty((T, B, D * H), self.dtype)
+            directions = []
+            for direction in range(D):
+                W_ih, W_hh, *biases = self._weights(layer, direction)
+                b_ih, b_hh = (biases[0].data, biases[1].data) if biases else (None, None)
+                x_proj = (layer_input.reshape(T * B, -1) @ W_ih.data.T).reshape(T, B, -1)  # (T, B, G*H)
+                if b_ih is not None:
+                    x_proj += b_ih
+                index, reverse = layer * D + direction, direction == 1
+                c_start = c0[index] if is_lstm else None
+                h, c, cache = self._cell_forward(x_proj, h0[index], c_start, W_hh.data, b_hh, mask, reverse)
+                output[:, :, direction * H : (direction + 1) * H] = h[1:-1]
+                last = 1 if reverse else T  # the state after the final step visited
+                h_n[index] = h[last]
+                if is_lstm:
+                    c_n[index] = c[last]
+                directions.append(cache)
+            if mask is not None:
+                np.copyto(output, 0, where=~mask)
+            layers.append((layer_input, drop, directions))
+            layer_input = output
+        self._cache = (layers, mask, hx is not None, unbatched)
+        output = layer_input
+        if unbatched:
+            output, h_n = output[:, 0], h_n[:, 0]
+            c_n = c_n[:, 0] if is_lstm else None
+        elif self.batch_first:
+            output = output.transpose(1, 0, 2)
+        return (output, (h_n, c_n)) if is_lstm else (output, h_n)
+
+    def backward(self, d_output: np.ndarray, d_h_n: np.ndarray | None = None, d_c_n: np.ndarray | None = None):
+        """Backpropagate through the last `forward`; parameter gradients are added to `.grad`.
+
+        d_output: shaped like the output; d_h_n, d_c_n: shaped like h_n, c_n, or None for zero.
+        Returns d_x shaped like x, or (d_x, d_hx) when forward was given hx; for LSTM d_hx is
+        (d_h_0, d_c_0).
+        """
+        if self._cache is None:
+            raise RnnlabError("backward() called before forward()")
+        layers, mask, hx_given, unbatched = self._cache
+        is_lstm = self.gate_count == 4
+        d_output = np.asarray(d_output, dtype=self.dtype)
+        if unbatched:
+            d_output = d_output[:, None]
+            d_h_n = None if d_h_n is None else np.asarray(d_h_n)[:, None]
+            d_c_n = None if d_c_n is None else np.asarray(d_c_n)[:, None]
+        elif self.batch_first:
+            d_output = d_output.transpose(1, 0, 2)
+        d_layer_output = np.where(mask, d_output, 0) if mask is not None else d_output
+        H, D = self.hidden_size, self.num_directions
+        d_h0 = np.zeros((self.num_layers * D, d_output.shape[1], H), self.dtype)
+        d_c0 = np.zeros_like(d_h0) if is_lstm else None
+        for layer in reversed(range(self.num_layers)):
+            layer_input, drop, directions = layers[layer]
+            T, B, _ = layer_input.shape
+            d_input = np.zeros_like(layer_input)
+            for direction, cache in enumerate(directions):
+                index = layer * D + direction
+                W_ih, W_hh, *biases = self._weights(layer, direction)
+                d_out = d_layer_output[:, :, direction * H : (direction + 1) * H]
+                dh_n = None if d_h_n is None else np.asarray(d_h_n, dtype=self.dtype)[index]
+                dc_n = None if d_c_n is None else np.asarray(d_c_n, dtype=self.dtype)[index]
+                d_x_proj, d_h0[index], dc0, d_W_hh, d_b_hh = self._cell_backward(d_out, dh_n, dc_n, cache)
+                if is_lstm:
+                    d_c0[index] = dc0
+                d_x_proj = d_x_proj.reshape(T * B, -1)  # (T*B, G*H)
+                W_ih.grad += d_x_proj.T @ layer_input.reshape(T * B, -1)  # all steps, one product
+                W_hh.grad += d_W_hh
+                if biases:
+                    biases[0].grad += d_x_proj.sum(axis=0)
+                    biases[1].grad += d_b_hh
+                d_input += (d_x_proj @ W_ih.data).reshape(T, B, -1)
+            if drop is not None:
+                d_input *= drop
+            d_layer_output = d_input
+        d_x = d_layer_output
+        if unbatched:
+            d_x, d_h0 = d_x[:, 0], d_h0[:, 0]
+            d_c0 = d_c0[:, 0] if is_lstm else None
+        elif self.batch_first:
+            d_x = d_x.transpose(1, 0, 2)
+        if not hx_given:
+            return d_x
+        return (d_x, (d_h0, d_c0)) if is_lstm else (d_x, d_h0)
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.input_size}, {self.hidden_size}, num_layers={self.num_layers}, bias={self.bias}, "
+            f"batch_first={self.batch_first}, dropout={self.dropout}, bidirectional={self.bidirectional}, "
+            f"dtype={self.dtype.name}"
+        )
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.extra_repr()})"
+
+
+class RNN(RNNBase):
+    """Elman RNN: h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh), or relu.
+
+    >>> rnn = RNN(10, 20, num_layers=2, seed=0)
+    >>> output, h_n = rnn(np.zeros((5, 3, 10), np.float32))
+    >>> output.shape, h_n.shape
+    ((5, 3, 20), (2, 3, 20))
+    """
+
+    gate_count = 1
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, nonlinearity: str = "tanh", **kwargs):
+        if nonlinearity not in ("tanh", "relu"):
+            raise invalid_argument("nonlinearity", "'tanh' or 'relu'", nonlinearity)
+        self.nonlinearity = nonlinearity
+        super().__init__(input_size, hidden_size, num_layers, **kwargs)
+
+    def _cell_forward(self, x_proj, h0, c0, W_hh, b_hh, mask, reverse):
+        h, cache = rnn_forward(x_proj, h0, W_hh, b_hh, self.nonlinearity, mask, reverse)
+        return h, None, cache
+
+    def _cell_backward(self, d_out, d_h_n, d_c_n, cache):
+        d_x_proj, d_h0, d_W_hh, d_b_hh = rnn_backward(d_out, d_h_n, cache)
+        return d_x_proj, d_h0, None, d_W_hh, d_b_hh
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + f", nonlinearity={self.nonlinearity!r}"
+
+
+class LSTM(RNNBase):
+    """Long short-term memory; gates (i, f, g, o) as in `torch.nn.LSTM`.
+
+    >>> lstm = LSTM(10, 20, batch_first=True, bidirectional=True, seed=0)
+    >>> output, (h_n, c_n) = lstm(np.zeros((3, 5, 10), np.float32))
+    >>> output.shape, h_n.shape, c_n.shape
+    ((3, 5, 40), (2, 3, 20), (2, 3, 20))
+    """
+
+    gate_count = 4
+
+    def _cell_forward(self, x_proj, h0, c0, W_hh, b_hh, mask, reverse):
+        return lstm_forward(x_proj, h0, c0, W_hh, b_hh, mask, reverse)
+
+    def _cell_backward(self, d_out, d_h_n, d_c_n, cache):
+        return lstm_backward(d_out, d_h_n, d_c_n, cache)
+
+
+class GRU(RNNBase):
+    """Gated recurrent unit; gates (r, z, n) as in `torch.nn.GRU`.
+
+    >>> gru = GRU(10, 20, seed=0)
+    >>> output, h_n = gru(np.zeros((7, 10), np.float32))  # unbatched
+    >>> output.shape, h_n.shape
+    ((7, 20), (1, 20))
+    """
+
+    gate_count = 3
+
+    def _cell_forward(self, x_proj, h0, c0, W_hh, b_hh, mask, reverse):
+        h, cache = gru_forward(x_proj, h0, W_hh, b_hh, mask, reverse)
+        return h, None, cache
+
+    def _cell_backward(self, d_out, d_h_n, d_c_n, cache):
+        d_x_proj, d_h0, d_W_hh, d_b_hh = gru_backward(d_out, d_h_n, cache)
+        return d_x_proj, d_h0, None, d_W_hh, d_b_hh

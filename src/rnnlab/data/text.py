@@ -1,0 +1,300 @@
+"""Plain-text corpora: reading, streaming, a character vocabulary and on-disk id files.
+
+A corpus is one UTF-8 file, or a folder whose files (sorted by relative path, recursively,
+hidden files and folders skipped) are read one after another as if concatenated.
+"""
+
+from __future__ import annotations
+
+import codecs
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import numpy as np
+
+from rnnlab.errors import RnnlabError
+
+_READ_BYTES = 1 << 20  # bytes per read() in read_text; keeps any single read bounded
+
+
+def _read_file_bytes(path: Path) -> bytes:
+    """The bytes of the regular file at `path`; RnnlabError if it is missing or unreadable."""
+    if not path.is_file():
+        raise RnnlabError(f"{path}: {'not a regular file' if path.exists() else 'no such file'}")
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        raise RnnlabError(f"{path}: cannot read ({error.strerror or error})") from None
+
+
+def _read_utf8_file(path: Path) -> str:
+    """The text of one UTF-8 file (a leading byte-order mark dropped), for the other readers."""
+    data = _read_file_bytes(path)
+    start = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
+    try:
+        return data[start:].decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise RnnlabError(f"{path}: not valid UTF-8 at byte offset {start + error.start} ({error.reason})") from None
+
+
+def _corpus_files(path: str | os.PathLike) -> list[Path]:
+    """The files making up the corpus at `path`, in reading order."""
+    root = Path(path)
+    if root.is_file():
+        return [root]
+    if not root.exists():
+        raise RnnlabError(f"{root}: no such file or folder")
+    if not root.is_dir():
+        raise RnnlabError(f"{root}: not a regular file or folder")
+    files = sorted(
+        (p for p in root.rglob("*") if p.is_file()),
+        key=lambda p: p.relative_to(root).as_posix(),
+    )
+    files = [p for p in files if not any(part.startswith(".") for part in p.relative_to(root).parts)]
+    if not files:
+        raise RnnlabError(f"{root}: no files in this folder (hidden ones are skipped)")
+    return files
+
+
+def _decoded_pieces(files: list[Path], read_bytes: int) -> Iterator[tuple[Path, str]]:
+    """(file, text) pieces of each file decoded incrementally as strict UTF-8.
+
+    Each piece decodes at most `read_bytes` bytes, so holds at most that many characters.
+    A character split across two reads is held back by the incremental decoder until
+    its remaining bytes arrive.
+    """
+    for file in files:
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="strict")
+        offset = 0  # bytes of this file handed to the decoder so far
+        try:
+            with open(file, "rb") as stream:
+                while True:
+                    data = stream.read(read_bytes)
+                    pending = len(decoder.getstate()[0])  # bytes held back from the last read
+                    try:
+                        text = decoder.decode(data, final=not data)
+                    except UnicodeDecodeError as error:
+                        # error.start counts from the held-back bytes, which precede `data`
+                        position = offset - pending + error.start
+                        raise RnnlabError(
+                            f"{file}: not valid UTF-8 at byte offset {position} ({error.reason})"
+                        ) from None
+                    offset += len(data)
+                    if text:
+                        yield file, text
+                    if not data:
+                        break
+        except OSError as error:
+            raise RnnlabError(f"{file}: cannot read ({error.strerror or error})") from None
+
+
+def _text_pieces(path: str | os.PathLike, chunk_chars: int) -> Iterator[tuple[Path, str]]:
+    """Check arguments and list files now; the returned generator reads lazily."""
+    if isinstance(chunk_chars, bool) or not isinstance(chunk_chars, int) or chunk_chars < 1:
+        raise RnnlabError(f"chunk_chars must be a positive integer, got {chunk_chars!r}")
+    files = _corpus_files(path)
+
+    def pieces() -> Iterator[tuple[Path, str]]:
+        empty = True
+        for file, text in _decoded_pieces(files, chunk_chars):
+            empty = False
+            yield file, text
+        if empty:
+            raise RnnlabError(f"{Path(path)}: empty corpus (no text)")
+
+    return pieces()
+
+
+def iter_text_chunks(path: str | os.PathLike, chunk_chars: int = 1 << 20) -> Iterator[str]:
+    """Stream the corpus at `path` as strings of at most `chunk_chars` characters.
+
+    Each chunk decodes up to `chunk_chars` bytes, so non-ASCII text gives shorter chunks.
+    UTF-8 is decoded incrementally: a multi-byte character split across a read boundary
+    is held back and yielded whole with the next chunk. Files of a folder follow each other
+    with nothing in between; a chunk never spans two files. The path is checked at call
+    time, the files are read lazily. Raises RnnlabError for a missing path, a non-UTF-8
+    file (naming the byte offset) or an empty corpus.
+
+    >>> import tempfile, pathlib
+    >>> corpus = pathlib.Path(tempfile.mkdtemp()) / "corpus.txt"
+    >>> _ = corpus.write_text("héllo", encoding="utf-8")
+    >>> list(iter_text_chunks(corpus, chunk_chars=2))
+    ['h', 'él', 'lo']
+    """
+    return (text for _, text in _text_pieces(path, chunk_chars))
+
+
+def read_text(path: str | os.PathLike) -> str:
+    """The whole corpus at `path` (a UTF-8 file, or a folder of them) as one string.
+
+    Raises RnnlabError for a missing path, a non-UTF-8 file (naming the byte offset) or
+    an empty corpus.
+    """
+    return "".join(iter_text_chunks(path, chunk_chars=_READ_BYTES))
+
+
+def _code_points(text: str) -> np.ndarray:
+    """The Unicode code points of `text`, (len(text),) uint32."""
+    return np.frombuffer(text.encode("utf-32-le", errors="surrogatepass"), dtype="<u4")
+
+
+class CharVocab:
+    """A vocabulary of Unicode characters (code points, not bytes), sorted by code point.
+
+    The id of a character is its position in `chars`. Ids are stored in `dtype`, the
+    smallest of uint8, uint16 and uint32 that holds `len(vocab)` distinct ids.
+
+    >>> vocab = CharVocab.from_text("hello, wörld")
+    >>> vocab.chars
+    [' ', ',', 'd', 'e', 'h', 'l', 'o', 'r', 'w', 'ö']
+    >>> ids = vocab.encode("hölle")
+    >>> ids, ids.dtype
+    (array([4, 9, 5, 5, 3], dtype=uint8), dtype('uint8'))
+    >>> vocab.decode(ids)
+    'hölle'
+    """
+
+    def __init__(self, chars: Iterable[str]) -> None:
+        """Build from an iterable of single characters; duplicates are merged and order is sorted."""
+        unique = set()
+        for char in chars:
+            if not isinstance(char, str) or len(char) != 1:
+                raise RnnlabError(f"a vocabulary entry must be a single character, got {char!r}")
+            unique.add(char)
+        if not unique:
+            raise RnnlabError("a vocabulary needs at least one character, got none")
+        self._chars = sorted(unique)
+        self._code_points = _code_points("".join(self._chars))  # (V,) uint32, increasing
+        size = len(self._chars)
+        self.dtype = np.dtype(np.uint8 if size <= 1 << 8 else np.uint16 if size <= 1 << 16 else np.uint32)
+
+    @classmethod
+    def from_text(cls, text: str) -> CharVocab:
+        """The characters occurring in `text`."""
+        return cls(set(text))
+
+    @classmethod
+    def from_chunks(cls, chunks: Iterable[str]) -> CharVocab:
+        """The characters occurring in any of `chunks`, e.g. `iter_text_chunks(path)`."""
+        seen: set[str] = set()
+        for chunk in chunks:
+            seen.update(chunk)
+        return cls(seen)
+
+    @property
+    def chars(self) -> list[str]:
+        """The characters in id order (a copy)."""
+        return list(self._chars)
+
+    def __len__(self) -> int:
+        return len(self._chars)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, CharVocab) and self._chars == other._chars
+
+    def __repr__(self) -> str:
+        return f"CharVocab({len(self)} characters, dtype={self.dtype.name})"
+
+    def encode(self, text: str) -> np.ndarray:
+        """The ids of the characters of `text`, (len(text),) of `self.dtype`.
+
+        Raises RnnlabError naming the first characters (up to five) not in the vocabulary.
+        """
+        points = _code_points(text)  # (N,) uint32
+        ids = np.searchsorted(self._code_points, points)  # (N,) position where each would go
+        found = self._code_points[np.minimum(ids, len(self) - 1)] == points  # (N,) bool
+        if not found.all():
+            missing, first_seen = np.unique(points[~found], return_index=True)
+            unknown = [chr(point) for point in missing[np.argsort(first_seen)[:5]]]
+            raise RnnlabError(f"characters not in the vocabulary: {', '.join(map(repr, unknown))}")
+        return ids.astype(self.dtype)
+
+    def decode(self, ids: Iterable[int] | np.ndarray) -> str:
+        """The text for a scalar or 1-D sequence of ids; raises RnnlabError for an id out of range."""
+        ids = np.asarray(ids)
+        if ids.ndim > 1:
+            raise RnnlabError(f"decode expects a 1-D sequence of ids, got shape {ids.shape}")
+        ids = ids.reshape(-1)
+        if ids.size == 0:
+            return ""
+        if not np.issubdtype(ids.dtype, np.integer):
+            raise RnnlabError(f"decode expects integer ids, got dtype {ids.dtype}")
+        bad = (ids < 0) | (ids >= len(self))
+        if bad.any():
+            raise RnnlabError(f"id {ids[bad][0]} out of range for a vocabulary of {len(self)} characters")
+        return self._code_points[ids].astype("<u4").tobytes().decode("utf-32-le", errors="surrogatepass")
+
+    def to_json(self) -> list[str]:
+        """The characters in id order, a plain list that `json.dump` accepts."""
+        return self.chars
+
+    @classmethod
+    def from_json(cls, chars: list[str]) -> CharVocab:
+        """Rebuild from `to_json()` output; refuses lists whose ids would silently shift.
+
+        >>> CharVocab.from_json(["a", "b", "é"]).encode("bé").tolist()
+        [1, 2]
+        """
+        if not isinstance(chars, list):
+            raise RnnlabError(f"a saved vocabulary must be a list of characters, got {type(chars).__name__}")
+        vocab = cls(chars)
+        if vocab._chars != chars:
+            raise RnnlabError("a saved vocabulary must list distinct characters sorted by code point")
+        return vocab
+
+
+def encode_corpus(
+    path: str | os.PathLike,
+    vocab: CharVocab,
+    out_path: str | os.PathLike,
+    chunk_chars: int = 1 << 20,
+) -> np.memmap:
+    """Encode the corpus at `path` into a raw file of ids at `out_path`, streaming.
+
+    The ids (native byte order, `vocab.dtype`, no header) are written to a temporary file
+    beside `out_path` and renamed into place, so `out_path` is either absent or complete.
+    Memory stays bounded by `chunk_chars`, whatever the corpus size. Returns the ids as a
+    read-only memmap of shape (number of characters,), as `open_ids(out_path, vocab.dtype)`.
+    """
+    out_path = Path(out_path)
+    pieces = _text_pieces(path, chunk_chars)  # checks the corpus before anything is written
+    try:
+        handle, temp_name = tempfile.mkstemp(prefix=f".{out_path.name}.", suffix=".tmp", dir=out_path.parent)
+    except OSError as error:
+        raise RnnlabError(f"{out_path}: cannot write ({error.strerror or error})") from None
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            for file, text in pieces:
+                try:
+                    ids = vocab.encode(text)
+                except RnnlabError as error:
+                    raise RnnlabError(f"{file}: {error}") from None
+                stream.write(ids.tobytes())
+        os.replace(temp_name, out_path)
+    except OSError as error:
+        raise RnnlabError(f"{out_path}: cannot write ({error.strerror or error})") from None
+    finally:
+        if os.path.exists(temp_name):
+            os.remove(temp_name)
+    return open_ids(out_path, vocab.dtype)
+
+
+def open_ids(path: str | os.PathLike, dtype: np.dtype | type | str) -> np.memmap:
+    """A read-only memmap, shape (N,), of the raw id file at `path` written by `encode_corpus`."""
+    path = Path(path)
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError:
+        raise RnnlabError(f"Received an invalid value for argument `dtype`, got {dtype!r}.") from None
+    if not path.is_file():
+        raise RnnlabError(f"{path}: no such file")
+    size = path.stat().st_size
+    if size == 0:
+        raise RnnlabError(f"{path}: empty id file")
+    if size % dtype.itemsize:
+        raise RnnlabError(
+            f"{path}: size {size} bytes is not a multiple of {dtype.itemsize} ({dtype.name}); wrong dtype?"
+        )
+    return np.memmap(path, dtype=dtype, mode="r")

@@ -42,7 +42,7 @@ def run() -> tuple[np.ndarray, np.ndarray]:
     return states, head(states)[:, 0]
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     states, outputs = run()
     print("Seed 001: RNN(1, 2) + Linear(2, 1) on X = [1, 2]")
     for t, (state, output) in enumerate(zip(states, outputs, strict=True)):

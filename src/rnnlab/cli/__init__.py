@@ -1,12 +1,16 @@
 """The `rnnlab` command: argument parsing only; the work is done by the library.
 
-Every user error (`RnnlabError`) is printed on one line and exits with status 2.
+Each task's subcommand lives in its own module here (`charlm.py`, `classify.py`, ...) with a
+`register(subparsers)` function. Every user error (`RnnlabError`) is printed on one line
+and exits with status 2; argparse's own usage errors exit with 2 as well.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
+import pkgutil
 import sys
 
 from rnnlab.errors import RnnlabError
@@ -59,6 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", nargs="?")
     p.add_argument("rest", nargs=argparse.REMAINDER, help="arguments passed to the demo")
     p.set_defaults(run=_demo)
+
+    for module in sorted(m.name for m in pkgutil.iter_modules(__path__)):  # charlm, classify, ...
+        importlib.import_module(f"rnnlab.cli.{module}").register(sub)
     return parser
 
 

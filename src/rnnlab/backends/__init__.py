@@ -1,0 +1,1 @@
+"""Optional engines beside the NumPy one (PyTorch), sharing its checkpoints."""

@@ -1,0 +1,38 @@
+"""`rnnlab bench`: the NumPy engine against PyTorch, side by side (needs PyTorch)."""
+
+import argparse
+import json
+
+from rnnlab.errors import RnnlabError
+
+
+def register(sub) -> None:
+    p = sub.add_parser("bench", help="time training and sampling against PyTorch on the CPU")
+    p.add_argument("configs", nargs="*", default=["a", "b", "c", "d", "e"], help="configurations a-e (default all)")
+    p.add_argument("--threads", type=int, default=1, help="threads for both engines (default 1)")
+    p.add_argument("--repeats", type=int, default=7, help="timed steps per engine (median reported)")
+    p.add_argument("--warmup", type=int, default=3, help="untimed steps first")
+    p.add_argument("--json", metavar="PATH", help="also write the report as JSON")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        raise RnnlabError("rnnlab bench compares against PyTorch: pip install 'rnnlab[torch]'") from None
+    from rnnlab.bench import CONFIGS, format_table
+    from rnnlab.bench import run as run_bench
+
+    unknown = [c for c in args.configs if c not in CONFIGS]
+    if unknown:
+        raise RnnlabError(f"unknown configuration {unknown[0]!r}; choose from {', '.join(CONFIGS)}")
+    report = run_bench(args.configs, args.threads, args.repeats, args.warmup)
+    print(format_table(report))
+    if args.json:
+        from pathlib import Path
+
+        from rnnlab.checkpoint import atomic_write_bytes
+
+        atomic_write_bytes(Path(args.json), json.dumps(report, indent=1).encode())
+    return 0

@@ -20,8 +20,8 @@ def time_steps(num_steps: int, reverse: bool) -> range:
     return range(num_steps - 1, -1, -1) if reverse else range(num_steps)
 
 
-def padded_states(first_state: np.ndarray, num_steps: int, reverse: bool) -> np.ndarray:
-    """A (T+2, B, H) array for the states of one direction, indexed by time.
+def padded_states(states: np.ndarray, first_state: np.ndarray, reverse: bool) -> np.ndarray:
+    """Place the initial state in a (T+2, B, H) array for the states of one direction.
 
     `states[t + 1]` is the state after time step t. The initial state sits just before
     the first step visited: `states[0]` going forward, `states[T + 1]` in reverse. So
@@ -29,12 +29,31 @@ def padded_states(first_state: np.ndarray, num_steps: int, reverse: bool) -> np.
     the previous states of all steps, in time order, are one contiguous slice
     (`previous_states`): that makes every weight gradient one matrix product.
     """
-    batch, hidden = first_state.shape
-    states = np.empty((num_steps + 2, batch, hidden), dtype=first_state.dtype)
-    states[num_steps + 1 if reverse else 0] = first_state
+    states[-1 if reverse else 0] = first_state
     return states
 
 
 def previous_states(states: np.ndarray, reverse: bool) -> np.ndarray:
     """(T, B, H): the state each time step started from, in time order (a view)."""
     return states[2:] if reverse else states[:-2]
+
+
+class Workspace:
+    """Named arrays kept from one call to the next.
+
+    A training step allocates the same large arrays every time (states, gates, their
+    gradients). Fresh large arrays come from the operating system as new pages, and
+    touching each page the first time costs more than the arithmetic on it; reusing the
+    arrays of the previous step avoids that. Only a layer's own scratch and caches live
+    here, never an array handed back to the caller.
+    """
+
+    def __init__(self) -> None:
+        self._arrays: dict[str, np.ndarray] = {}
+
+    def empty(self, name: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+        """An uninitialised array of this shape and dtype, the same memory as last time if it fits."""
+        array = self._arrays.get(name)
+        if array is None or array.shape != shape or array.dtype != dtype:
+            array = self._arrays[name] = np.empty(shape, dtype)
+        return array

@@ -11,44 +11,48 @@ reset gate's product, so the recurrent bias cannot be folded into the input proj
 
 import numpy as np
 
-from rnnlab.nn.functional import padded_states, previous_states, sigmoid_, time_steps
+from rnnlab.nn.functional import Workspace, padded_states, previous_states, sigmoid_, time_steps
 
 
-def gru_forward(x_proj, h0, W_hh, b_hh, mask=None, reverse=False):
+def gru_forward(x_proj, h0, W_hh, b_hh, mask=None, reverse=False, ws=None):
     """One direction of one layer.
 
     x_proj: (T, B, 3H) input projections W_ih x_t + b_ih, overwritten with the activations r, z, n.
     h0: (B, H). W_hh: (3H, H). b_hh: (3H,) or None. mask: (T, B, 1) bool or None.
+    ws: a `Workspace` to reuse arrays from the previous call (None: fresh arrays).
     Returns states (T+2, B, H) (see `padded_states`) and the cache for `gru_backward`.
     """
     T, B, G = x_proj.shape
     H = G // 3
-    h = padded_states(h0, T, reverse)
-    hn = np.empty((T, B, H), x_proj.dtype)  # W_hn h_{t-1} + b_hn, needed by the backward
-    recurrent = np.empty((B, G), x_proj.dtype)
+    ws, dtype = ws or Workspace(), x_proj.dtype
+    h = padded_states(ws.empty("h", (T + 2, B, H), dtype), h0, reverse)
+    hn = ws.empty("hn", (T, B, H), dtype)  # W_hn h_{t-1} + b_hn, needed by the backward
+    recurrent = ws.empty("recurrent", (B, G), dtype)  # scratch, reused every step
+    rz, n = ws.empty("rz", (B, 2 * H), dtype), ws.empty("n", (B, H), dtype)  # contiguous, for fast sigmoid/tanh
     step = -1 if reverse else 1
-    W_hhT = W_hh.T
+    W_hhT = np.ascontiguousarray(W_hh.T)  # (H, 3H); a contiguous copy multiplies faster than a view
     for t in time_steps(T, reverse):
         prev, now = t + 1 - step, t + 1
         np.matmul(h[prev], W_hhT, out=recurrent)  # (B, 3H)
         if b_hh is not None:
             recurrent += b_hh
         gates = x_proj[t]
-        rz, n = gates[:, : 2 * H], gates[:, 2 * H :]
-        rz += recurrent[:, : 2 * H]
-        sigmoid_(rz)
+        np.add(gates[:, : 2 * H], recurrent[:, : 2 * H], out=rz)
+        sigmoid_(rz)  # r and z
         hn[t] = recurrent[:, 2 * H :]
-        n += gates[:, :H] * hn[t]  # r * (W_hn h + b_hn)
+        np.multiply(rz[:, :H], hn[t], out=n)  # r * (W_hn h + b_hn)
+        n += gates[:, 2 * H :]
         np.tanh(n, out=n)
+        gates[:, : 2 * H], gates[:, 2 * H :] = rz, n  # keep the activations for the backward
         np.subtract(h[prev], n, out=h[now])  # h_t = n + z * (h_{t-1} - n)
-        h[now] *= gates[:, H : 2 * H]
+        h[now] *= rz[:, H:]
         h[now] += n
         if mask is not None:
             np.copyto(h[now], h[prev], where=~mask[t])  # padded step: carry the state over
     return h, (x_proj, hn, h, W_hh, mask, reverse)
 
 
-def gru_backward(d_out, d_h_n, cache):
+def gru_backward(d_out, d_h_n, cache, ws=None):
     """Backpropagation through time for `gru_forward`.
 
     d_out: (T, B, H) gradient of the outputs (zero at padded steps). d_h_n: (B, H) or None.
@@ -57,20 +61,29 @@ def gru_backward(d_out, d_h_n, cache):
     gates, hn, h, W_hh, mask, reverse = cache
     T, B, H = d_out.shape
     step = -1 if reverse else 1
-    d_x = np.empty_like(gates)  # (T, B, 3H) gradient of W_ih x_t + b_ih
-    d_rec = np.empty_like(gates)  # (T, B, 3H) gradient of W_hh h_{t-1} + b_hh
+    ws = ws or Workspace()
+    d_x = ws.empty("d_x", gates.shape, gates.dtype)  # (T, B, 3H) gradient of W_ih x_t + b_ih
+    d_rec = ws.empty("d_rec", gates.shape, gates.dtype)  # (T, B, 3H) gradient of W_hh h_{t-1} + b_hh
+    scratch = ws.empty("scratch", (B, H), gates.dtype)
     dh = np.zeros((B, H), d_out.dtype) if d_h_n is None else d_h_n.copy()  # from step t+1
     for t in time_steps(T, not reverse):
         h_prev = h[t + 1 - step]
         r, z, n = (gates[t, :, k * H : (k + 1) * H] for k in range(3))
         dr, dz, dn = (d_x[t, :, k * H : (k + 1) * H] for k in range(3))
         dh += d_out[t]
-        np.multiply(dh, h_prev - n, out=dz)  # dL/dz
-        dz *= z * (1 - z)
-        np.multiply(dh, 1 - z, out=dn)  # dL/dn
-        dn *= 1 - n * n  # tanh'
+        np.subtract(h_prev, n, out=dz)
+        dz *= dh  # dL/dz
+        np.subtract(1, z, out=scratch)
+        dz *= z
+        dz *= scratch  # sigmoid' = z (1 - z)
+        np.multiply(dh, scratch, out=dn)  # dL/dn = dh (1 - z)
+        np.multiply(n, n, out=scratch)
+        np.subtract(1, scratch, out=scratch)
+        dn *= scratch  # tanh' = 1 - n^2
         np.multiply(dn, hn[t], out=dr)  # dL/dr
-        dr *= r * (1 - r)
+        np.subtract(1, r, out=scratch)
+        dr *= r
+        dr *= scratch  # sigmoid' = r (1 - r)
         d_rec[t, :, : 2 * H] = d_x[t, :, : 2 * H]
         np.multiply(dn, r, out=d_rec[t, :, 2 * H :])
         if mask is not None:
@@ -79,7 +92,7 @@ def gru_backward(d_out, d_h_n, cache):
             dh *= np.where(mask[t], z, 1)  # padded step: dh passes through whole
         else:
             dh *= z  # direct path h_t = ... + z * h_{t-1}
-        dh += d_rec[t] @ W_hh  # (B, H)
+        dh += np.matmul(d_rec[t], W_hh, out=scratch)  # (B, H)
     d_rec2 = d_rec.reshape(T * B, 3 * H)
     d_W_hh = d_rec2.T @ previous_states(h, reverse).reshape(T * B, H)  # all steps, one product
     return d_x, dh, d_W_hh, d_rec2.sum(axis=0)

@@ -13,35 +13,41 @@ Gates are stacked in PyTorch's order (i, f, g, o) along the last axis of size 4H
 
 import numpy as np
 
-from rnnlab.nn.functional import padded_states, previous_states, sigmoid_, time_steps
+from rnnlab.nn.functional import Workspace, padded_states, previous_states, sigmoid_, time_steps
 
 
-def lstm_forward(x_proj, h0, c0, W_hh, b_hh, mask=None, reverse=False):
+def lstm_forward(x_proj, h0, c0, W_hh, b_hh, mask=None, reverse=False, ws=None):
     """One direction of one layer.
 
     x_proj: (T, B, 4H) input projections W_ih x_t + b_ih, overwritten with the gate activations.
     h0, c0: (B, H). W_hh: (4H, H). b_hh: (4H,) or None. mask: (T, B, 1) bool or None.
+    ws: a `Workspace` to reuse arrays from the previous call (None: fresh arrays).
     Returns hidden states and cell states, each (T+2, B, H) (see `padded_states`), and the cache.
     """
     T, B, G = x_proj.shape
     H = G // 4
     if b_hh is not None:
         x_proj += b_hh  # b_hh adds like b_ih: fold it in once for all steps
-    h, c = padded_states(h0, T, reverse), padded_states(c0, T, reverse)
-    tanh_c = np.empty((T, B, H), x_proj.dtype)
-    recurrent = np.empty((B, G), x_proj.dtype)
+    ws, dtype = ws or Workspace(), x_proj.dtype
+    h = padded_states(ws.empty("h", (T + 2, B, H), dtype), h0, reverse)
+    c = padded_states(ws.empty("c", (T + 2, B, H), dtype), c0, reverse)
+    tanh_c = ws.empty("tanh_c", (T, B, H), dtype)
+    recurrent = ws.empty("recurrent", (B, G), dtype)  # scratch, reused every step
+    input_times_cell, cell_input = ws.empty("i*g", (B, H), dtype), ws.empty("g", (B, H), dtype)
     step = -1 if reverse else 1
-    W_hhT = W_hh.T
+    W_hhT = np.ascontiguousarray(W_hh.T)  # (H, 4H); a contiguous copy multiplies faster than a view
     for t in time_steps(T, reverse):
         prev, now = t + 1 - step, t + 1
         gates = x_proj[t]  # (B, 4H)
         gates += np.matmul(h[prev], W_hhT, out=recurrent)
         i, f, g, o = gates[:, :H], gates[:, H : 2 * H], gates[:, 2 * H : 3 * H], gates[:, 3 * H :]
-        sigmoid_(gates[:, : 2 * H])  # i and f
-        np.tanh(g, out=g)
-        sigmoid_(o)
+        # NumPy's fast (SIMD) tanh needs contiguous memory, and a gate's columns are strided:
+        # so take tanh of g in a contiguous copy, then one sigmoid over the whole block.
+        np.tanh(np.copyto(cell_input, g) or cell_input, out=cell_input)
+        sigmoid_(gates)  # i, f, o (and g, overwritten next)
+        g[...] = cell_input
         np.multiply(f, c[prev], out=c[now])
-        c[now] += i * g
+        c[now] += np.multiply(i, g, out=input_times_cell)
         np.tanh(c[now], out=tanh_c[t])
         np.multiply(o, tanh_c[t], out=h[now])
         if mask is not None:  # padded step: carry both states over
@@ -50,7 +56,7 @@ def lstm_forward(x_proj, h0, c0, W_hh, b_hh, mask=None, reverse=False):
     return h, c, (x_proj, h, c, tanh_c, W_hh, mask, reverse)
 
 
-def lstm_backward(d_out, d_h_n, d_c_n, cache):
+def lstm_backward(d_out, d_h_n, d_c_n, cache, ws=None):
     """Backpropagation through time for `lstm_forward`.
 
     d_out: (T, B, H) gradient of the outputs (zero at padded steps); d_h_n, d_c_n: (B, H) or None.
@@ -59,9 +65,12 @@ def lstm_backward(d_out, d_h_n, d_c_n, cache):
     gates, h, c, tanh_c, W_hh, mask, reverse = cache
     T, B, H = d_out.shape
     step = -1 if reverse else 1
-    d_gates = np.empty_like(gates)  # (T, B, 4H) gradient of the gate pre-activations
+    ws = ws or Workspace()
+    d_gates = ws.empty("d_gates", gates.shape, gates.dtype)  # (T, B, 4H) gradient of the gate pre-activations
     dh = np.zeros((B, H), d_out.dtype) if d_h_n is None else d_h_n.copy()  # from step t+1
     dc = np.zeros((B, H), d_out.dtype) if d_c_n is None else d_c_n.copy()
+    slope = ws.empty("slope", (B, 4 * H), d_out.dtype)  # scratch: each gate's activation derivative
+    scratch = ws.empty("scratch", (B, H), d_out.dtype)
     for t in time_steps(T, not reverse):
         prev = t + 1 - step
         i, f, g, o = (gates[t, :, k * H : (k + 1) * H] for k in range(4))
@@ -69,14 +78,23 @@ def lstm_backward(d_out, d_h_n, d_c_n, cache):
         dh += d_out[t]
         if mask is not None:
             dh_carried, dc_carried = np.where(mask[t], 0, dh), np.where(mask[t], 0, dc)
-        np.multiply(dh, tanh_c[t], out=do)  # dL/do
-        dc += dh * o * (1 - tanh_c[t] ** 2)  # through h = o * tanh(c)
-        np.multiply(dc, g, out=di)  # dL/di
-        np.multiply(dc, c[prev], out=df)  # dL/df
-        np.multiply(dc, i, out=dg)  # dL/dg
-        d_gates[t, :, : 2 * H] *= gates[t, :, : 2 * H] * (1 - gates[t, :, : 2 * H])  # sigmoid'
-        do *= o * (1 - o)
-        dg *= 1 - g * g  # tanh'
+        # h = o * tanh(c): gradients to o and to c
+        np.multiply(dh, tanh_c[t], out=do)
+        np.multiply(tanh_c[t], tanh_c[t], out=scratch)
+        np.subtract(1, scratch, out=scratch)  # tanh'(c) = 1 - tanh(c)^2
+        scratch *= o
+        scratch *= dh
+        dc += scratch
+        # c = f * c_prev + i * g: gradients to i, f, g
+        np.multiply(dc, g, out=di)
+        np.multiply(dc, c[prev], out=df)
+        np.multiply(dc, i, out=dg)
+        # through the nonlinearities: sigmoid' = s (1 - s) for i, f, o; tanh' = 1 - g^2 for g
+        np.subtract(1, gates[t], out=slope)
+        slope *= gates[t]
+        np.multiply(g, g, out=slope[:, 2 * H : 3 * H])
+        np.subtract(1, slope[:, 2 * H : 3 * H], out=slope[:, 2 * H : 3 * H])
+        d_gates[t] *= slope
         dc *= f  # to c_{t-1}
         if mask is not None:
             np.copyto(d_gates[t], 0, where=~mask[t])

@@ -19,6 +19,7 @@ import warnings
 import numpy as np
 
 from rnnlab.errors import RnnlabError, invalid_argument
+from rnnlab.nn.functional import Workspace
 from rnnlab.nn.gru import gru_backward, gru_forward
 from rnnlab.nn.lstm import lstm_backward, lstm_forward
 from rnnlab.nn.module import Module, Parameter
@@ -66,6 +67,8 @@ class RNNBase(Module):
         self.num_directions = 2 if bidirectional else 1
         self.generator = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
         self._cache = None
+        # one Workspace per layer and direction: each step reuses the previous step's arrays
+        self._workspaces = [Workspace() for _ in range(num_layers * self.num_directions)]
         bound = 1 / np.sqrt(hidden_size)  # PyTorch's U(-1/sqrt(H), 1/sqrt(H)) for every parameter
         rows = self.gate_count * hidden_size
         for layer in range(num_layers):
@@ -86,12 +89,12 @@ class RNNBase(Module):
         names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh") if self.bias else ("weight_ih", "weight_hh")
         return tuple(getattr(self, name + suffix) for name in names)
 
-    # Each subclass runs its cell: (x_proj, h0, c0, W_hh, b_hh, mask, reverse) -> (h states, c states, cache)
-    # and backward: (d_out, d_h_n, d_c_n, cache) -> (d_x_proj, d_h0, d_c0, d_W_hh, d_b_hh).
-    def _cell_forward(self, x_proj, h0, c0, W_hh, b_hh, mask, reverse):
+    # Each subclass runs its cell: (x_proj, h0, c0, W_hh, b_hh, mask, reverse, ws) -> (h states, c states, cache)
+    # and backward: (d_out, d_h_n, d_c_n, cache, ws) -> (d_x_proj, d_h0, d_c0, d_W_hh, d_b_hh).
+    def _cell_forward(self, x_proj, h0, c0, W_hh, b_hh, mask, reverse, ws):
         raise NotImplementedError
 
-    def _cell_backward(self, d_out, d_h_n, d_c_n, cache):
+    def _cell_backward(self, d_out, d_h_n, d_c_n, cache, ws):
         raise NotImplementedError
 
     def _to_time_major(self, x: np.ndarray, mask: np.ndarray | None):
@@ -155,12 +158,14 @@ class RNNBase(Module):
             for direction in range(D):
                 W_ih, W_hh, *biases = self._weights(layer, direction)
                 b_ih, b_hh = (biases[0].data, biases[1].data) if biases else (None, None)
-                x_proj = (layer_input.reshape(T * B, -1) @ W_ih.data.T).reshape(T, B, -1)  # (T, B, G*H)
+                index, reverse = layer * D + direction, direction == 1
+                ws = self._workspaces[index]
+                x_proj = ws.empty("x_proj", (T, B, W_ih.data.shape[0]), self.dtype)  # (T, B, G*H)
+                np.matmul(layer_input.reshape(T * B, -1), W_ih.data.T, out=x_proj.reshape(T * B, -1))
                 if b_ih is not None:
                     x_proj += b_ih
-                index, reverse = layer * D + direction, direction == 1
                 c_start = c0[index] if is_lstm else None
-                h, c, cache = self._cell_forward(x_proj, h0[index], c_start, W_hh.data, b_hh, mask, reverse)
+                h, c, cache = self._cell_forward(x_proj, h0[index], c_start, W_hh.data, b_hh, mask, reverse, ws)
                 output[:, :, direction * H : (direction + 1) * H] = h[1:-1]
                 last = 1 if reverse else T  # the state after the final step visited
                 h_n[index] = h[last]
@@ -212,7 +217,8 @@ class RNNBase(Module):
                 d_out = d_layer_output[:, :, direction * H : (direction + 1) * H]
                 dh_n = None if d_h_n is None else np.asarray(d_h_n, dtype=self.dtype)[index]
                 dc_n = None if d_c_n is None else np.asarray(d_c_n, dtype=self.dtype)[index]
-                d_x_proj, d_h0[index], dc0, d_W_hh, d_b_hh = self._cell_backward(d_out, dh_n, dc_n, cache)
+                d_x_proj, d_h0[index], dc0, d_W_hh, d_b_hh = self._cell_backward(d_out, dh_n, dc_n, cache,
+                                                                                  self._workspaces[index])
                 if is_lstm:
                     d_c0[index] = dc0
                 d_x_proj = d_x_proj.reshape(T * B, -1)  # (T*B, G*H)
@@ -263,12 +269,12 @@ class RNN(RNNBase):
         self.nonlinearity = nonlinearity
         super().__init__(input_size, hidden_size, num_layers, **kwargs)
 
-    def _cell_forward(self, x_proj, h0, c0, W_hh, b_hh, mask, reverse):
-        h, cache = rnn_forward(x_proj, h0, W_hh, b_hh, self.nonlinearity, mask, reverse)
+    def _cell_forward(self, x_proj, h0, c0, W_hh, b_hh, mask, reverse, ws):
+        h, cache = rnn_forward(x_proj, h0, W_hh, b_hh, self.nonlinearity, mask, reverse, ws)
         return h, None, cache
 
-    def _cell_backward(self, d_out, d_h_n, d_c_n, cache):
-        d_x_proj, d_h0, d_W_hh, d_b_hh = rnn_backward(d_out, d_h_n, cache)
+    def _cell_backward(self, d_out, d_h_n, d_c_n, cache, ws):
+        d_x_proj, d_h0, d_W_hh, d_b_hh = rnn_backward(d_out, d_h_n, cache, ws)
         return d_x_proj, d_h0, None, d_W_hh, d_b_hh
 
     def extra_repr(self) -> str:
@@ -286,11 +292,11 @@ class LSTM(RNNBase):
 
     gate_count = 4
 
-    def _cell_forward(self, x_proj, h0, c0, W_hh, b_hh, mask, reverse):
-        return lstm_forward(x_proj, h0, c0, W_hh, b_hh, mask, reverse)
+    def _cell_forward(self, x_proj, h0, c0, W_hh, b_hh, mask, reverse, ws):
+        return lstm_forward(x_proj, h0, c0, W_hh, b_hh, mask, reverse, ws)
 
-    def _cell_backward(self, d_out, d_h_n, d_c_n, cache):
-        return lstm_backward(d_out, d_h_n, d_c_n, cache)
+    def _cell_backward(self, d_out, d_h_n, d_c_n, cache, ws):
+        return lstm_backward(d_out, d_h_n, d_c_n, cache, ws)
 
 
 class GRU(RNNBase):
@@ -304,10 +310,10 @@ class GRU(RNNBase):
 
     gate_count = 3
 
-    def _cell_forward(self, x_proj, h0, c0, W_hh, b_hh, mask, reverse):
-        h, cache = gru_forward(x_proj, h0, W_hh, b_hh, mask, reverse)
+    def _cell_forward(self, x_proj, h0, c0, W_hh, b_hh, mask, reverse, ws):
+        h, cache = gru_forward(x_proj, h0, W_hh, b_hh, mask, reverse, ws)
         return h, None, cache
 
-    def _cell_backward(self, d_out, d_h_n, d_c_n, cache):
-        d_x_proj, d_h0, d_W_hh, d_b_hh = gru_backward(d_out, d_h_n, cache)
+    def _cell_backward(self, d_out, d_h_n, d_c_n, cache, ws):
+        d_x_proj, d_h0, d_W_hh, d_b_hh = gru_backward(d_out, d_h_n, cache, ws)
         return d_x_proj, d_h0, None, d_W_hh, d_b_hh

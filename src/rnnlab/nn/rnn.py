@@ -10,23 +10,25 @@ unchanged, so a sequence's result does not depend on its padding.
 
 import numpy as np
 
-from rnnlab.nn.functional import padded_states, previous_states, time_steps
+from rnnlab.nn.functional import Workspace, padded_states, previous_states, time_steps
 
 
-def rnn_forward(x_proj, h0, W_hh, b_hh, nonlinearity="tanh", mask=None, reverse=False):
+def rnn_forward(x_proj, h0, W_hh, b_hh, nonlinearity="tanh", mask=None, reverse=False, ws=None):
     """One direction of one layer.
 
     x_proj: (T, B, H) input projections, overwritten with the pre-activations.
     h0: (B, H). W_hh: (H, H). b_hh: (H,) or None. mask: (T, B, 1) bool or None.
+    ws: a `Workspace` to reuse arrays from the previous call (None: fresh arrays).
     Returns states (T+2, B, H) (see `padded_states`; the outputs are `states[1:-1]`)
     and the cache for `rnn_backward`.
     """
     T, B, H = x_proj.shape
     if b_hh is not None:
         x_proj += b_hh  # both biases act the same way: fold b_hh in once for all steps
-    states = padded_states(h0, T, reverse)
+    ws = ws or Workspace()
+    states = padded_states(ws.empty("states", (T + 2, B, H), x_proj.dtype), h0, reverse)
     step = -1 if reverse else 1
-    W_hhT = W_hh.T
+    W_hhT = np.ascontiguousarray(W_hh.T)  # a contiguous copy multiplies faster than a transposed view
     for t in time_steps(T, reverse):
         h_prev, h = states[t + 1 - step], states[t + 1]
         np.matmul(h_prev, W_hhT, out=h)  # (B, H)
@@ -40,7 +42,7 @@ def rnn_forward(x_proj, h0, W_hh, b_hh, nonlinearity="tanh", mask=None, reverse=
     return states, (states, W_hh, nonlinearity, mask, reverse)
 
 
-def rnn_backward(d_out, d_h_n, cache):
+def rnn_backward(d_out, d_h_n, cache, ws=None):
     """Backpropagation through time for `rnn_forward`.
 
     d_out: (T, B, H) gradient of the outputs (zero at padded steps). d_h_n: (B, H) or None.
@@ -48,7 +50,7 @@ def rnn_backward(d_out, d_h_n, cache):
     """
     states, W_hh, nonlinearity, mask, reverse = cache
     T, B, H = d_out.shape
-    d_pre = np.empty_like(d_out)  # (T, B, H) gradient of the pre-activations
+    d_pre = (ws or Workspace()).empty("d_pre", d_out.shape, d_out.dtype)  # (T, B, H) of the pre-activations
     dh_next = np.zeros((B, H), d_out.dtype) if d_h_n is None else d_h_n.copy()
     for t in time_steps(T, not reverse):
         h, da = states[t + 1], d_pre[t]

@@ -121,7 +121,8 @@ def test_min_char_rnn_example_matches_the_seed(data_dir):
     peer = REPO.parent / "shared" / "peers" / "min_char_rnn.py"
     if not peer.is_file():
         pytest.skip(f"peer script not found at {peer}")
-    runs = [[sys.executable, str(REPO / "examples" / "min_char_rnn.py"), text, "--iters", "120", "--sample-every", "0"],
+    runs = [[sys.executable, str(REPO / "examples" / "min_char_rnn.py"), text, "--iters", "120", "--sample-every", "0",
+             "--float64"],
             [sys.executable, str(peer), text, "--iters", "120"]]
     ours, theirs = (json.loads(subprocess.run(r, capture_output=True, text=True, check=True).stdout.splitlines()[-1])
                     for r in runs)

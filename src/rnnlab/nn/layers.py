@@ -34,10 +34,10 @@ class Linear(Module):
     def forward(self, x: np.ndarray) -> np.ndarray:
         """x: (..., in_features) -> (..., out_features)."""
         self._x = x
-        y = x @ self.weight.data.T
+        y = x.reshape(-1, self.in_features) @ self.weight.data.T  # (N, out): one product, not one per row of x
         if self.bias is not None:
             y += self.bias.data
-        return y
+        return y.reshape(*x.shape[:-1], self.out_features)
 
     def backward(self, d_y: np.ndarray) -> np.ndarray:
         """d_y: (..., out_features) -> d_x (..., in_features); adds to weight.grad and bias.grad."""
@@ -46,7 +46,7 @@ class Linear(Module):
         self.weight.grad += d_y2.T @ x2
         if self.bias is not None:
             self.bias.grad += d_y2.sum(axis=0)
-        return d_y @ self.weight.data
+        return (d_y2 @ self.weight.data).reshape(self._x.shape)
 
 
 class Embedding(Module):
@@ -78,8 +78,15 @@ class Embedding(Module):
         return self.weight.data[ids]
 
     def backward(self, d_out: np.ndarray) -> None:
-        """d_out: (..., embedding_dim); scatter-adds into weight.grad (ids are not differentiable)."""
-        np.add.at(self.weight.grad, self._ids.ravel(), d_out.reshape(-1, self.embedding_dim))
+        """d_out: (..., embedding_dim); adds each id's rows into weight.grad (ids are not differentiable)."""
+        ids = self._ids.ravel()
+        if ids.size == 0:
+            return
+        order = np.argsort(ids, kind="stable")  # rows of the same id side by side ...
+        sorted_ids = ids[order]
+        starts = np.flatnonzero(np.r_[True, sorted_ids[1:] != sorted_ids[:-1]])
+        sums = np.add.reduceat(d_out.reshape(-1, self.embedding_dim)[order], starts, axis=0)  # ... summed per id
+        self.weight.grad[sorted_ids[starts]] += sums
         if self.padding_idx is not None:
             self.weight.grad[self.padding_idx] = 0
 

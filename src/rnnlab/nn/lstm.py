@@ -13,7 +13,7 @@ Gates are stacked in PyTorch's order (i, f, g, o) along the last axis of size 4H
 
 import numpy as np
 
-from rnnlab.nn.functional import Workspace, padded_states, previous_states, sigmoid_, time_steps
+from rnnlab.nn.functional import Workspace, padded_states, previous_states, time_steps
 
 
 def lstm_forward(x_proj, h0, c0, W_hh, b_hh, mask=None, reverse=False, ws=None):
@@ -28,24 +28,27 @@ def lstm_forward(x_proj, h0, c0, W_hh, b_hh, mask=None, reverse=False, ws=None):
     H = G // 4
     if b_hh is not None:
         x_proj += b_hh  # b_hh adds like b_ih: fold it in once for all steps
+    # sigmoid(x) = (1 + tanh(x / 2)) / 2. Halving the i, f, o columns of the pre-activations once
+    # (exact in floating point) lets one tanh over the whole (B, 4H) block do all four gates.
+    half = np.where(np.arange(G) // H == 2, 1, 0.5).astype(x_proj.dtype)  # (4H,): 1 for g, 1/2 for i, f, o
+    x_proj *= half
+    W_hhT = np.ascontiguousarray(W_hh.T) * half  # (H, 4H); contiguous multiplies faster than a view
     ws, dtype = ws or Workspace(), x_proj.dtype
     h = padded_states(ws.empty("h", (T + 2, B, H), dtype), h0, reverse)
     c = padded_states(ws.empty("c", (T + 2, B, H), dtype), c0, reverse)
     tanh_c = ws.empty("tanh_c", (T, B, H), dtype)
     recurrent = ws.empty("recurrent", (B, G), dtype)  # scratch, reused every step
-    input_times_cell, cell_input = ws.empty("i*g", (B, H), dtype), ws.empty("g", (B, H), dtype)
+    input_times_cell = ws.empty("i*g", (B, H), dtype)
     step = -1 if reverse else 1
-    W_hhT = np.ascontiguousarray(W_hh.T)  # (H, 4H); a contiguous copy multiplies faster than a view
     for t in time_steps(T, reverse):
         prev, now = t + 1 - step, t + 1
         gates = x_proj[t]  # (B, 4H)
         gates += np.matmul(h[prev], W_hhT, out=recurrent)
         i, f, g, o = gates[:, :H], gates[:, H : 2 * H], gates[:, 2 * H : 3 * H], gates[:, 3 * H :]
-        # NumPy's fast (SIMD) tanh needs contiguous memory, and a gate's columns are strided:
-        # so take tanh of g in a contiguous copy, then one sigmoid over the whole block.
-        np.tanh(np.copyto(cell_input, g) or cell_input, out=cell_input)
-        sigmoid_(gates)  # i, f, o (and g, overwritten next)
-        g[...] = cell_input
+        np.tanh(gates, out=gates)  # g = tanh(x_g); i, f, o hold tanh(x / 2) ...
+        for sig in (gates[:, : 2 * H], o):  # ... and become (1 + tanh(x / 2)) / 2 = sigmoid(x)
+            sig *= 0.5
+            sig += 0.5
         np.multiply(f, c[prev], out=c[now])
         c[now] += np.multiply(i, g, out=input_times_cell)
         np.tanh(c[now], out=tanh_c[t])
@@ -60,41 +63,40 @@ def lstm_backward(d_out, d_h_n, d_c_n, cache, ws=None):
     """Backpropagation through time for `lstm_forward`.
 
     d_out: (T, B, H) gradient of the outputs (zero at padded steps); d_h_n, d_c_n: (B, H) or None.
-    Returns d_x_proj (T, B, 4H), d_h0 (B, H), d_c0 (B, H), d_W_hh (4H, H), d_b_hh (4H,).
+    Returns d_x_proj (T, B, 4H), d_h0 (B, H), d_c0 (B, H), d_W_hh (4H, H) and d_b_hh = None: b_hh was
+    folded into the input projection, so its gradient is the input bias's (the layer sums d_x_proj once).
     """
     gates, h, c, tanh_c, W_hh, mask, reverse = cache
     T, B, H = d_out.shape
     step = -1 if reverse else 1
     ws = ws or Workspace()
+    # What does not depend on the incoming gradient, for all steps at once:
+    slope = ws.empty("slope", gates.shape, gates.dtype)  # (T, B, 4H) each gate's activation derivative
+    np.subtract(1, gates, out=slope)
+    slope *= gates  # sigmoid' = s (1 - s) for i, f, o ...
+    np.multiply(gates[:, :, 2 * H : 3 * H], gates[:, :, 2 * H : 3 * H], out=slope[:, :, 2 * H : 3 * H])
+    np.subtract(1, slope[:, :, 2 * H : 3 * H], out=slope[:, :, 2 * H : 3 * H])  # ... tanh' = 1 - g^2 for g
+    o_dtanh = ws.empty("o_dtanh", tanh_c.shape, tanh_c.dtype)  # (T, B, H) d h / d c = o * (1 - tanh(c)^2)
+    np.multiply(tanh_c, tanh_c, out=o_dtanh)
+    np.subtract(1, o_dtanh, out=o_dtanh)
+    o_dtanh *= gates[:, :, 3 * H :]
+
     d_gates = ws.empty("d_gates", gates.shape, gates.dtype)  # (T, B, 4H) gradient of the gate pre-activations
     dh = np.zeros((B, H), d_out.dtype) if d_h_n is None else d_h_n.copy()  # from step t+1
     dc = np.zeros((B, H), d_out.dtype) if d_c_n is None else d_c_n.copy()
-    slope = ws.empty("slope", (B, 4 * H), d_out.dtype)  # scratch: each gate's activation derivative
     scratch = ws.empty("scratch", (B, H), d_out.dtype)
     for t in time_steps(T, not reverse):
-        prev = t + 1 - step
-        i, f, g, o = (gates[t, :, k * H : (k + 1) * H] for k in range(4))
+        i, f, g = gates[t, :, :H], gates[t, :, H : 2 * H], gates[t, :, 2 * H : 3 * H]
         di, df, dg, do = (d_gates[t, :, k * H : (k + 1) * H] for k in range(4))
         dh += d_out[t]
         if mask is not None:
             dh_carried, dc_carried = np.where(mask[t], 0, dh), np.where(mask[t], 0, dc)
-        # h = o * tanh(c): gradients to o and to c
-        np.multiply(dh, tanh_c[t], out=do)
-        np.multiply(tanh_c[t], tanh_c[t], out=scratch)
-        np.subtract(1, scratch, out=scratch)  # tanh'(c) = 1 - tanh(c)^2
-        scratch *= o
-        scratch *= dh
-        dc += scratch
-        # c = f * c_prev + i * g: gradients to i, f, g
-        np.multiply(dc, g, out=di)
-        np.multiply(dc, c[prev], out=df)
+        np.multiply(dh, tanh_c[t], out=do)  # h = o * tanh(c): to o ...
+        dc += np.multiply(dh, o_dtanh[t], out=scratch)  # ... and to c
+        np.multiply(dc, g, out=di)  # c = f * c_prev + i * g: to i, f, g
+        np.multiply(dc, c[t + 1 - step], out=df)
         np.multiply(dc, i, out=dg)
-        # through the nonlinearities: sigmoid' = s (1 - s) for i, f, o; tanh' = 1 - g^2 for g
-        np.subtract(1, gates[t], out=slope)
-        slope *= gates[t]
-        np.multiply(g, g, out=slope[:, 2 * H : 3 * H])
-        np.subtract(1, slope[:, 2 * H : 3 * H], out=slope[:, 2 * H : 3 * H])
-        d_gates[t] *= slope
+        d_gates[t] *= slope[t]  # through the nonlinearities
         dc *= f  # to c_{t-1}
         if mask is not None:
             np.copyto(d_gates[t], 0, where=~mask[t])
@@ -105,4 +107,4 @@ def lstm_backward(d_out, d_h_n, d_c_n, cache, ws=None):
             np.matmul(d_gates[t], W_hh, out=dh)
     d_gates2 = d_gates.reshape(T * B, 4 * H)
     d_W_hh = d_gates2.T @ previous_states(h, reverse).reshape(T * B, H)  # all steps, one product
-    return d_gates, dh, dc, d_W_hh, d_gates2.sum(axis=0)
+    return d_gates, dh, dc, d_W_hh, None

@@ -76,7 +76,9 @@ class SequenceModel(Module):
         """ids (T, B) -> inputs (T, B, E): a learnt embedding, or one-hot rows."""
         if self.config.embedding_dim is not None:
             return self.embedding(ids)
-        return np.eye(self.config.vocab_size, dtype=self.dtype)[ids]
+        if getattr(self, "_one_hot", None) is None:
+            self._one_hot = np.eye(self.config.vocab_size, dtype=self.dtype)  # row k is the one-hot vector of k
+        return self._one_hot[ids]
 
     def forward(self, ids: np.ndarray, state=None, mask: np.ndarray | None = None):
         """ids: (T, B) ints; state: the recurrent layer's hx or None; mask: (T, B) bool or None.

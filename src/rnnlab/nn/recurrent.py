@@ -90,7 +90,7 @@ class RNNBase(Module):
         return tuple(getattr(self, name + suffix) for name in names)
 
     # Each subclass runs its cell: (x_proj, h0, c0, W_hh, b_hh, mask, reverse, ws) -> (h states, c states, cache)
-    # and backward: (d_out, d_h_n, d_c_n, cache, ws) -> (d_x_proj, d_h0, d_c0, d_W_hh, d_b_hh).
+    # and backward: (d_out, d_h_n, d_c_n, cache, ws) -> (d_x_proj, d_h0, d_c0, d_W_hh, d_b_hh or None).
     def _cell_forward(self, x_proj, h0, c0, W_hh, b_hh, mask, reverse, ws):
         raise NotImplementedError
 
@@ -225,8 +225,9 @@ class RNNBase(Module):
                 W_ih.grad += d_x_proj.T @ layer_input.reshape(T * B, -1)  # all steps, one product
                 W_hh.grad += d_W_hh
                 if biases:
-                    biases[0].grad += d_x_proj.sum(axis=0)
-                    biases[1].grad += d_b_hh
+                    d_b_ih = d_x_proj.sum(axis=0)
+                    biases[0].grad += d_b_ih
+                    biases[1].grad += d_b_ih if d_b_hh is None else d_b_hh  # None: b_hh acts like b_ih
                 d_input += (d_x_proj @ W_ih.data).reshape(T, B, -1)
             if drop is not None:
                 d_input *= drop

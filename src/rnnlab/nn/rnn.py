@@ -46,26 +46,33 @@ def rnn_backward(d_out, d_h_n, cache, ws=None):
     """Backpropagation through time for `rnn_forward`.
 
     d_out: (T, B, H) gradient of the outputs (zero at padded steps). d_h_n: (B, H) or None.
-    Returns d_x_proj (T, B, H), d_h0 (B, H), d_W_hh (H, H), d_b_hh (H,).
+    Returns d_x_proj (T, B, H), d_h0 (B, H), d_W_hh (H, H) and d_b_hh = None: b_hh was folded into the
+    input projection, so its gradient is the input bias's (the layer sums d_x_proj once for both).
     """
     states, W_hh, nonlinearity, mask, reverse = cache
     T, B, H = d_out.shape
-    d_pre = (ws or Workspace()).empty("d_pre", d_out.shape, d_out.dtype)  # (T, B, H) of the pre-activations
+    ws = ws or Workspace()
+    d_pre = ws.empty("d_pre", d_out.shape, d_out.dtype)  # (T, B, H) gradient of the pre-activations
+    slope = ws.empty("slope", d_out.shape, d_out.dtype)  # (T, B, H) the nonlinearity's derivative, all steps
+    outputs = states[1:-1]
+    if nonlinearity == "tanh":
+        np.multiply(outputs, outputs, out=slope)
+        np.subtract(1, slope, out=slope)  # tanh' = 1 - h^2
+    else:
+        np.greater(outputs, 0, out=slope)  # relu' = 1 where the unit was active
     dh_next = np.zeros((B, H), d_out.dtype) if d_h_n is None else d_h_n.copy()
     for t in time_steps(T, not reverse):
-        h, da = states[t + 1], d_pre[t]
+        da = d_pre[t]
         np.add(d_out[t], dh_next, out=da)  # dh: from the output and from step t+1
-        if nonlinearity == "tanh":
-            da *= 1 - h * h  # tanh' = 1 - h^2
-        else:
-            da *= h > 0  # relu' = 1 where the unit was active
         if mask is None:
+            da *= slope[t]
             np.matmul(da, W_hh, out=dh_next)  # (B, H)
         else:
-            carried = np.where(mask[t], 0, d_out[t] + dh_next)  # padded steps pass dh through
+            carried = np.where(mask[t], 0, da)  # padded steps pass dh through
+            da *= slope[t]
             np.copyto(da, 0, where=~mask[t])
             np.matmul(da, W_hh, out=dh_next)
             dh_next += carried
     d_pre2 = d_pre.reshape(T * B, H)
     d_W_hh = d_pre2.T @ previous_states(states, reverse).reshape(T * B, H)  # all steps, one product
-    return d_pre, dh_next, d_W_hh, d_pre2.sum(axis=0)
+    return d_pre, dh_next, d_W_hh, None

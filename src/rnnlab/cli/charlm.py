@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from dataclasses import asdict
@@ -105,11 +106,12 @@ def run_train(args: argparse.Namespace) -> int:
         tqdm.write(f"---- sample at step {step} ----\n{text}\n----")
 
     lm.fit(args.data, out, progress=not args.no_progress, on_sample=show_sample)
-    best = lm.loop_.best
+    loop = lm.loop_
     print(f"checkpoint: {out / 'best.json'} (latest: {out / 'latest.json'})")
-    if best is not None:
-        print(f"best validation loss {best:.4f} nats/char = {best / 0.6931471805599453:.4f} bits/char "
-              f"at step {lm.loop_.best_step}; {lm.loop_.step} steps in {lm.loop_.seconds:.0f} s")
+    if loop.history:
+        final, nats_per_bit = loop.history[-1]["val_loss"], math.log(2)
+        print(f"final validation loss {final:.4f} nats/char = {final / nats_per_bit:.4f} bits/char after "
+              f"{loop.step} steps in {loop.seconds:.0f} s; best {loop.best:.4f} nats/char at step {loop.best_step}")
     return 0
 
 

@@ -56,11 +56,11 @@ class CharLMConfig:
     clip_norm: float | None = 1.0
     clip_value: float | None = None
     loss_reduction: str = "mean"  # mean or sum over the characters of a batch
-    max_steps: int = 4000
+    max_steps: int = 3000
     minutes: float | None = None  # a wall-clock budget as well, if given
     eval_every: int = 250
     eval_chars: int = 1_000_000  # at most this many validation characters per evaluation
-    sample_every: int = 1000  # print a sample every so many steps (0: never)
+    sample_every: int = 500  # print a sample every so many steps (0: never)
     sample_chars: int = 200
     val_fraction: float = 0.05
     seed: int = 0

@@ -1,18 +1,6 @@
-"""Small array helpers shared by the cells: in-place nonlinearities and time ordering."""
+"""Small helpers shared by the cells: time ordering, state arrays, reusable memory."""
 
 import numpy as np
-
-
-def sigmoid_(x: np.ndarray) -> np.ndarray:
-    """sigmoid(x) = 1 / (1 + exp(-x)), in place, computed as 0.5 * (1 + tanh(x / 2)).
-
-    The tanh form never overflows, and works on strided views (a gate's columns).
-    """
-    x *= 0.5
-    np.tanh(x, out=x)
-    x *= 0.5
-    x += 0.5
-    return x
 
 
 def time_steps(num_steps: int, reverse: bool) -> range:

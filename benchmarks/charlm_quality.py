@@ -5,8 +5,11 @@ and cosine decay, gradient clipping) on the same streams of Tiny Shakespeare (th
 the same number of minutes, and are scored on the same held-out last 5% in nats per character.
 Each engine's step count is set from its own measured speed, so that its schedule ends on time.
 
+With --parallel the engines train at the same time in two processes, one core each (2 cores:
+the same budget for both, in half the wall-clock time).
+
 usage: python benchmarks/charlm_quality.py [--preset default] [--minutes 5] [--engines numpy torch]
-       python benchmarks/charlm_quality.py --preset large --minutes 30
+       python benchmarks/charlm_quality.py --preset large --minutes 30 --parallel
 """
 
 import argparse
@@ -15,6 +18,7 @@ import os
 import shutil
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -111,24 +115,32 @@ def torch_run(preset: str, minutes: float) -> dict:
             "tokens_per_s": steps * c.batch_size * c.seq_len / seconds, "sample": ""}
 
 
+def run_engine(engine: str, preset: str, minutes: float, threads: int) -> dict:
+    import torch
+
+    torch.set_num_threads(threads)
+    workdir = Path(tempfile.mkdtemp(prefix="charlm-quality-"))
+    try:
+        with threadpool_limits(threads):
+            return numpy_run(preset, minutes, workdir) if engine == "numpy" else torch_run(preset, minutes)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", default="default", choices=list(PRESETS))
     parser.add_argument("--minutes", type=float, default=5.0)
     parser.add_argument("--engines", nargs="+", default=["numpy", "torch"], choices=["numpy", "torch"])
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--parallel", action="store_true", help="train the engines at the same time, one core each")
     args = parser.parse_args()
-    import torch
-
-    torch.set_num_threads(args.threads)
-    rows, workdir = [], Path(tempfile.mkdtemp(prefix="charlm-quality-"))
-    try:
-        with threadpool_limits(args.threads):
-            for engine in args.engines:
-                rows.append(numpy_run(args.preset, args.minutes, workdir) if engine == "numpy"
-                            else torch_run(args.preset, args.minutes))
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+    jobs = [(engine, args.preset, args.minutes, args.threads) for engine in args.engines]
+    if args.parallel:
+        with ProcessPoolExecutor(len(jobs)) as pool:
+            rows = list(pool.map(run_engine, *zip(*jobs, strict=True)))
+    else:
+        rows = [run_engine(*job) for job in jobs]
     print(f"\npreset {args.preset}, {args.minutes:g} minutes, {args.threads} thread(s), Tiny Shakespeare "
           f"(validation: last 5%)")
     print(f"{'engine':22s} {'steps':>6s} {'seconds':>8s} {'tokens/s':>9s} {'val nats/char':>14s} {'bits/char':>9s}")

@@ -1,0 +1,103 @@
+import pytest
+
+from rnnlab.cli import main
+
+ROW = "{}\t{}\t_\t{}\t{}\t_\t_\t_\t_\t_"
+NOUNS = ["nation", "station", "motion", "lotion", "ration", "potion", "fiction", "action"]
+VERBS = ["realize", "organize", "memorize", "finalize", "idealize", "localize"]
+
+
+def write_conllu(path, count):
+    """A toy treebank: 'the NOUN VERB a NOUN .' and 'we VERB the NOUN .', with PTB tags in XPOS."""
+    lines = []
+    for i in range(count):
+        noun, verb, other = NOUNS[i % len(NOUNS)], VERBS[i % len(VERBS)], NOUNS[(3 * i + 1) % len(NOUNS)]
+        if i % 2:
+            words = [("the", "DET", "DT"), (noun, "NOUN", "NN"), (verb, "VERB", "VBP"), ("a", "DET", "DT"),
+                     (other, "NOUN", "NN"), (".", "PUNCT", ".")]
+        else:
+            words = [("we", "PRON", "PRP"), (verb, "VERB", "VBP"), ("the", "DET", "DT"), (noun, "NOUN", "NN"),
+                     (".", "PUNCT", ".")]
+        lines.append(f"# sent_id = {i}")
+        lines += [ROW.format(n, *word) for n, word in enumerate(words, start=1)]
+        lines.append("")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+TRAIN_ARGS = ["--minutes", "1", "--epochs", "8", "--hidden-size", "16", "--batch-size", "16", "--lr", "0.01",
+              "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tag")
+    data = write_conllu(folder / "train.conllu", 120)
+    assert main(["tag", "train", "--data", str(data), "--out", str(folder / "run"), *TRAIN_ARGS]) == 0
+    return folder / "run"
+
+
+def test_train_writes_a_checkpoint_and_a_log(run_dir):
+    assert (run_dir / "best.safetensors").is_file() and (run_dir / "best.json").is_file()
+    assert len((run_dir / "log.jsonl").read_text().splitlines()) >= 1
+
+
+def test_eval_prints_model_and_baseline_accuracy(run_dir, tmp_path, capsys):
+    test = write_conllu(tmp_path / "test.conllu", 20)
+    assert main(["tag", "eval", "--ckpt", str(run_dir), "--data", str(test)]) == 0
+    out = capsys.readouterr().out
+    assert "bi-LSTM tagger" in out and "most-frequent-tag" in out and "OOV words" in out
+    model_line = next(line for line in out.splitlines() if line.startswith("bi-LSTM tagger"))
+    assert model_line.split()[2] == "100.00%"
+
+
+def test_predict_prints_word_tag_pairs_for_plain_sentences(run_dir, capsys):
+    sentences = ["we organize the nation.", "the motion realize a potion"]
+    assert main(["tag", "predict", "--ckpt", str(run_dir), *sentences]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "we/PRON organize/VERB the/DET nation/NOUN ./PUNCT"
+    assert lines[1].split()[0] == "the/DET" and len(lines[1].split()) == 5
+
+
+def test_train_refuses_to_overwrite_an_existing_run(run_dir, capsys):
+    data = run_dir.parent / "train.conllu"
+    before = (run_dir / "best.safetensors").read_bytes()
+    assert main(["tag", "train", "--data", str(data), "--out", str(run_dir), *TRAIN_ARGS]) == 2
+    err = capsys.readouterr().err
+    assert "--force" in err and len(err.strip().splitlines()) == 1
+    assert (run_dir / "best.safetensors").read_bytes() == before
+
+
+def test_train_with_xpos_column_learns_ptb_tags(tmp_path, capsys):
+    data = write_conllu(tmp_path / "train.conllu", 60)
+    assert main(["tag", "train", "--data", str(data), "--column", "xpos", "--out", str(tmp_path / "run"),
+                 *TRAIN_ARGS]) == 0
+    assert main(["tag", "predict", "--ckpt", str(tmp_path / "run"), "we realize the nation ."]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "we/PRP realize/VBP the/DT nation/NN ./."
+
+
+@pytest.mark.parametrize(
+    ("make_args", "message"),
+    [
+        (lambda d: ["tag", "train", "--data", str(d / "missing.conllu"), "--out", str(d / "r")], "no such file"),
+        (lambda d: ["tag", "train", "--data", str(d / "bad.conllu"), "--out", str(d / "r")], "tab-separated"),
+        (lambda d: ["tag", "train", "--data", str(d / "bin.conllu"), "--out", str(d / "r")], "bin.conllu"),
+        (lambda d: ["tag", "train", "--data", str(d / "ok.conllu"), "--column", "lemma", "--out", str(d / "r")],
+         "--column"),
+        (lambda d: ["tag", "eval", "--ckpt", str(d / "nothing"), "--data", str(d / "ok.conllu")], "no checkpoint"),
+    ],
+)
+def test_bad_input_gives_a_one_line_error_and_exit_2(tmp_path, capsys, make_args, message):
+    (tmp_path / "bad.conllu").write_text("1\tword\tonly-three-fields\n", encoding="utf-8")
+    (tmp_path / "bin.conllu").write_bytes(b"\xff\xfe\x00\x81garbage")
+    write_conllu(tmp_path / "ok.conllu", 4)
+    assert main(make_args(tmp_path)) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "r" / "best.json").exists()
+
+
+def test_predict_refuses_an_empty_sentence(run_dir, capsys):
+    assert main(["tag", "predict", "--ckpt", str(run_dir), "we realize it", "  "]) == 2
+    err = capsys.readouterr().err
+    assert "sentence 2" in err and len(err.strip().splitlines()) == 1

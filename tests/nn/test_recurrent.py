@@ -139,3 +139,11 @@ def test_bad_constructor_arguments_are_named(kwargs, message):
 def test_wrong_input_shape_is_reported():
     with pytest.raises(RnnlabError, match=r"expects input of shape \(T, B, 3\)"):
         RNN(3, 4)(np.zeros((5, 2, 7)))
+
+
+@pytest.mark.parametrize("cell", ["rnn_tanh", "lstm", "gru"])
+def test_few_rows_per_step_take_the_view_path_and_still_equal_torch(cell):
+    # T*B < H: the recurrent weight is used as a transposed view (no copy), as when sampling.
+    config = GradcheckConfig(cell, num_layers=2, bidirectional=True, with_hx=True)
+    differences = compare(config, np.float64, input_size=3, hidden_size=32, seq_len=2, batch=1)
+    assert max(differences.values()) < 1e-10, differences

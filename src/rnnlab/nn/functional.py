@@ -45,3 +45,20 @@ class Workspace:
         if array is None or array.shape != shape or array.dtype != dtype:
             array = self._arrays[name] = np.empty(shape, dtype)
         return array
+
+
+def recurrent_weight(W_hh: np.ndarray, column_scale: np.ndarray | None, rows: int):
+    """W_hh^T (H, G), the matrix every step multiplies the state by, with its columns scaled.
+
+    Returns (matrix, scale_each_step). When the time loop multiplies many rows (T*B at least
+    H), a contiguous scaled copy pays for itself: BLAS multiplies it faster than a transposed
+    view. For a few rows (generating one character at a time) that copy, a transpose of the
+    whole matrix, would cost more than all the products, so the view is returned and the
+    scale is left for each step's product (`scale_each_step`, None when there is none).
+    """
+    if rows < W_hh.shape[1]:
+        return W_hh.T, column_scale
+    matrix = np.ascontiguousarray(W_hh.T)
+    if column_scale is not None:
+        matrix *= column_scale
+    return matrix, None

@@ -11,7 +11,7 @@ reset gate's product, so the recurrent bias cannot be folded into the input proj
 
 import numpy as np
 
-from rnnlab.nn.functional import Workspace, padded_states, previous_states, time_steps
+from rnnlab.nn.functional import Workspace, padded_states, previous_states, recurrent_weight, time_steps
 
 
 def gru_forward(x_proj, h0, W_hh, b_hh, mask=None, reverse=False, ws=None):
@@ -31,8 +31,8 @@ def gru_forward(x_proj, h0, W_hh, b_hh, mask=None, reverse=False, ws=None):
         b_hn = b_hh[2 * H :]  # b_hn sits inside r * (...): it stays per step
     # sigmoid(x) = (1 + tanh(x / 2)) / 2: halve the r, z columns once (exact), then a tanh does them
     x_proj[:, :, : 2 * H] *= 0.5
-    W_hhT = np.ascontiguousarray(W_hh.T)  # (H, 3H); contiguous multiplies faster than a view
-    W_hhT[:, : 2 * H] *= 0.5
+    half = np.where(np.arange(G) < 2 * H, 0.5, 1).astype(dtype)  # (3H,): 1/2 for r and z, 1 for n
+    W_hhT, step_scale = recurrent_weight(W_hh, half, T * B)  # (H, 3H)
     h = padded_states(ws.empty("h", (T + 2, B, H), dtype), h0, reverse)
     hn = ws.empty("hn", (T, B, H), dtype)  # W_hn h_{t-1} + b_hn, needed by the backward
     recurrent = ws.empty("recurrent", (B, G), dtype)  # scratch, reused every step
@@ -41,6 +41,8 @@ def gru_forward(x_proj, h0, W_hh, b_hh, mask=None, reverse=False, ws=None):
     for t in time_steps(T, reverse):
         prev, now = t + 1 - step, t + 1
         np.matmul(h[prev], W_hhT, out=recurrent)  # (B, 3H)
+        if step_scale is not None:
+            recurrent *= step_scale
         gates = x_proj[t]
         np.add(gates[:, : 2 * H], recurrent[:, : 2 * H], out=rz)
         np.tanh(rz, out=rz)

@@ -13,7 +13,7 @@ Gates are stacked in PyTorch's order (i, f, g, o) along the last axis of size 4H
 
 import numpy as np
 
-from rnnlab.nn.functional import Workspace, padded_states, previous_states, time_steps
+from rnnlab.nn.functional import Workspace, padded_states, previous_states, recurrent_weight, time_steps
 
 
 def lstm_forward(x_proj, h0, c0, W_hh, b_hh, mask=None, reverse=False, ws=None):
@@ -32,7 +32,7 @@ def lstm_forward(x_proj, h0, c0, W_hh, b_hh, mask=None, reverse=False, ws=None):
     # (exact in floating point) lets one tanh over the whole (B, 4H) block do all four gates.
     half = np.where(np.arange(G) // H == 2, 1, 0.5).astype(x_proj.dtype)  # (4H,): 1 for g, 1/2 for i, f, o
     x_proj *= half
-    W_hhT = np.ascontiguousarray(W_hh.T) * half  # (H, 4H); contiguous multiplies faster than a view
+    W_hhT, step_scale = recurrent_weight(W_hh, half, T * B)  # (H, 4H)
     ws, dtype = ws or Workspace(), x_proj.dtype
     h = padded_states(ws.empty("h", (T + 2, B, H), dtype), h0, reverse)
     c = padded_states(ws.empty("c", (T + 2, B, H), dtype), c0, reverse)
@@ -43,7 +43,10 @@ def lstm_forward(x_proj, h0, c0, W_hh, b_hh, mask=None, reverse=False, ws=None):
     for t in time_steps(T, reverse):
         prev, now = t + 1 - step, t + 1
         gates = x_proj[t]  # (B, 4H)
-        gates += np.matmul(h[prev], W_hhT, out=recurrent)
+        np.matmul(h[prev], W_hhT, out=recurrent)
+        if step_scale is not None:
+            recurrent *= step_scale
+        gates += recurrent
         i, f, g, o = gates[:, :H], gates[:, H : 2 * H], gates[:, 2 * H : 3 * H], gates[:, 3 * H :]
         np.tanh(gates, out=gates)  # g = tanh(x_g); i, f, o hold tanh(x / 2) ...
         for sig in (gates[:, : 2 * H], o):  # ... and become (1 + tanh(x / 2)) / 2 = sigmoid(x)

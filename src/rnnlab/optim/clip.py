@@ -65,4 +65,5 @@ def clip_grad_value_(params: Parameter | Iterable[Parameter], clip_value: float)
     """Clamp every gradient element into [-clip_value, clip_value]."""
     _non_negative("clip_value", clip_value)
     for g in _grads(params):
-        np.clip(g, g.dtype.type(-clip_value), g.dtype.type(clip_value), out=g)
+        np.minimum(g, g.dtype.type(clip_value), out=g)  # two ufuncs: cheaper than np.clip's wrapper
+        np.maximum(g, g.dtype.type(-clip_value), out=g)

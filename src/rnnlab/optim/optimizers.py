@@ -66,8 +66,8 @@ BLOCK_BYTES = 256 * 1024
 def _blocks(param: Parameter, state: dict[str, np.ndarray], block_bytes: int):
     """(θ, g, state) as flat views of successive blocks, or whole if an array is not C-contiguous."""
     arrays = [param.data, param.grad, *state.values()]
-    if not all(a.flags.c_contiguous for a in arrays):
-        yield param.data, param.grad, state
+    if param.data.nbytes <= block_bytes or not all(a.flags.c_contiguous for a in arrays):
+        yield param.data, param.grad, state  # one block already (or cannot be cut into flat blocks)
         return
     flat = [a.reshape(-1) for a in arrays]
     size = max(1, block_bytes // param.data.itemsize)

@@ -33,8 +33,10 @@ TEXT = DATA / "tinyshakespeare" / "input.txt"
 
 def numpy_run(preset: str, minutes: float, workdir: Path) -> dict:
     probe = CharLM(preset, max_steps=10_000, eval_every=10_000, sample_every=0)
+    probe.fit(TEXT, workdir / "probe", steps=5, progress=False)  # warm-up
+    warm = probe.loop_.seconds
     probe.fit(TEXT, workdir / "probe", steps=25, progress=False)
-    seconds_per_step = probe.loop_.seconds / 25
+    seconds_per_step = (probe.loop_.seconds - warm) / 25
     steps = int(0.93 * 60 * minutes / seconds_per_step)
     lm = CharLM(preset, max_steps=steps, minutes=minutes, sample_every=0)
     lm.fit(TEXT, workdir / "numpy", progress=True)
@@ -105,6 +107,7 @@ def torch_run(preset: str, minutes: float) -> dict:
                 best = min(best, evaluate())
         return step, time.time() - start, best
 
+    train(5, math.inf)  # warm-up
     probe_start = time.time()
     train(25, math.inf)
     seconds_per_step = (time.time() - probe_start) / 25

@@ -46,12 +46,10 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _plot(path: Path, actual: np.ndarray, predictions: np.ndarray) -> Path:
-    from io import BytesIO
-
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    from rnnlab.checkpoint import atomic_write_bytes
+    from rnnlab.diagnostics.plots import save_png
 
     figure = Figure(figsize=(8, 4), dpi=100, layout="constrained")
     FigureCanvasAgg(figure)
@@ -60,7 +58,4 @@ def _plot(path: Path, actual: np.ndarray, predictions: np.ndarray) -> Path:
     axes.plot(predictions, label="predictions (LSTM, one step ahead)", linestyle="--")
     axes.set_xlabel("test step")
     axes.legend()
-    buffer = BytesIO()
-    figure.savefig(buffer, format="png")
-    atomic_write_bytes(path, buffer.getvalue())
-    return path
+    return save_png(figure, path)

@@ -86,13 +86,11 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _plot(path: Path, track: np.ndarray, extension: np.ndarray) -> Path:
-    from io import BytesIO
-
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from mpl_toolkits.mplot3d import Axes3D  # noqa: F401  (registers the 3d projection)
 
-    from rnnlab.checkpoint import atomic_write_bytes
+    from rnnlab.diagnostics.plots import save_png
 
     figure = Figure(figsize=(8, 6), dpi=100, layout="constrained")
     FigureCanvasAgg(figure)
@@ -105,7 +103,4 @@ def _plot(path: Path, track: np.ndarray, extension: np.ndarray) -> Path:
     axes.set_zlim(0, 4)  # the seed's limits; an autoscaled z axis would magnify a 0.01 drift
     axes.set_title("RNN trajectory extension")
     axes.legend()
-    buffer = BytesIO()
-    figure.savefig(buffer, format="png")
-    atomic_write_bytes(path, buffer.getvalue())
-    return path
+    return save_png(figure, path)

@@ -8,15 +8,14 @@ target, then `os.replace`, so a reader never sees half a PNG.
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from numpy.typing import ArrayLike
 
+from rnnlab.diagnostics.plots import save_png
 from rnnlab.errors import RnnlabError
 
 
@@ -46,17 +45,7 @@ def plot_confusion_matrix(
         raise RnnlabError("`matrix` holds negative, non-finite or non-numeric entries, expected counts >= 0")
 
     figure = _draw(counts, names, title, normalise)
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # Not tempfile.mkstemp: its files are private (0600); os.open with 0o666 honours the umask.
-    temporary = target.parent / f".{target.name}.{secrets.token_hex(6)}.tmp"
-    os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-    try:
-        figure.savefig(temporary, format="png")
-        os.replace(temporary, target)
-    except BaseException:
-        os.unlink(temporary)
-        raise
+    save_png(figure, path)
 
 
 def _draw(counts: np.ndarray, names: list[str], title: str, normalise: bool) -> Figure:

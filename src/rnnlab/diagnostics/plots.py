@@ -6,15 +6,15 @@ reader never sees half a PNG and an interrupted run leaves the previous file int
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Sequence
+from io import BytesIO
 from pathlib import Path
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from rnnlab.checkpoint import atomic_write_bytes
 from rnnlab.errors import RnnlabError
 
 # ---------------------------------------------------------------------------------------------------
@@ -114,17 +114,17 @@ def _figure(title: str) -> tuple[Figure, object]:
     return figure, axes
 
 
+def save_png(figure: Figure, path: str | Path) -> Path:
+    """Write a figure as PNG atomically (rendered in memory, then `atomic_write_bytes`); creates the folder."""
+    buffer = BytesIO()
+    figure.savefig(buffer, format="png")
+    atomic_write_bytes(Path(path), buffer.getvalue())
+    return Path(path)
+
+
 def _save(figure: Figure, path: str | Path) -> Path:
-    """Write the figure as PNG to a temporary file in the target directory, then rename it into place."""
+    """`save_png`, refusing a folder that does not exist (a typo in a plot path should not create one)."""
     path = Path(path)
     if not path.parent.is_dir():
         raise RnnlabError(f"cannot write plot {path}: directory {path.parent} does not exist")
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as file:
-            figure.savefig(file, format="png")
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
+    return save_png(figure, path)

@@ -12,16 +12,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from io import BytesIO
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from rnnlab.baselines import drift_forecast, naive_forecast, seasonal_naive_forecast
-from rnnlab.checkpoint import atomic_write_bytes
 from rnnlab.data.scalers import rolling_origins
 from rnnlab.data.timeseries import Series
+from rnnlab.diagnostics.plots import save_png
 from rnnlab.errors import RnnlabError
 from rnnlab.metrics import mae, mape, per_horizon, rmse, smape
 
@@ -229,7 +228,4 @@ def plot_losses(path: str | Path, history: list[dict], title: str = "") -> Path:
     axes.set_title(title)
     axes.grid(alpha=0.3)
     axes.legend()
-    buffer = BytesIO()
-    figure.savefig(buffer, format="png")
-    atomic_write_bytes(Path(path), buffer.getvalue())
-    return Path(path)
+    return save_png(figure, path)

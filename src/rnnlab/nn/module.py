@@ -62,10 +62,14 @@ class Module:
     def parameters(self) -> list[Parameter]:
         return [p for _, p in self.named_parameters()]
 
+    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
+        """This module and every sub-module, with dotted names ("" for this one), as in PyTorch."""
+        yield prefix, self
+        for name, m in self._modules.items():
+            yield from m.named_modules(f"{prefix}.{name}" if prefix else name)
+
     def modules(self) -> Iterator[Module]:
-        yield self
-        for m in self._modules.values():
-            yield from m.modules()
+        return (m for _, m in self.named_modules())
 
     def zero_grad(self) -> None:
         for p in self.parameters():

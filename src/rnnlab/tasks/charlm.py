@@ -383,16 +383,12 @@ def _choose(logits: np.ndarray, rng: np.random.Generator, temperature: float, to
 
 def _generator_states(model) -> dict:
     """The state of every random generator in the model (dropout masks), for exact resume."""
-    return {name: m.generator.bit_generator.state for name, m in _named_modules(model) if hasattr(m, "generator")}
+    return {name: m.generator.bit_generator.state for name, m in model.named_modules("model")
+            if hasattr(m, "generator")}
 
 
 def _set_generator_states(model, states: dict) -> None:
-    for name, m in _named_modules(model):
+    for name, m in model.named_modules("model"):
         if hasattr(m, "generator") and name in states:
             m.generator.bit_generator.state = states[name]
 
-
-def _named_modules(model, prefix: str = "model"):
-    yield prefix, model
-    for name, child in model._modules.items():
-        yield from _named_modules(child, f"{prefix}.{name}")

@@ -1,6 +1,34 @@
-"""Small helpers shared by the cells: time ordering, state arrays, reusable memory."""
+"""Small helpers shared by the cells: time ordering, state arrays, reusable memory, compiled steps."""
+
+import functools
+import os
 
 import numpy as np
+
+# Set RNNLAB_FUSED=0 to run every cell step in NumPy (to step through it in a debugger, say).
+FUSED = os.environ.get("RNNLAB_FUSED", "1") != "0"
+
+
+def fused(cell_step, dtype: np.dtype):
+    """The compiled twin of a NumPy cell step (same name in `kernels`, same arguments) when it applies.
+
+    It applies to float32 when numba is installed and `FUSED` is on; otherwise `cell_step` itself.
+    float64 always runs in NumPy: it is for checking gradients and PyTorch parity to 1e-10, which
+    the compiled steps' float32 tanh approximation would not meet.
+    """
+    if not FUSED or dtype != np.float32:
+        return cell_step
+    kernels = _kernels()
+    return cell_step if kernels is None else getattr(kernels, cell_step.__name__)
+
+
+@functools.cache
+def _kernels():
+    try:
+        from rnnlab.nn import kernels
+    except ImportError:  # numba missing: the NumPy steps do the same, slower
+        return None
+    return kernels
 
 
 def time_steps(num_steps: int, reverse: bool) -> range:
@@ -47,18 +75,11 @@ class Workspace:
         return array
 
 
-def recurrent_weight(W_hh: np.ndarray, column_scale: np.ndarray | None, rows: int):
-    """W_hh^T (H, G), the matrix every step multiplies the state by, with its columns scaled.
+def recurrent_weight(W_hh: np.ndarray, rows: int) -> np.ndarray:
+    """W_hh^T (H, G), the matrix every step multiplies the state by.
 
-    Returns (matrix, scale_each_step). When the time loop multiplies many rows (T*B at least
-    H), a contiguous scaled copy pays for itself: BLAS multiplies it faster than a transposed
-    view. For a few rows (generating one character at a time) that copy, a transpose of the
-    whole matrix, would cost more than all the products, so the view is returned and the
-    scale is left for each step's product (`scale_each_step`, None when there is none).
+    When the time loop multiplies many rows (T*B at least H), a contiguous copy pays for itself:
+    BLAS multiplies it faster than a transposed view. For a few rows (generating one character at
+    a time) that copy would cost more than all the products, so the view is returned.
     """
-    if rows < W_hh.shape[1]:
-        return W_hh.T, column_scale
-    matrix = np.ascontiguousarray(W_hh.T)
-    if column_scale is not None:
-        matrix *= column_scale
-    return matrix, None
+    return W_hh.T if rows < W_hh.shape[1] else np.ascontiguousarray(W_hh.T)

@@ -11,7 +11,63 @@ reset gate's product, so the recurrent bias cannot be folded into the input proj
 
 import numpy as np
 
-from rnnlab.nn.functional import Workspace, padded_states, previous_states, recurrent_weight, time_steps
+from rnnlab.nn.functional import Workspace, fused, padded_states, previous_states, recurrent_weight, time_steps
+
+
+def gru_cell_forward(gates, recurrent, b_hn, h_prev, h, hn, keep):
+    """One time step for a batch.
+
+    gates: (B, 3H) input projections W_ih x_t + b_ih, plus b_hr and b_hz; overwritten with the
+    activations r, z, n. recurrent: (B, 3H) W_hh h_prev. b_hn: (H,) or None. h_prev: (B, H).
+    Writes h (B, H) and hn = W_hn h_prev + b_hn (B, H), which the backward needs.
+    keep: (B,) bool, False at padded steps, or None.
+    """
+    H = h.shape[1]
+    rz, n = gates[:, : 2 * H], gates[:, 2 * H :]
+    rz += recurrent[:, : 2 * H]
+    rz *= 0.5
+    np.tanh(rz, out=rz)
+    rz *= 0.5
+    rz += 0.5  # sigmoid(x) = (1 + tanh(x / 2)) / 2
+    r, z = rz[:, :H], rz[:, H:]
+    np.copyto(hn, recurrent[:, 2 * H :])
+    if b_hn is not None:
+        hn += b_hn
+    n += r * hn
+    np.tanh(n, out=n)
+    np.subtract(h_prev, n, out=h)  # h_t = n + z * (h_{t-1} - n)
+    h *= z
+    h += n
+    if keep is not None:  # padded step: carry the state over
+        np.copyto(h, h_prev, where=~keep[:, None])
+
+
+def gru_cell_backward(d_out, dh, acts, hn, h_prev, d_x, d_rec, keep):
+    """One time step back, for `gru_cell_forward`.
+
+    d_out: (B, H) gradient of this step's output. dh: (B, H) gradient reaching h_t from step t+1;
+    on return the part of d h_{t-1} that bypasses W_hh (z dh, or all of dh at padded steps).
+    acts: (B, 3H) r, z, n. hn, h_prev: (B, H). Writes d_x (B, 3H), the gradient of W_ih x_t + b_ih,
+    and d_rec (B, 3H), the gradient of W_hh h_{t-1} + b_hh.
+    """
+    H = dh.shape[1]
+    r, z, n = acts[:, :H], acts[:, H : 2 * H], acts[:, 2 * H :]
+    d_r, d_z, d_n = d_x[:, :H], d_x[:, H : 2 * H], d_x[:, 2 * H :]
+    dh += d_out
+    np.subtract(h_prev, n, out=d_z)  # h = n + z (h_prev - n): to z ...
+    d_z *= dh
+    d_z *= z * (1 - z)  # sigmoid' = s (1 - s)
+    np.multiply(dh, 1 - z, out=d_n)  # ... to n's pre-activation ...
+    d_n *= 1 - n * n  # tanh' = 1 - tanh^2
+    np.multiply(d_n, hn, out=d_r)  # ... and through n = tanh(x_n + r hn) to r's
+    d_r *= r * (1 - r)
+    d_rec[:, : 2 * H] = d_x[:, : 2 * H]
+    np.multiply(d_n, r, out=d_rec[:, 2 * H :])
+    if keep is None:
+        dh *= z  # the direct path h_t = ... + z h_{t-1}
+    else:  # padded step: dh passes through, the gates get nothing
+        dh *= np.where(keep[:, None], z, 1)
+        d_x[~keep], d_rec[~keep] = 0, 0
 
 
 def gru_forward(x_proj, h0, W_hh, b_hh, mask=None, reverse=False, ws=None):
@@ -29,38 +85,17 @@ def gru_forward(x_proj, h0, W_hh, b_hh, mask=None, reverse=False, ws=None):
     if b_hh is not None:
         x_proj[:, :, : 2 * H] += b_hh[: 2 * H]  # b_hr, b_hz add like b_ir, b_iz: fold them in once
         b_hn = b_hh[2 * H :]  # b_hn sits inside r * (...): it stays per step
-    # sigmoid(x) = (1 + tanh(x / 2)) / 2: halve the r, z columns once (exact), then a tanh does them
-    x_proj[:, :, : 2 * H] *= 0.5
-    half = np.where(np.arange(G) < 2 * H, 0.5, 1).astype(dtype)  # (3H,): 1/2 for r and z, 1 for n
-    W_hhT, step_scale = recurrent_weight(W_hh, half, T * B)  # (H, 3H)
+    W_hhT = recurrent_weight(W_hh, T * B)  # (H, 3H)
     h = padded_states(ws.empty("h", (T + 2, B, H), dtype), h0, reverse)
     hn = ws.empty("hn", (T, B, H), dtype)  # W_hn h_{t-1} + b_hn, needed by the backward
     recurrent = ws.empty("recurrent", (B, G), dtype)  # scratch, reused every step
-    rz, n = ws.empty("rz", (B, 2 * H), dtype), ws.empty("n", (B, H), dtype)  # contiguous, for fast tanh
+    cell_forward = fused(gru_cell_forward, dtype)
     step = -1 if reverse else 1
     for t in time_steps(T, reverse):
         prev, now = t + 1 - step, t + 1
         np.matmul(h[prev], W_hhT, out=recurrent)  # (B, 3H)
-        if step_scale is not None:
-            recurrent *= step_scale
-        gates = x_proj[t]
-        np.add(gates[:, : 2 * H], recurrent[:, : 2 * H], out=rz)
-        np.tanh(rz, out=rz)
-        rz *= 0.5
-        rz += 0.5  # r and z
-        if b_hn is None:
-            hn[t] = recurrent[:, 2 * H :]
-        else:
-            np.add(recurrent[:, 2 * H :], b_hn, out=hn[t])
-        np.multiply(rz[:, :H], hn[t], out=n)  # r * (W_hn h + b_hn)
-        n += gates[:, 2 * H :]
-        np.tanh(n, out=n)
-        gates[:, : 2 * H], gates[:, 2 * H :] = rz, n  # keep the activations for the backward
-        np.subtract(h[prev], n, out=h[now])  # h_t = n + z * (h_{t-1} - n)
-        h[now] *= rz[:, H:]
-        h[now] += n
-        if mask is not None:
-            np.copyto(h[now], h[prev], where=~mask[t])  # padded step: carry the state over
+        keep = None if mask is None else mask[t, :, 0]
+        cell_forward(x_proj[t], recurrent, b_hn, h[prev], h[now], hn[t], keep)
     return h, (x_proj, hn, h, W_hh, mask, reverse)
 
 
@@ -74,41 +109,15 @@ def gru_backward(d_out, d_h_n, cache, ws=None):
     T, B, H = d_out.shape
     step = -1 if reverse else 1
     ws = ws or Workspace()
-    r, z, n = gates[:, :, :H], gates[:, :, H : 2 * H], gates[:, :, 2 * H :]  # (T, B, H) each
-    # What does not depend on the incoming gradient, for all steps at once:
-    z_slope = ws.empty("z_slope", r.shape, r.dtype)  # sigmoid'(z) = z (1 - z)
-    np.subtract(1, z, out=z_slope)
-    z_slope *= z
-    n_factor = ws.empty("n_factor", r.shape, r.dtype)  # d n_pre / d h_t = (1 - z) (1 - n^2)
-    np.multiply(n, n, out=n_factor)
-    np.subtract(1, n_factor, out=n_factor)
-    n_factor *= 1 - z
-    r_factor = ws.empty("r_factor", r.shape, r.dtype)  # d r_pre / d n_pre = (W_hn h + b_hn) r (1 - r)
-    np.subtract(1, r, out=r_factor)
-    r_factor *= r
-    r_factor *= hn
-
     d_x = ws.empty("d_x", gates.shape, gates.dtype)  # (T, B, 3H) gradient of W_ih x_t + b_ih
     d_rec = ws.empty("d_rec", gates.shape, gates.dtype)  # (T, B, 3H) gradient of W_hh h_{t-1} + b_hh
     scratch = ws.empty("scratch", (B, H), gates.dtype)
     dh = np.zeros((B, H), d_out.dtype) if d_h_n is None else d_h_n.copy()  # from step t+1
+    cell_backward = fused(gru_cell_backward, d_out.dtype)
     for t in time_steps(T, not reverse):
-        dr, dz, dn = (d_x[t, :, k * H : (k + 1) * H] for k in range(3))
-        dh += d_out[t]
-        np.subtract(h[t + 1 - step], n[t], out=dz)  # h_t = n + z (h_{t-1} - n): to z ...
-        dz *= dh
-        dz *= z_slope[t]
-        np.multiply(dh, n_factor[t], out=dn)  # ... to n's pre-activation ...
-        np.multiply(dn, r_factor[t], out=dr)  # ... and through n = tanh(... + r * hn) to r's
-        d_rec[t, :, : 2 * H] = d_x[t, :, : 2 * H]
-        np.multiply(dn, r[t], out=d_rec[t, :, 2 * H :])
-        if mask is not None:
-            np.copyto(d_x[t], 0, where=~mask[t])
-            np.copyto(d_rec[t], 0, where=~mask[t])
-            dh *= np.where(mask[t], z[t], 1)  # padded step: dh passes through whole
-        else:
-            dh *= z[t]  # direct path h_t = ... + z * h_{t-1}
-        dh += np.matmul(d_rec[t], W_hh, out=scratch)  # (B, H)
+        keep = None if mask is None else mask[t, :, 0]
+        cell_backward(d_out[t], dh, gates[t], hn[t], h[t + 1 - step], d_x[t], d_rec[t], keep)
+        dh += np.matmul(d_rec[t], W_hh, out=scratch)  # (B, H) to h_{t-1}
     d_rec2 = d_rec.reshape(T * B, 3 * H)
     d_W_hh = d_rec2.T @ previous_states(h, reverse).reshape(T * B, H)  # all steps, one product
     return d_x, dh, d_W_hh, d_rec2.sum(axis=0)

@@ -13,7 +13,63 @@ Gates are stacked in PyTorch's order (i, f, g, o) along the last axis of size 4H
 
 import numpy as np
 
-from rnnlab.nn.functional import Workspace, padded_states, previous_states, recurrent_weight, time_steps
+from rnnlab.nn.functional import Workspace, fused, padded_states, previous_states, recurrent_weight, time_steps
+
+
+def lstm_cell_forward(gates, recurrent, h_prev, c_prev, h, c, tanh_c, keep):
+    """One time step for a batch.
+
+    gates: (B, 4H) input projections W_ih x_t + b_ih + b_hh, overwritten with the activations
+    i, f, g, o. recurrent: (B, 4H) W_hh h_prev. h_prev, c_prev: (B, H). Writes h, c and tanh(c),
+    each (B, H). keep: (B,) bool, False at padded steps, or None.
+    """
+    H = h.shape[1]
+    gates += recurrent
+    i, f, g, o = gates[:, :H], gates[:, H : 2 * H], gates[:, 2 * H : 3 * H], gates[:, 3 * H :]
+    sigmoids = (gates[:, : 2 * H], o)  # sigmoid(x) = (1 + tanh(x / 2)) / 2, so one tanh does all four gates
+    for sig in sigmoids:
+        sig *= 0.5
+    np.tanh(gates, out=gates)
+    for sig in sigmoids:
+        sig *= 0.5
+        sig += 0.5
+    np.multiply(f, c_prev, out=c)
+    c += i * g
+    np.tanh(c, out=tanh_c)
+    np.multiply(o, tanh_c, out=h)
+    if keep is not None:  # padded step: carry both states over
+        np.copyto(h, h_prev, where=~keep[:, None])
+        np.copyto(c, c_prev, where=~keep[:, None])
+
+
+def lstm_cell_backward(d_out, dh, dc, acts, tanh_c, c_prev, d_gates, keep):
+    """One time step back, for `lstm_cell_forward`.
+
+    d_out: (B, H) gradient of this step's output. dh: (B, H) gradient reaching h_t from step t+1
+    through W_hh; on return the part of d h_{t-1} that bypasses W_hh (all of dh at padded steps,
+    else 0). dc: (B, H) d c_t in, d c_{t-1} out. acts: (B, 4H) i, f, g, o. tanh_c, c_prev: (B, H).
+    Writes d_gates (B, 4H), the gradient of the gate pre-activations.
+    """
+    H = dh.shape[1]
+    i, f, g, o = acts[:, :H], acts[:, H : 2 * H], acts[:, 2 * H : 3 * H], acts[:, 3 * H :]
+    d_i, d_f, d_g, d_o = d_gates[:, :H], d_gates[:, H : 2 * H], d_gates[:, 2 * H : 3 * H], d_gates[:, 3 * H :]
+    dh += d_out
+    if keep is not None:
+        padded = ~keep
+        carried_h, carried_c = dh[padded], dc[padded]
+    dc += dh * o * (1 - tanh_c * tanh_c)  # h = o tanh(c): to c ...
+    np.multiply(dh, tanh_c, out=d_o)  # ... and to o
+    d_o *= o * (1 - o)  # sigmoid' = s (1 - s)
+    np.multiply(dc, g, out=d_i)  # c = f c_prev + i g: to i, f, g
+    d_i *= i * (1 - i)
+    np.multiply(dc, c_prev, out=d_f)
+    d_f *= f * (1 - f)
+    np.multiply(dc, i, out=d_g)
+    d_g *= 1 - g * g  # tanh' = 1 - tanh^2
+    dc *= f  # to c_{t-1}
+    dh.fill(0)
+    if keep is not None:  # padded step: dh and dc pass through, the gates get nothing
+        d_gates[padded], dh[padded], dc[padded] = 0, carried_h, carried_c
 
 
 def lstm_forward(x_proj, h0, c0, W_hh, b_hh, mask=None, reverse=False, ws=None):
@@ -28,37 +84,19 @@ def lstm_forward(x_proj, h0, c0, W_hh, b_hh, mask=None, reverse=False, ws=None):
     H = G // 4
     if b_hh is not None:
         x_proj += b_hh  # b_hh adds like b_ih: fold it in once for all steps
-    # sigmoid(x) = (1 + tanh(x / 2)) / 2. Halving the i, f, o columns of the pre-activations once
-    # (exact in floating point) lets one tanh over the whole (B, 4H) block do all four gates.
-    half = np.where(np.arange(G) // H == 2, 1, 0.5).astype(x_proj.dtype)  # (4H,): 1 for g, 1/2 for i, f, o
-    x_proj *= half
-    W_hhT, step_scale = recurrent_weight(W_hh, half, T * B)  # (H, 4H)
+    W_hhT = recurrent_weight(W_hh, T * B)  # (H, 4H)
     ws, dtype = ws or Workspace(), x_proj.dtype
     h = padded_states(ws.empty("h", (T + 2, B, H), dtype), h0, reverse)
     c = padded_states(ws.empty("c", (T + 2, B, H), dtype), c0, reverse)
     tanh_c = ws.empty("tanh_c", (T, B, H), dtype)
     recurrent = ws.empty("recurrent", (B, G), dtype)  # scratch, reused every step
-    input_times_cell = ws.empty("i*g", (B, H), dtype)
+    cell_forward = fused(lstm_cell_forward, dtype)
     step = -1 if reverse else 1
     for t in time_steps(T, reverse):
         prev, now = t + 1 - step, t + 1
-        gates = x_proj[t]  # (B, 4H)
-        np.matmul(h[prev], W_hhT, out=recurrent)
-        if step_scale is not None:
-            recurrent *= step_scale
-        gates += recurrent
-        i, f, g, o = gates[:, :H], gates[:, H : 2 * H], gates[:, 2 * H : 3 * H], gates[:, 3 * H :]
-        np.tanh(gates, out=gates)  # g = tanh(x_g); i, f, o hold tanh(x / 2) ...
-        for sig in (gates[:, : 2 * H], o):  # ... and become (1 + tanh(x / 2)) / 2 = sigmoid(x)
-            sig *= 0.5
-            sig += 0.5
-        np.multiply(f, c[prev], out=c[now])
-        c[now] += np.multiply(i, g, out=input_times_cell)
-        np.tanh(c[now], out=tanh_c[t])
-        np.multiply(o, tanh_c[t], out=h[now])
-        if mask is not None:  # padded step: carry both states over
-            np.copyto(h[now], h[prev], where=~mask[t])
-            np.copyto(c[now], c[prev], where=~mask[t])
+        np.matmul(h[prev], W_hhT, out=recurrent)  # (B, 4H)
+        keep = None if mask is None else mask[t, :, 0]
+        cell_forward(x_proj[t], recurrent, h[prev], c[prev], h[now], c[now], tanh_c[t], keep)
     return h, c, (x_proj, h, c, tanh_c, W_hh, mask, reverse)
 
 
@@ -73,41 +111,15 @@ def lstm_backward(d_out, d_h_n, d_c_n, cache, ws=None):
     T, B, H = d_out.shape
     step = -1 if reverse else 1
     ws = ws or Workspace()
-    # What does not depend on the incoming gradient, for all steps at once:
-    slope = ws.empty("slope", gates.shape, gates.dtype)  # (T, B, 4H) each gate's activation derivative
-    np.subtract(1, gates, out=slope)
-    slope *= gates  # sigmoid' = s (1 - s) for i, f, o ...
-    np.multiply(gates[:, :, 2 * H : 3 * H], gates[:, :, 2 * H : 3 * H], out=slope[:, :, 2 * H : 3 * H])
-    np.subtract(1, slope[:, :, 2 * H : 3 * H], out=slope[:, :, 2 * H : 3 * H])  # ... tanh' = 1 - g^2 for g
-    o_dtanh = ws.empty("o_dtanh", tanh_c.shape, tanh_c.dtype)  # (T, B, H) d h / d c = o * (1 - tanh(c)^2)
-    np.multiply(tanh_c, tanh_c, out=o_dtanh)
-    np.subtract(1, o_dtanh, out=o_dtanh)
-    o_dtanh *= gates[:, :, 3 * H :]
-
     d_gates = ws.empty("d_gates", gates.shape, gates.dtype)  # (T, B, 4H) gradient of the gate pre-activations
     dh = np.zeros((B, H), d_out.dtype) if d_h_n is None else d_h_n.copy()  # from step t+1
     dc = np.zeros((B, H), d_out.dtype) if d_c_n is None else d_c_n.copy()
     scratch = ws.empty("scratch", (B, H), d_out.dtype)
+    cell_backward = fused(lstm_cell_backward, d_out.dtype)
     for t in time_steps(T, not reverse):
-        i, f, g = gates[t, :, :H], gates[t, :, H : 2 * H], gates[t, :, 2 * H : 3 * H]
-        di, df, dg, do = (d_gates[t, :, k * H : (k + 1) * H] for k in range(4))
-        dh += d_out[t]
-        if mask is not None:
-            dh_carried, dc_carried = np.where(mask[t], 0, dh), np.where(mask[t], 0, dc)
-        np.multiply(dh, tanh_c[t], out=do)  # h = o * tanh(c): to o ...
-        dc += np.multiply(dh, o_dtanh[t], out=scratch)  # ... and to c
-        np.multiply(dc, g, out=di)  # c = f * c_prev + i * g: to i, f, g
-        np.multiply(dc, c[t + 1 - step], out=df)
-        np.multiply(dc, i, out=dg)
-        d_gates[t] *= slope[t]  # through the nonlinearities
-        dc *= f  # to c_{t-1}
-        if mask is not None:
-            np.copyto(d_gates[t], 0, where=~mask[t])
-            np.copyto(dc, dc_carried, where=~mask[t])
-            np.matmul(d_gates[t], W_hh, out=dh)  # (B, H) to h_{t-1}
-            dh += dh_carried
-        else:
-            np.matmul(d_gates[t], W_hh, out=dh)
+        keep = None if mask is None else mask[t, :, 0]
+        cell_backward(d_out[t], dh, dc, gates[t], tanh_c[t], c[t + 1 - step], d_gates[t], keep)
+        dh += np.matmul(d_gates[t], W_hh, out=scratch)  # (B, H) to h_{t-1}
     d_gates2 = d_gates.reshape(T * B, 4 * H)
     d_W_hh = d_gates2.T @ previous_states(h, reverse).reshape(T * B, H)  # all steps, one product
     return d_gates, dh, dc, d_W_hh, None

@@ -28,7 +28,7 @@ def rnn_forward(x_proj, h0, W_hh, b_hh, nonlinearity="tanh", mask=None, reverse=
     ws = ws or Workspace()
     states = padded_states(ws.empty("states", (T + 2, B, H), x_proj.dtype), h0, reverse)
     step = -1 if reverse else 1
-    W_hhT, _ = recurrent_weight(W_hh, None, T * B)  # (H, H)
+    W_hhT = recurrent_weight(W_hh, T * B)  # (H, H)
     for t in time_steps(T, reverse):
         h_prev, h = states[t + 1 - step], states[t + 1]
         np.matmul(h_prev, W_hhT, out=h)  # (B, H)

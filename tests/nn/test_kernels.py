@@ -1,0 +1,99 @@
+"""The compiled cell steps (`rnnlab.nn.kernels`) against the NumPy steps they stand in for."""
+
+import numpy as np
+import pytest
+
+from rnnlab.nn import GRU, LSTM, functional
+from rnnlab.nn.gru import gru_cell_backward, gru_cell_forward
+from rnnlab.nn.lstm import lstm_cell_backward, lstm_cell_forward
+
+pytest.importorskip("numba", reason="numba not installed: only the NumPy steps run")
+from rnnlab.nn import kernels  # noqa: E402
+
+B, H = 5, 11  # H not a multiple of the vector width: the loops' remainders run too
+
+
+def random(rng, *shape, low=-3.0, high=3.0):
+    return rng.uniform(low, high, size=shape).astype(np.float32)
+
+
+def run_both(step, make_args):
+    """Call the NumPy step and its compiled twin on identical copies; returns both sets of arguments after."""
+    numpy_args, compiled_args = make_args(), make_args()
+    step(*numpy_args)
+    getattr(kernels, step.__name__)(*compiled_args)
+    return numpy_args, compiled_args
+
+
+def assert_same(numpy_args, compiled_args, tolerance=2e-6):
+    for ours, theirs in zip(numpy_args, compiled_args, strict=True):
+        if isinstance(ours, np.ndarray) and ours.dtype == np.float32:
+            np.testing.assert_allclose(theirs, ours, rtol=0, atol=tolerance)
+
+
+def test_tanh_approximation_is_within_four_float32_ulps():
+    x = np.concatenate([np.linspace(-20, 20, 400_001), [0.0, 1e-30, -1e-30, np.inf, -np.inf]]).astype(np.float32)
+    approx = np.array([kernels.tanh(v) for v in x[::97]] + [kernels.tanh(v) for v in x[-5:]], np.float32)
+    exact = np.tanh(np.concatenate([x[::97], x[-5:]]).astype(np.float64))
+    assert np.abs(approx - exact).max() < 4e-7
+    assert kernels.tanh(np.float32(0)) == 0 and np.sign(approx[-4:]).tolist() == [1, -1, 1, -1]
+
+
+@pytest.mark.parametrize("padded", [False, True])
+def test_lstm_steps_match_numpy(padded):
+    keep = np.array([True, False, True, True, False]) if padded else None
+    numpy_args, compiled_args = run_both(lstm_cell_forward, lambda: (
+        random(rng := np.random.default_rng(1), B, 4 * H), random(rng, B, 4 * H), random(rng, B, H),
+        random(rng, B, H), np.zeros((B, H), np.float32), np.zeros((B, H), np.float32),
+        np.zeros((B, H), np.float32), keep))
+    if padded:  # the compiled step leaves padded rows' gates alone: only states matter there
+        for args in (numpy_args, compiled_args):
+            args[0][~keep], args[6][~keep] = 0, 0
+    assert_same(numpy_args, compiled_args)
+    acts, tanh_c = numpy_args[0], numpy_args[6]
+    numpy_args, compiled_args = run_both(lstm_cell_backward, lambda: (
+        random(rng := np.random.default_rng(2), B, H), random(rng, B, H), random(rng, B, H), acts.copy(),
+        tanh_c.copy(), random(rng, B, H), np.full((B, 4 * H), np.nan, np.float32), keep))
+    assert_same(numpy_args, compiled_args)
+
+
+@pytest.mark.parametrize("padded", [False, True])
+@pytest.mark.parametrize("bias", [False, True])
+def test_gru_steps_match_numpy(padded, bias):
+    keep = np.array([False, True, True, False, True]) if padded else None
+    numpy_args, compiled_args = run_both(gru_cell_forward, lambda: (
+        random(rng := np.random.default_rng(1), B, 3 * H), random(rng, B, 3 * H), random(rng, H) if bias else None,
+        random(rng, B, H), np.zeros((B, H), np.float32), np.zeros((B, H), np.float32), keep))
+    if padded:
+        for args in (numpy_args, compiled_args):
+            args[0][~keep], args[5][~keep] = 0, 0
+    assert_same(numpy_args, compiled_args)
+    acts, hn = numpy_args[0], numpy_args[5]
+    numpy_args, compiled_args = run_both(gru_cell_backward, lambda: (
+        random(rng := np.random.default_rng(2), B, H), random(rng, B, H), acts.copy(), hn.copy(), random(rng, B, H),
+        np.full((B, 3 * H), np.nan, np.float32), np.full((B, 3 * H), np.nan, np.float32), keep))
+    assert_same(numpy_args, compiled_args)
+
+
+@pytest.mark.parametrize("cls", [LSTM, GRU])
+def test_layers_give_the_same_results_with_and_without_compiled_steps(cls, monkeypatch):
+    T, I = 9, 3
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(T, B, I)).astype(np.float32)
+    mask = np.arange(T)[:, None] < np.array([9, 4, 1, 7, 9])[None, :]
+    d_out = rng.normal(size=(T, B, 2 * H)).astype(np.float32)
+    results = []
+    for compiled in (False, True):
+        monkeypatch.setattr(functional, "FUSED", compiled)
+        layer = cls(I, H, num_layers=2, bidirectional=True, seed=3)
+        output, _ = layer(x, mask=mask)
+        d_x = layer.backward(d_out)
+        results.append([output, d_x] + [p.grad for p in layer.parameters()])
+    for numpy_result, compiled_result in zip(*results, strict=True):
+        np.testing.assert_allclose(compiled_result, numpy_result, rtol=1e-4, atol=1e-5)
+
+
+def test_float64_never_uses_the_compiled_steps():
+    assert functional.fused(lstm_cell_forward, np.dtype(np.float64)) is lstm_cell_forward
+    assert functional.fused(lstm_cell_forward, np.dtype(np.float32)) is (
+        kernels.lstm_cell_forward if functional.FUSED else lstm_cell_forward)

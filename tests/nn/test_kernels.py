@@ -97,3 +97,13 @@ def test_float64_never_uses_the_compiled_steps():
     assert functional.fused(lstm_cell_forward, np.dtype(np.float64)) is lstm_cell_forward
     assert functional.fused(lstm_cell_forward, np.dtype(np.float32)) is (
         kernels.lstm_cell_forward if functional.FUSED else lstm_cell_forward)
+
+
+def test_add_rows_matches_numpy_with_repeated_ids():
+    rng = np.random.default_rng(0)
+    ids = rng.integers(0, 7, size=300)  # every id many times
+    values = random(rng, 300, 13)
+    expected, target = np.ones((7, 13), np.float32), np.ones((7, 13), np.float32)
+    functional.add_rows(expected, ids, values)
+    kernels.add_rows(target, ids, values)
+    np.testing.assert_allclose(target, expected, rtol=1e-5, atol=1e-5)

@@ -9,17 +9,17 @@ import numpy as np
 FUSED = os.environ.get("RNNLAB_FUSED", "1") != "0"
 
 
-def fused(cell_step, dtype: np.dtype):
-    """The compiled twin of a NumPy cell step (same name in `kernels`, same arguments) when it applies.
+def fused(function, dtype: np.dtype):
+    """The compiled twin of a NumPy function (same name in `kernels`, same arguments) when it applies.
 
-    It applies to float32 when numba is installed and `FUSED` is on; otherwise `cell_step` itself.
+    It applies to float32 when numba is installed and `FUSED` is on; otherwise `function` itself.
     float64 always runs in NumPy: it is for checking gradients and PyTorch parity to 1e-10, which
     the compiled steps' float32 tanh approximation would not meet.
     """
     if not FUSED or dtype != np.float32:
-        return cell_step
+        return function
     kernels = _kernels()
-    return cell_step if kernels is None else getattr(kernels, cell_step.__name__)
+    return function if kernels is None else getattr(kernels, function.__name__)
 
 
 @functools.cache
@@ -29,6 +29,14 @@ def _kernels():
     except ImportError:  # numba missing: the NumPy steps do the same, slower
         return None
     return kernels
+
+
+def add_rows(target: np.ndarray, ids: np.ndarray, values: np.ndarray) -> None:
+    """target[ids[n]] += values[n] for every n, repeated ids adding up. target (V, K), ids (N,), values (N, K).
+
+    The gradient of a table lookup (an embedding, or input projections looked up by token).
+    """
+    np.add.at(target, ids, values)
 
 
 def time_steps(num_steps: int, reverse: bool) -> range:

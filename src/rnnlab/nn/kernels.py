@@ -1,4 +1,4 @@
-"""Compiled float32 versions of the LSTM and GRU per-step cells (numba).
+"""Compiled float32 versions of the LSTM and GRU per-step cells, and of `add_rows` (numba).
 
 Each function here does exactly what the NumPy function of the same name in `lstm.py` or
 `gru.py` does, and takes the same arguments; the tests run both and compare. Why they
@@ -139,3 +139,11 @@ def gru_cell_backward(d_out, dh, acts, hn, h_prev, d_x, d_rec, keep):
             d_r[j] = d_n[j] * hnb[j] * r[j] * (ONE - r[j])  # n = tanh(x_n + r hn)
             dr_r[j], dr_z[j], dr_n[j] = d_r[j], d_z[j], d_n[j] * r[j]
             dhb[j] = dhj * z[j]
+
+
+@_compile
+def add_rows(target, ids, values):
+    for n in range(ids.shape[0]):  # NumPy's add.at takes a slow path per element; this adds whole rows
+        row, value = target[ids[n]], values[n]
+        for k in range(row.shape[0]):
+            row[k] += value[k]

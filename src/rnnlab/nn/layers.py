@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from rnnlab.errors import RnnlabError, invalid_argument
+from rnnlab.nn.functional import add_rows, fused
 from rnnlab.nn.module import Module, Parameter
 
 
@@ -79,14 +80,8 @@ class Embedding(Module):
 
     def backward(self, d_out: np.ndarray) -> None:
         """d_out: (..., embedding_dim); adds each id's rows into weight.grad (ids are not differentiable)."""
-        ids = self._ids.ravel()
-        if ids.size == 0:
-            return
-        order = np.argsort(ids, kind="stable")  # rows of the same id side by side ...
-        sorted_ids = ids[order]
-        starts = np.flatnonzero(np.r_[True, sorted_ids[1:] != sorted_ids[:-1]])
-        sums = np.add.reduceat(d_out.reshape(-1, self.embedding_dim)[order], starts, axis=0)  # ... summed per id
-        self.weight.grad[sorted_ids[starts]] += sums
+        d_out = np.ascontiguousarray(d_out, dtype=self.weight.grad.dtype).reshape(-1, self.embedding_dim)
+        fused(add_rows, d_out.dtype)(self.weight.grad, self._ids.ravel(), d_out)
         if self.padding_idx is not None:
             self.weight.grad[self.padding_idx] = 0
 

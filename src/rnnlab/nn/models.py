@@ -72,27 +72,37 @@ class SequenceModel(Module):
         self.drop = Dropout(c.dropout, seed=rng)
         self.head = Linear(c.hidden_size * (2 if c.bidirectional else 1), c.num_outputs, dtype=dtype, seed=rng)
 
-    def embed(self, ids: np.ndarray) -> np.ndarray:
-        """ids (T, B) -> inputs (T, B, E): a learnt embedding, or one-hot rows."""
+    def input_table(self) -> np.ndarray:
+        """(V, E): the rows inputs are looked up from: the embedding's weight, or the identity (one-hot)."""
         if self.config.embedding_dim is not None:
-            return self.embedding(ids)
+            return self.embedding.weight.data
         if getattr(self, "_one_hot", None) is None:
             self._one_hot = np.eye(self.config.vocab_size, dtype=self.dtype)  # row k is the one-hot vector of k
-        return self._one_hot[ids]
+        return self._one_hot
 
     def forward(self, ids: np.ndarray, state=None, mask: np.ndarray | None = None):
         """ids: (T, B) ints; state: the recurrent layer's hx or None; mask: (T, B) bool or None.
 
         Returns logits (T, B, num_outputs) and the final recurrent state (to carry to the next batch).
         """
-        output, state = self.rnn(self.embed(ids), state, mask)  # (T, B, D*H)
+        table = self.input_table()
+        self._by_table = np.size(ids) >= len(table)  # a batch of many tokens: project each table row once
+        if self._by_table:
+            output, state = self.rnn.forward_ids(ids, table, state, mask)  # (T, B, D*H)
+        else:  # a few tokens (generating text): look the inputs up, project each one
+            output, state = self.rnn(table[ids] if self.config.embedding_dim is None else self.embedding(ids),
+                                     state, mask)
         return self.head(self.drop(output)), state
 
     def backward(self, d_logits: np.ndarray) -> None:
         """Backpropagate d loss / d logits (T, B, num_outputs) into every parameter's `.grad`."""
         d_output = self.drop.backward(self.head.backward(d_logits))
-        d_inputs = self.rnn.backward(d_output)
+        d_inputs = self.rnn.backward(d_output)  # d table (V, E), or d inputs (T, B, E)
         if isinstance(d_inputs, tuple):  # a carried-in state: truncated BPTT stops there
             d_inputs = d_inputs[0]
-        if self.config.embedding_dim is not None:
+        if self.config.embedding_dim is None:
+            return
+        if self._by_table:
+            self.embedding.weight.grad += d_inputs
+        else:
             self.embedding.backward(d_inputs)

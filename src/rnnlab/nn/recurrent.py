@@ -19,7 +19,7 @@ import warnings
 import numpy as np
 
 from rnnlab.errors import RnnlabError, invalid_argument
-from rnnlab.nn.functional import Workspace
+from rnnlab.nn.functional import Workspace, add_rows, fused
 from rnnlab.nn.gru import gru_backward, gru_forward
 from rnnlab.nn.lstm import lstm_backward, lstm_forward
 from rnnlab.nn.module import Module, Parameter
@@ -106,14 +106,20 @@ class RNNBase(Module):
             )
         unbatched = x.ndim == 2
         if unbatched:
-            x, mask = x[:, None, :], None if mask is None else np.asarray(mask)[:, None]
+            x = x[:, None, :]
         elif self.batch_first:
-            x, mask = x.transpose(1, 0, 2), None if mask is None else np.asarray(mask).T
-        if mask is not None:
-            if mask.shape != x.shape[:2]:
-                raise RnnlabError(f"mask must have shape {x.shape[:2]}, got {mask.shape}")
-            mask = mask.astype(bool)[:, :, None]  # (T, B, 1)
-        return np.ascontiguousarray(x, dtype=self.dtype), mask, unbatched
+            x = x.transpose(1, 0, 2)
+        return np.ascontiguousarray(x, dtype=self.dtype), self._time_major_mask(mask, x.shape[:2], unbatched), unbatched
+
+    def _time_major_mask(self, mask: np.ndarray | None, shape: tuple[int, int], unbatched: bool):
+        """mask as given ((T, B), (B, T) with batch_first, or (T,) unbatched) -> (T, B, 1) bool, or None."""
+        if mask is None:
+            return None
+        mask = np.asarray(mask)
+        mask = mask[:, None] if unbatched else mask.T if self.batch_first else mask
+        if mask.shape != shape:
+            raise RnnlabError(f"mask must have shape {shape}, got {mask.shape}")
+        return mask.astype(bool)[:, :, None]
 
     def _initial_state(self, state, batch: int, unbatched: bool) -> np.ndarray:
         shape = (self.num_layers * self.num_directions, batch, self.hidden_size)
@@ -139,7 +145,45 @@ class RNNBase(Module):
         or for LSTM (h_n, c_n).
         """
         x, mask, unbatched = self._to_time_major(x, mask)
-        T, B, _ = x.shape
+        return self._run(x, None, hx, mask, unbatched)
+
+    def forward_ids(self, ids: np.ndarray, table: np.ndarray, hx=None, mask: np.ndarray | None = None):
+        """`forward(table[ids], hx, mask)`, faster when the table has fewer rows than ids has entries.
+
+        ids: (T, B) ints ((B, T) with batch_first, or unbatched (T,)); table: (V, input_size), the
+        rows the inputs are looked up from (an embedding's weight, or the identity for one-hot
+        inputs). The first layer's input projections are then rows of table @ W_ih^T + b_ih, (V, G*H),
+        computed once per table row and looked up for every step, instead of one product row per
+        step; its backward sums the gradient per id likewise. `backward` then returns d table
+        (V, input_size) where it would return d x.
+        """
+        ids, table = np.asarray(ids), np.asarray(table, dtype=self.dtype)
+        if table.ndim != 2 or table.shape[1] != self.input_size:
+            raise RnnlabError(f"table must have shape (V, {self.input_size}), got {table.shape}")
+        if ids.ndim not in (1, 2) or not np.issubdtype(ids.dtype, np.integer):
+            raise RnnlabError(f"ids must be integers of shape (T, B) or (T,), got {ids.dtype} {ids.shape}")
+        if ids.size and (ids.min() < 0 or ids.max() >= len(table)):
+            raise RnnlabError(f"ids must lie in [0, {len(table)}), got {ids.min()}..{ids.max()}")
+        unbatched = ids.ndim == 1
+        ids = ids[:, None] if unbatched else ids.T if self.batch_first else ids
+        return self._run(ids, table, hx, self._time_major_mask(mask, ids.shape, unbatched), unbatched)
+
+    def _input_projection(self, layer_input, table, W_ih, b_ih, out) -> None:
+        """out (T, B, G*H) = W_ih x_t + b_ih for every step: one product over all steps, or table rows by id."""
+        T, B, _ = out.shape
+        if table is None:
+            np.matmul(layer_input.reshape(T * B, -1), W_ih.T, out=out.reshape(T * B, -1))
+            if b_ih is not None:
+                out += b_ih
+            return
+        rows = table @ W_ih.T  # (V, G*H)
+        if b_ih is not None:
+            rows += b_ih
+        out.reshape(T * B, -1)[:] = rows[layer_input.ravel()]
+
+    def _run(self, x, table, hx, mask, unbatched):
+        """The layer loop for `forward` (x (T, B, I)) and `forward_ids` (x = ids (T, B), table (V, I))."""
+        T, B = x.shape[:2]
         is_lstm = self.gate_count == 4
         h0_given, c0_given = (hx if is_lstm and hx is not None else (hx, None))
         h0 = self._initial_state(h0_given, B, unbatched)
@@ -161,9 +205,7 @@ class RNNBase(Module):
                 index, reverse = layer * D + direction, direction == 1
                 ws = self._workspaces[index]
                 x_proj = ws.empty("x_proj", (T, B, W_ih.data.shape[0]), self.dtype)  # (T, B, G*H)
-                np.matmul(layer_input.reshape(T * B, -1), W_ih.data.T, out=x_proj.reshape(T * B, -1))
-                if b_ih is not None:
-                    x_proj += b_ih
+                self._input_projection(layer_input, table if layer == 0 else None, W_ih.data, b_ih, x_proj)
                 c_start = c0[index] if is_lstm else None
                 h, c, cache = self._cell_forward(x_proj, h0[index], c_start, W_hh.data, b_hh, mask, reverse, ws)
                 output[:, :, direction * H : (direction + 1) * H] = h[1:-1]
@@ -176,7 +218,7 @@ class RNNBase(Module):
                 np.copyto(output, 0, where=~mask)
             layers.append((layer_input, drop, directions))
             layer_input = output
-        self._cache = (layers, mask, hx is not None, unbatched)
+        self._cache = (layers, table, mask, hx is not None, unbatched)
         output = layer_input
         if unbatched:
             output, h_n = output[:, 0], h_n[:, 0]
@@ -194,7 +236,7 @@ class RNNBase(Module):
         """
         if self._cache is None:
             raise RnnlabError("backward() called before forward()")
-        layers, mask, hx_given, unbatched = self._cache
+        layers, table, mask, hx_given, unbatched = self._cache
         is_lstm = self.gate_count == 4
         d_output = np.asarray(d_output, dtype=self.dtype)
         if unbatched:
@@ -209,8 +251,10 @@ class RNNBase(Module):
         d_c0 = np.zeros_like(d_h0) if is_lstm else None
         for layer in reversed(range(self.num_layers)):
             layer_input, drop, directions = layers[layer]
-            T, B, _ = layer_input.shape
-            d_input = np.zeros_like(layer_input)
+            T, B = layer_input.shape[:2]
+            # the rows the input projection was made from: x (T*B, I) one per step, or the table (V, I)
+            rows = layer_input.reshape(T * B, -1) if layer > 0 or table is None else table
+            d_rows = np.zeros_like(rows)
             for direction, cache in enumerate(directions):
                 index = layer * D + direction
                 W_ih, W_hh, *biases = self._weights(layer, direction)
@@ -221,23 +265,30 @@ class RNNBase(Module):
                                                                                   self._workspaces[index])
                 if is_lstm:
                     d_c0[index] = dc0
-                d_x_proj = d_x_proj.reshape(T * B, -1)  # (T*B, G*H)
-                W_ih.grad += d_x_proj.T @ layer_input.reshape(T * B, -1)  # all steps, one product
+                d_proj = d_x_proj.reshape(T * B, -1)  # (T*B, G*H), gradient of each row's projection ...
+                if rows is table:  # ... summed per id: rows of the projection table (V, G*H)
+                    d_proj = np.zeros((len(table), d_proj.shape[1]), self.dtype)
+                    fused(add_rows, self.dtype)(d_proj, layer_input.ravel(), d_x_proj.reshape(T * B, -1))
+                W_ih.grad += d_proj.T @ rows  # all steps, one product
                 W_hh.grad += d_W_hh
                 if biases:
-                    d_b_ih = d_x_proj.sum(axis=0)
+                    d_b_ih = d_proj.sum(axis=0)
                     biases[0].grad += d_b_ih
                     biases[1].grad += d_b_ih if d_b_hh is None else d_b_hh  # None: b_hh acts like b_ih
-                d_input += (d_x_proj @ W_ih.data).reshape(T, B, -1)
-            if drop is not None:
-                d_input *= drop
-            d_layer_output = d_input
+                d_rows += d_proj @ W_ih.data
+            if rows is not table:
+                d_rows = d_rows.reshape(layer_input.shape)
+                if drop is not None:
+                    d_rows *= drop
+            d_layer_output = d_rows
         d_x = d_layer_output
-        if unbatched:
-            d_x, d_h0 = d_x[:, 0], d_h0[:, 0]
-            d_c0 = d_c0[:, 0] if is_lstm else None
-        elif self.batch_first:
+        if table is None and unbatched:
+            d_x = d_x[:, 0]
+        elif table is None and self.batch_first:
             d_x = d_x.transpose(1, 0, 2)
+        if unbatched:
+            d_h0 = d_h0[:, 0]
+            d_c0 = d_c0[:, 0] if is_lstm else None
         if not hx_given:
             return d_x
         return (d_x, (d_h0, d_c0)) if is_lstm else (d_x, d_h0)

@@ -119,7 +119,10 @@ def lstm_backward(d_out, d_h_n, d_c_n, cache, ws=None):
     for t in time_steps(T, not reverse):
         keep = None if mask is None else mask[t, :, 0]
         cell_backward(d_out[t], dh, dc, gates[t], tanh_c[t], c[t + 1 - step], d_gates[t], keep)
-        dh += np.matmul(d_gates[t], W_hh, out=scratch)  # (B, H) to h_{t-1}
+        if keep is None:  # dh holds only zeros now: the product can overwrite it
+            np.matmul(d_gates[t], W_hh, out=dh)  # (B, H) to h_{t-1}
+        else:
+            dh += np.matmul(d_gates[t], W_hh, out=scratch)
     d_gates2 = d_gates.reshape(T * B, 4 * H)
     d_W_hh = d_gates2.T @ previous_states(h, reverse).reshape(T * B, H)  # all steps, one product
     return d_gates, dh, dc, d_W_hh, None

@@ -13,10 +13,42 @@ import numpy as np
 from rnnlab.nn.functional import Workspace, padded_states, previous_states, recurrent_weight, time_steps
 
 
+def rnn_cell_forward(x_t, recurrent, h_prev, h, relu, keep):
+    """One time step for a batch: h = tanh(x_t + recurrent), or relu.
+
+    x_t: (B, H) input projection W_ih x_t + b_ih + b_hh. recurrent: (B, H) W_hh h_prev.
+    h_prev: (B, H). Writes h (B, H). keep: (B,) bool, False at padded steps, or None.
+    """
+    np.add(x_t, recurrent, out=h)
+    if relu:
+        np.maximum(h, 0, out=h)
+    else:
+        np.tanh(h, out=h)
+    if keep is not None:  # padded step: carry the state over
+        np.copyto(h, h_prev, where=~keep[:, None])
+
+
+def rnn_cell_backward(d_out, dh, slope, d_pre, keep):
+    """One time step back, for `rnn_cell_forward`.
+
+    d_out: (B, H) gradient of this step's output. dh: (B, H) gradient reaching h_t from step t+1
+    through W_hh; on return the part of d h_{t-1} that bypasses W_hh (all of dh at padded steps,
+    else 0). slope: (B, H) the nonlinearity's derivative at this step. Writes d_pre (B, H), the
+    gradient of the pre-activation.
+    """
+    np.add(dh, d_out, out=d_pre)
+    if keep is None:
+        dh.fill(0)
+    else:  # padded step: dh passes through, the pre-activation gets nothing
+        np.multiply(d_pre, ~keep[:, None], out=dh)
+        d_pre[~keep] = 0
+    d_pre *= slope
+
+
 def rnn_forward(x_proj, h0, W_hh, b_hh, nonlinearity="tanh", mask=None, reverse=False, ws=None):
     """One direction of one layer.
 
-    x_proj: (T, B, H) input projections, overwritten with the pre-activations.
+    x_proj: (T, B, H) input projections W_ih x_t + b_ih, overwritten with W_ih x_t + b_ih + b_hh.
     h0: (B, H). W_hh: (H, H). b_hh: (H,) or None. mask: (T, B, 1) bool or None.
     ws: a `Workspace` to reuse arrays from the previous call (None: fresh arrays).
     Returns states (T+2, B, H) (see `padded_states`; the outputs are `states[1:-1]`)
@@ -27,19 +59,16 @@ def rnn_forward(x_proj, h0, W_hh, b_hh, nonlinearity="tanh", mask=None, reverse=
         x_proj += b_hh  # both biases act the same way: fold b_hh in once for all steps
     ws = ws or Workspace()
     states = padded_states(ws.empty("states", (T + 2, B, H), x_proj.dtype), h0, reverse)
-    step = -1 if reverse else 1
+    recurrent = ws.empty("recurrent", (B, H), x_proj.dtype)  # scratch, reused every step
     W_hhT = recurrent_weight(W_hh, T * B)  # (H, H)
+    relu = nonlinearity == "relu"
+    step = -1 if reverse else 1
     for t in time_steps(T, reverse):
-        h_prev, h = states[t + 1 - step], states[t + 1]
-        np.matmul(h_prev, W_hhT, out=h)  # (B, H)
-        h += x_proj[t]
-        if nonlinearity == "tanh":
-            np.tanh(h, out=h)
-        else:
-            np.maximum(h, 0, out=h)
-        if mask is not None:
-            np.copyto(h, h_prev, where=~mask[t])  # padded step: carry the state over
-    return states, (states, W_hh, nonlinearity, mask, reverse)
+        prev, now = t + 1 - step, t + 1
+        np.matmul(states[prev], W_hhT, out=recurrent)  # (B, H)
+        keep = None if mask is None else mask[t, :, 0]
+        rnn_cell_forward(x_proj[t], recurrent, states[prev], states[now], relu, keep)
+    return states, (states, W_hh, relu, mask, reverse)
 
 
 def rnn_backward(d_out, d_h_n, cache, ws=None):
@@ -49,30 +78,26 @@ def rnn_backward(d_out, d_h_n, cache, ws=None):
     Returns d_x_proj (T, B, H), d_h0 (B, H), d_W_hh (H, H) and d_b_hh = None: b_hh was folded into the
     input projection, so its gradient is the input bias's (the layer sums d_x_proj once for both).
     """
-    states, W_hh, nonlinearity, mask, reverse = cache
+    states, W_hh, relu, mask, reverse = cache
     T, B, H = d_out.shape
     ws = ws or Workspace()
     d_pre = ws.empty("d_pre", d_out.shape, d_out.dtype)  # (T, B, H) gradient of the pre-activations
     slope = ws.empty("slope", d_out.shape, d_out.dtype)  # (T, B, H) the nonlinearity's derivative, all steps
     outputs = states[1:-1]
-    if nonlinearity == "tanh":
+    if relu:
+        np.greater(outputs, 0, out=slope)  # relu' = 1 where the unit was active
+    else:
         np.multiply(outputs, outputs, out=slope)
         np.subtract(1, slope, out=slope)  # tanh' = 1 - h^2
-    else:
-        np.greater(outputs, 0, out=slope)  # relu' = 1 where the unit was active
-    dh_next = np.zeros((B, H), d_out.dtype) if d_h_n is None else d_h_n.copy()
+    scratch = ws.empty("scratch", (B, H), d_out.dtype)
+    dh = np.zeros((B, H), d_out.dtype) if d_h_n is None else d_h_n.copy()  # from step t+1
     for t in time_steps(T, not reverse):
-        da = d_pre[t]
-        np.add(d_out[t], dh_next, out=da)  # dh: from the output and from step t+1
-        if mask is None:
-            da *= slope[t]
-            np.matmul(da, W_hh, out=dh_next)  # (B, H)
+        keep = None if mask is None else mask[t, :, 0]
+        rnn_cell_backward(d_out[t], dh, slope[t], d_pre[t], keep)
+        if keep is None:  # dh holds only zeros now: the product can overwrite it
+            np.matmul(d_pre[t], W_hh, out=dh)  # (B, H) to h_{t-1}
         else:
-            carried = np.where(mask[t], 0, da)  # padded steps pass dh through
-            da *= slope[t]
-            np.copyto(da, 0, where=~mask[t])
-            np.matmul(da, W_hh, out=dh_next)
-            dh_next += carried
+            dh += np.matmul(d_pre[t], W_hh, out=scratch)
     d_pre2 = d_pre.reshape(T * B, H)
     d_W_hh = d_pre2.T @ previous_states(states, reverse).reshape(T * B, H)  # all steps, one product
-    return d_pre, dh_next, d_W_hh, None
+    return d_pre, dh, d_W_hh, None

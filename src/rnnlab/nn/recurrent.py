@@ -14,6 +14,7 @@ NumPy arrays) loads unchanged and back. The maths of each cell lives in `rnn.py`
 
 from __future__ import annotations
 
+import operator
 import warnings
 
 import numpy as np
@@ -71,23 +72,20 @@ class RNNBase(Module):
         self._workspaces = [Workspace() for _ in range(num_layers * self.num_directions)]
         bound = 1 / np.sqrt(hidden_size)  # PyTorch's U(-1/sqrt(H), 1/sqrt(H)) for every parameter
         rows = self.gate_count * hidden_size
+        self._weight_getters = []  # per layer and direction: gets (W_ih, W_hh[, b_ih, b_hh]) in one call
         for layer in range(num_layers):
             layer_input = input_size if layer == 0 else hidden_size * self.num_directions
-            for suffix in self._suffixes():
+            for suffix in ["", "_reverse"][: self.num_directions]:
                 shapes = {"weight_ih": (rows, layer_input), "weight_hh": (rows, hidden_size)}
                 if bias:
                     shapes |= {"bias_ih": (rows,), "bias_hh": (rows,)}
                 for name, shape in shapes.items():
                     values = self.generator.uniform(-bound, bound, size=shape).astype(self.dtype)
                     setattr(self, f"{name}_l{layer}{suffix}", Parameter(values))
-
-    def _suffixes(self) -> list[str]:
-        return ["", "_reverse"][: self.num_directions]
+                self._weight_getters.append(operator.attrgetter(*(f"{name}_l{layer}{suffix}" for name in shapes)))
 
     def _weights(self, layer: int, direction: int) -> tuple[Parameter, ...]:
-        suffix = f"_l{layer}" + self._suffixes()[direction]
-        names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh") if self.bias else ("weight_ih", "weight_hh")
-        return tuple(getattr(self, name + suffix) for name in names)
+        return self._weight_getters[layer * self.num_directions + direction](self)
 
     # Each subclass runs its cell: (x_proj, h0, c0, W_hh, b_hh, mask, reverse, ws) -> (h states, c states, cache)
     # and backward: (d_out, d_h_n, d_c_n, cache, ws) -> (d_x_proj, d_h0, d_c0, d_W_hh, d_b_hh or None).
@@ -254,7 +252,6 @@ class RNNBase(Module):
             T, B = layer_input.shape[:2]
             # the rows the input projection was made from: x (T*B, I) one per step, or the table (V, I)
             rows = layer_input.reshape(T * B, -1) if layer > 0 or table is None else table
-            d_rows = np.zeros_like(rows)
             for direction, cache in enumerate(directions):
                 index = layer * D + direction
                 W_ih, W_hh, *biases = self._weights(layer, direction)
@@ -275,7 +272,10 @@ class RNNBase(Module):
                     d_b_ih = d_proj.sum(axis=0)
                     biases[0].grad += d_b_ih
                     biases[1].grad += d_b_ih if d_b_hh is None else d_b_hh  # None: b_hh acts like b_ih
-                d_rows += d_proj @ W_ih.data
+                if direction == 0:
+                    d_rows = d_proj @ W_ih.data  # (rows, I)
+                else:
+                    d_rows += d_proj @ W_ih.data
             if rows is not table:
                 d_rows = d_rows.reshape(layer_input.shape)
                 if drop is not None:

@@ -29,20 +29,16 @@ def rnn_cell_forward(x_t, recurrent, h_prev, h, relu, keep):
 
 
 def rnn_cell_backward(d_out, dh, slope, d_pre, keep):
-    """One time step back, for `rnn_cell_forward`.
+    """One time step back, for `rnn_cell_forward`: d_pre = (dh + d_out) * slope, zero at padded steps.
 
-    d_out: (B, H) gradient of this step's output. dh: (B, H) gradient reaching h_t from step t+1
-    through W_hh; on return the part of d h_{t-1} that bypasses W_hh (all of dh at padded steps,
-    else 0). slope: (B, H) the nonlinearity's derivative at this step. Writes d_pre (B, H), the
-    gradient of the pre-activation.
+    d_out: (B, H) gradient of this step's output (zero at padded steps). dh: (B, H) gradient reaching
+    h_t from step t+1. slope: (B, H) the nonlinearity's derivative at this step. Writes d_pre (B, H),
+    the gradient of the pre-activation. At a padded step dh passes to h_{t-1} unchanged.
     """
     np.add(dh, d_out, out=d_pre)
-    if keep is None:
-        dh.fill(0)
-    else:  # padded step: dh passes through, the pre-activation gets nothing
-        np.multiply(d_pre, ~keep[:, None], out=dh)
-        d_pre[~keep] = 0
     d_pre *= slope
+    if keep is not None:
+        d_pre[~keep] = 0
 
 
 def rnn_forward(x_proj, h0, W_hh, b_hh, nonlinearity="tanh", mask=None, reverse=False, ws=None):
@@ -94,10 +90,10 @@ def rnn_backward(d_out, d_h_n, cache, ws=None):
     for t in time_steps(T, not reverse):
         keep = None if mask is None else mask[t, :, 0]
         rnn_cell_backward(d_out[t], dh, slope[t], d_pre[t], keep)
-        if keep is None:  # dh holds only zeros now: the product can overwrite it
+        if keep is None:
             np.matmul(d_pre[t], W_hh, out=dh)  # (B, H) to h_{t-1}
-        else:
-            dh += np.matmul(d_pre[t], W_hh, out=scratch)
+        else:  # padded steps keep dh as it is
+            np.copyto(dh, np.matmul(d_pre[t], W_hh, out=scratch), where=keep[:, None])
     d_pre2 = d_pre.reshape(T * B, H)
     d_W_hh = d_pre2.T @ previous_states(states, reverse).reshape(T * B, H)  # all steps, one product
     return d_pre, dh, d_W_hh, None

@@ -65,5 +65,4 @@ def clip_grad_value_(params: Parameter | Iterable[Parameter], clip_value: float)
     """Clamp every gradient element into [-clip_value, clip_value]."""
     _non_negative("clip_value", clip_value)
     for g in _grads(params):
-        np.minimum(g, g.dtype.type(clip_value), out=g)  # two ufuncs: cheaper than np.clip's wrapper
-        np.maximum(g, g.dtype.type(-clip_value), out=g)
+        np.clip(g, -clip_value, clip_value, out=g)

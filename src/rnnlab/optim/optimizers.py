@@ -111,6 +111,7 @@ class Optimizer:
         self.initial_lr: float | None = None
         self.state: list[dict[str, np.ndarray]] = [{} for _ in self.params]
         self._pools: dict[np.dtype, np.ndarray] = {}
+        self._scratch_views: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}  # the pool's views, by dtype and shape
 
     def _add_buffer(self, name: str, fill: float = 0.0) -> None:
         for p, state in zip(self.params, self.state, strict=True):
@@ -130,10 +131,16 @@ class Optimizer:
 
     def _scratch(self, like: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Two temporaries shaped like `like`: views of one pool per dtype, allocated on the first step."""
-        pool = self._pools.get(like.dtype)
-        if pool is None or pool.shape[1] < like.size:
-            pool = self._pools[like.dtype] = np.empty((2, like.size), like.dtype)
-        return pool[0, : like.size].reshape(like.shape), pool[1, : like.size].reshape(like.shape)
+        key = (like.dtype, like.shape)
+        views = self._scratch_views.get(key)
+        if views is None:
+            pool = self._pools.get(like.dtype)
+            if pool is None or pool.shape[1] < like.size:
+                pool = self._pools[like.dtype] = np.empty((2, like.size), like.dtype)
+                self._scratch_views.clear()  # views of the old pool
+            views = self._scratch_views[key] = (pool[0, : like.size].reshape(like.shape),
+                                                pool[1, : like.size].reshape(like.shape))
+        return views
 
     def _update(
         self, data: np.ndarray, grad: np.ndarray, state: dict[str, np.ndarray], decayed: np.ndarray, tmp: np.ndarray
@@ -270,7 +277,8 @@ class Adagrad(Optimizer):
         np.multiply(grad, grad, out=tmp)
         state["sum"] += tmp
         std = np.sqrt(state["sum"], out=tmp)
-        std += cast(self.eps)
+        if self.eps:  # (min-char-rnn's update has none)
+            std += cast(self.eps)
         np.divide(grad, std, out=tmp)
         tmp *= cast(clr)
         data -= tmp

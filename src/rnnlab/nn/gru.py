@@ -93,7 +93,7 @@ def gru_forward(x_proj, h0, W_hh, b_hh, mask=None, reverse=False, ws=None):
     step = -1 if reverse else 1
     for t in time_steps(T, reverse):
         prev, now = t + 1 - step, t + 1
-        np.matmul(h[prev], W_hhT, out=recurrent)  # (B, 3H)
+        np.dot(h[prev], W_hhT, out=recurrent)  # (B, 3H)
         keep = None if mask is None else mask[t, :, 0]
         cell_forward(x_proj[t], recurrent, b_hn, h[prev], h[now], hn[t], keep)
     return h, (x_proj, hn, h, W_hh, mask, reverse)
@@ -117,7 +117,7 @@ def gru_backward(d_out, d_h_n, cache, ws=None):
     for t in time_steps(T, not reverse):
         keep = None if mask is None else mask[t, :, 0]
         cell_backward(d_out[t], dh, gates[t], hn[t], h[t + 1 - step], d_x[t], d_rec[t], keep)
-        dh += np.matmul(d_rec[t], W_hh, out=scratch)  # (B, H) to h_{t-1}
+        dh += np.dot(d_rec[t], W_hh, out=scratch)  # (B, H) to h_{t-1}
     d_rec2 = d_rec.reshape(T * B, 3 * H)
     d_W_hh = d_rec2.T @ previous_states(h, reverse).reshape(T * B, H)  # all steps, one product
     return d_x, dh, d_W_hh, d_rec2.sum(axis=0)

@@ -94,7 +94,7 @@ def lstm_forward(x_proj, h0, c0, W_hh, b_hh, mask=None, reverse=False, ws=None):
     step = -1 if reverse else 1
     for t in time_steps(T, reverse):
         prev, now = t + 1 - step, t + 1
-        np.matmul(h[prev], W_hhT, out=recurrent)  # (B, 4H)
+        np.dot(h[prev], W_hhT, out=recurrent)  # (B, 4H)
         keep = None if mask is None else mask[t, :, 0]
         cell_forward(x_proj[t], recurrent, h[prev], c[prev], h[now], c[now], tanh_c[t], keep)
     return h, c, (x_proj, h, c, tanh_c, W_hh, mask, reverse)
@@ -120,9 +120,9 @@ def lstm_backward(d_out, d_h_n, d_c_n, cache, ws=None):
         keep = None if mask is None else mask[t, :, 0]
         cell_backward(d_out[t], dh, dc, gates[t], tanh_c[t], c[t + 1 - step], d_gates[t], keep)
         if keep is None:  # dh holds only zeros now: the product can overwrite it
-            np.matmul(d_gates[t], W_hh, out=dh)  # (B, H) to h_{t-1}
+            np.dot(d_gates[t], W_hh, out=dh)  # (B, H) to h_{t-1}
         else:
-            dh += np.matmul(d_gates[t], W_hh, out=scratch)
+            dh += np.dot(d_gates[t], W_hh, out=scratch)
     d_gates2 = d_gates.reshape(T * B, 4 * H)
     d_W_hh = d_gates2.T @ previous_states(h, reverse).reshape(T * B, H)  # all steps, one product
     return d_gates, dh, dc, d_W_hh, None

@@ -61,7 +61,7 @@ def rnn_forward(x_proj, h0, W_hh, b_hh, nonlinearity="tanh", mask=None, reverse=
     step = -1 if reverse else 1
     for t in time_steps(T, reverse):
         prev, now = t + 1 - step, t + 1
-        np.matmul(states[prev], W_hhT, out=recurrent)  # (B, H)
+        np.dot(states[prev], W_hhT, out=recurrent)  # (B, H)
         keep = None if mask is None else mask[t, :, 0]
         rnn_cell_forward(x_proj[t], recurrent, states[prev], states[now], relu, keep)
     return states, (states, W_hh, relu, mask, reverse)
@@ -91,9 +91,9 @@ def rnn_backward(d_out, d_h_n, cache, ws=None):
         keep = None if mask is None else mask[t, :, 0]
         rnn_cell_backward(d_out[t], dh, slope[t], d_pre[t], keep)
         if keep is None:
-            np.matmul(d_pre[t], W_hh, out=dh)  # (B, H) to h_{t-1}
+            np.dot(d_pre[t], W_hh, out=dh)  # (B, H) to h_{t-1}
         else:  # padded steps keep dh as it is
-            np.copyto(dh, np.matmul(d_pre[t], W_hh, out=scratch), where=keep[:, None])
+            np.copyto(dh, np.dot(d_pre[t], W_hh, out=scratch), where=keep[:, None])
     d_pre2 = d_pre.reshape(T * B, H)
     d_W_hh = d_pre2.T @ previous_states(states, reverse).reshape(T * B, H)  # all steps, one product
     return d_pre, dh, d_W_hh, None

@@ -1,11 +1,14 @@
 r"""Optimizers: PyTorch's update rules (its single-tensor loops) on NumPy parameters, in place.
 
 Each optimizer holds a list of `Parameter`, one learning rate `lr` (the attribute schedulers
-change) and, per parameter, the state buffers PyTorch keeps (`momentum_buffer`, `exp_avg`, ...),
-allocated once with the parameter's shape and dtype. A step writes through `out=` into those
-buffers and two scratch arrays (kept from the first step on), so it allocates no arrays; it goes
-block by block so the work stays in cache; and every scalar is cast to the parameter's dtype
-first, so float32 parameters are updated in float32.
+change) and, per parameter, the state buffers PyTorch keeps (`momentum_buffer`, `exp_avg`, ...).
+Every update rule is elementwise, so the optimizer moves its parameters' values and gradients
+into one flat array each (per dtype), leaving every `Parameter.data` and `.grad` a view of its
+part, and updates all parameters with one pass of each operation (PyTorch's "foreach" idea):
+a model of many small parameters costs a few NumPy calls per step, not a few per parameter.
+A step writes through `out=` into the state buffers (flat too) and two scratch arrays, so it
+allocates no arrays; it goes block by block so the work stays in cache; and every scalar is cast
+to the parameters' dtype first, so float32 parameters are updated in float32.
 
 Notation, as in PyTorch's docs: γ learning rate, λ weight decay, θ parameters, g gradient.
 
@@ -63,17 +66,54 @@ def _check_params(params) -> list[Parameter]:
 BLOCK_BYTES = 256 * 1024
 
 
-def _blocks(param: Parameter, state: dict[str, np.ndarray], block_bytes: int):
-    """(θ, g, state) as flat views of successive blocks, or whole if an array is not C-contiguous."""
-    arrays = [param.data, param.grad, *state.values()]
-    if param.data.nbytes <= block_bytes or not all(a.flags.c_contiguous for a in arrays):
-        yield param.data, param.grad, state  # one block already (or cannot be cut into flat blocks)
-        return
-    flat = [a.reshape(-1) for a in arrays]
-    size = max(1, block_bytes // param.data.itemsize)
-    for start in range(0, param.data.size, size):
-        data, grad, *buffers = [a[start : start + size] for a in flat]
-        yield data, grad, dict(zip(state, buffers, strict=True))
+def _blocks(arrays: list[np.ndarray], block_bytes: int):
+    """Successive blocks of equally long flat arrays (θ, g, state buffers), as lists of views."""
+    size = max(1, block_bytes // arrays[0].itemsize)
+    for start in range(0, arrays[0].size, size):
+        yield [a[start : start + size] for a in arrays]
+
+
+def _laid_out_flat(params: list[Parameter]) -> tuple[np.ndarray, np.ndarray] | None:
+    """The flat (data, grad) arrays if the parameters are already exactly their consecutive parts."""
+    data, grad = params[0].data.base, params[0].grad.base
+    if data is None or grad is None or data.ndim != 1 or data.size != sum(p.data.size for p in params):
+        return None
+    start = 0
+    for p in params:
+        end = start + p.data.size
+        if not (p.data.base is data and p.grad.base is grad
+                and p.data.ctypes.data == data[start:end].ctypes.data
+                and p.grad.ctypes.data == grad[start:end].ctypes.data):
+            return None
+        start = end
+    return data, grad
+
+
+def _flatten(params: list[Parameter]) -> list[tuple[np.ndarray, np.ndarray, list[int]]]:
+    """Move the parameters' values and gradients into one flat array each per dtype.
+
+    Every Parameter's `.data` and `.grad` become views of its part (same values, same shape).
+    Returns (data, grad, indices of the parameters in it) for each dtype.
+    """
+    groups: dict[np.dtype, list[int]] = {}
+    for i, p in enumerate(params):
+        groups.setdefault(p.data.dtype, []).append(i)
+    flat = []
+    for dtype, indices in groups.items():
+        laid_out = _laid_out_flat([params[i] for i in indices])
+        if laid_out is not None:  # flattened by an earlier optimizer of the same parameters: share it
+            flat.append((*laid_out, indices))
+            continue
+        size = sum(params[i].data.size for i in indices)
+        data, grad = np.empty(size, dtype), np.empty(size, dtype)
+        start = 0
+        for i in indices:
+            p, end = params[i], start + params[i].data.size
+            data[start:end], grad[start:end] = p.data.ravel(), p.grad.ravel()
+            p.data, p.grad = data[start:end].reshape(p.data.shape), grad[start:end].reshape(p.grad.shape)
+            start = end
+        flat.append((data, grad, indices))
+    return flat
 
 
 def _json_scalar(value):
@@ -97,8 +137,8 @@ class Optimizer:
 
     A subclass lists its hyperparameters in `hyper_names`, allocates its buffers in `__init__`
     with `_add_buffer`, and implements `_update(data, grad, state, decayed, tmp)`: the step for
-    one block of a parameter, given θ, g and each state buffer as views of the block, and two
-    scratch arrays of the same shape.
+    one block of the flat parameters, given θ, g and each state buffer as views of the block,
+    and two scratch arrays of the same shape.
     """
 
     hyper_names: tuple[str, ...] = ("lr",)
@@ -109,25 +149,38 @@ class Optimizer:
         self.step_count = 0
         # PyTorch's param_group["initial_lr"]: set by the first scheduler attached, shared by the rest.
         self.initial_lr: float | None = None
-        self.state: list[dict[str, np.ndarray]] = [{} for _ in self.params]
+        self.state: list[dict[str, np.ndarray]] = [{} for _ in self.params]  # per parameter: views of ...
+        self._flat = _flatten(self.params)
+        self._flat_state: list[dict[str, np.ndarray]] = [{} for _ in self._flat]  # ... these flat buffers
         self._pools: dict[np.dtype, np.ndarray] = {}
         self._scratch_views: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}  # the pool's views, by dtype and shape
 
     def _add_buffer(self, name: str, fill: float = 0.0) -> None:
-        for p, state in zip(self.params, self.state, strict=True):
-            state[name] = np.full_like(p.data, fill)
+        for (data, _, indices), flat_state in zip(self._flat, self._flat_state, strict=True):
+            buffer = flat_state[name] = np.full_like(data, fill)
+            start = 0
+            for i in indices:
+                shape = self.params[i].data.shape
+                self.state[i][name] = buffer[start : start + self.params[i].data.size].reshape(shape)
+                start += self.params[i].data.size
 
     def zero_grad(self) -> None:
-        for p in self.params:
-            p.grad.fill(0)
+        for _, grad, _ in self._flat:
+            grad.fill(0)
 
     def step(self) -> None:
         """Update every parameter in place from its `grad`."""
+        for data, grad, indices in self._flat:
+            if any(self.params[i].data.base is not data or self.params[i].grad.base is not grad for i in indices):
+                raise RnnlabError(
+                    "a parameter's .data or .grad was replaced after the optimizer was made (or another "
+                    "optimizer took the parameter): make the optimizer again"
+                )
         self.step_count += 1
-        for param, state in zip(self.params, self.state, strict=True):
-            for data, grad, buffers in _blocks(param, state, BLOCK_BYTES):
-                decayed, tmp = self._scratch(data)
-                self._update(data, grad, buffers, decayed, tmp)
+        for (data, grad, _), flat_state in zip(self._flat, self._flat_state, strict=True):
+            for data_block, grad_block, *buffers in _blocks([data, grad, *flat_state.values()], BLOCK_BYTES):
+                decayed, tmp = self._scratch(data_block)
+                self._update(data_block, grad_block, dict(zip(flat_state, buffers, strict=True)), decayed, tmp)
 
     def _scratch(self, like: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Two temporaries shaped like `like`: views of one pool per dtype, allocated on the first step."""

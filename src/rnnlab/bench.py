@@ -38,7 +38,11 @@ class BenchConfig:
                            bidirectional=self.bidirectional, embedding_dim=self.embedding_dim)
 
     def flops_per_step(self) -> float:
-        """Multiply-adds x 2 of the matrix products in one training step (backward = 2x forward)."""
+        """Multiply-adds x 2 of the matrix products in one training step (backward = 2x forward).
+
+        Nominal: as computed one input row per step. The NumPy engine's table path (`forward_ids`)
+        does fewer for the first layer, so its GFLOP/s over this count is an effective rate.
+        """
         gates = {"rnn": 1, "lstm": 4, "gru": 3}[self.cell] * self.hidden_size
         D, tokens = 2 if self.bidirectional else 1, self.batch * self.seq_len
         input_size = self.vocab if self.embedding_dim is None else self.embedding_dim
@@ -157,13 +161,18 @@ def torch_sampler(config: BenchConfig):
     return sample
 
 
-def interleaved_medians(fns: list, repeats: int, warmup: int) -> list[float]:
-    """Median seconds per call of each function, calls interleaved so drift hits all alike."""
+def interleaved_medians(fns: list, repeats: int, warmup: int, min_seconds: float = 0.0) -> list[float]:
+    """Median seconds per call of each function, calls interleaved so drift hits all alike.
+
+    At least `repeats` rounds, and more (up to 500) until `min_seconds` have passed: a small model's
+    step takes a millisecond, and a few of them would all fall inside one burst of machine noise.
+    """
     for _ in range(warmup):
         for fn in fns:
             fn()
     times = [[] for _ in fns]
-    for _ in range(repeats):
+    began = time.perf_counter()
+    while len(times[0]) < repeats or (time.perf_counter() - began < min_seconds and len(times[0]) < 500):
         for fn, record in zip(fns, times, strict=True):
             start = time.perf_counter()
             fn()
@@ -185,8 +194,9 @@ def _timed(fn) -> float:
     return time.perf_counter() - start
 
 
-def run(names: list[str], threads: int, repeats: int = 7, warmup: int = 3, sample_chars: int = 500) -> dict:
-    """Time every named configuration; returns a JSON-able report."""
+def run(names: list[str], threads: int, repeats: int = 7, warmup: int = 3, sample_chars: int = 500,
+        min_seconds: float = 5.0) -> dict:
+    """Time every named configuration (training steps for at least `min_seconds`); returns a JSON-able report."""
     import torch
 
     torch.set_num_threads(threads)
@@ -196,7 +206,8 @@ def run(names: list[str], threads: int, repeats: int = 7, warmup: int = 3, sampl
         for name in names:
             config = CONFIGS[name]
             tokens = config.batch * config.seq_len
-            t_numpy, t_torch = interleaved_medians([numpy_trainer(config), torch_trainer(config)], repeats, warmup)
+            t_numpy, t_torch = interleaved_medians([numpy_trainer(config), torch_trainer(config)], repeats, warmup,
+                                                   min_seconds)
             rows.append({"config": config.name, "kind": "train", "numpy_tokens_per_s": tokens / t_numpy,
                          "torch_tokens_per_s": tokens / t_torch, "ratio": t_torch / t_numpy,
                          "numpy_gflops": config.flops_per_step() / t_numpy / 1e9, **asdict(config)})

@@ -10,7 +10,7 @@ def register(sub) -> None:
     p = sub.add_parser("bench", help="time training and sampling against PyTorch on the CPU")
     p.add_argument("configs", nargs="*", default=["a", "b", "c", "d", "e"], help="configurations a-e (default all)")
     p.add_argument("--threads", type=int, default=1, help="threads for both engines (default 1)")
-    p.add_argument("--repeats", type=int, default=7, help="timed steps per engine (median reported)")
+    p.add_argument("--repeats", type=int, default=7, help="timed steps per engine, at least (median reported)")
     p.add_argument("--warmup", type=int, default=3, help="untimed steps first")
     p.add_argument("--json", metavar="PATH", help="also write the report as JSON")
     p.set_defaults(run=run)

@@ -3,8 +3,8 @@
 1. `rnnlab bench`'s configurations a-e: training steps and sampling, NumPy engine vs PyTorch, same
    process, interleaved, median of repeated steps, same number of threads.
 2. examples/min_char_rnn.py (the seed's model on the engine, float32) vs ../shared/peers/min_char_rnn.py
-   (the seed's own code): characters per second on Tiny Shakespeare, runs interleaved, median of three,
-   and the smoothed loss each reaches after the same number of steps.
+   (the seed's own code): characters per second on Tiny Shakespeare, five runs of each, alternating,
+   the median ratio of neighbouring runs, and the smoothed loss each reaches after the same number of steps.
 
 usage: python benchmarks/speed.py [--threads 1] [--iters 2000] [--json PATH]
 """
@@ -24,7 +24,8 @@ DATA = Path(os.environ.get("RNNLAB_DATA", REPO.parent / "shared" / "data"))
 PEER = REPO.parent / "shared" / "peers" / "min_char_rnn.py"
 
 
-def min_char_rnn_race(iters: int, threads: int, repeats: int = 3) -> dict:
+def min_char_rnn_race(iters: int, threads: int, repeats: int = 5) -> dict:
+    """Both scripts run `repeats` times, alternating; each pair of neighbouring runs gives a ratio."""
     text = str(DATA / "tinyshakespeare" / "input.txt")
     env = os.environ | {"OPENBLAS_NUM_THREADS": str(threads), "OMP_NUM_THREADS": str(threads)}
     commands = {"seed script": [sys.executable, str(PEER), text, "--iters", str(iters)],
@@ -35,8 +36,11 @@ def min_char_rnn_race(iters: int, threads: int, repeats: int = 3) -> dict:
         for name, command in commands.items():
             out = subprocess.run(command, capture_output=True, text=True, check=True, env=env).stdout
             results[name].append(json.loads(out.strip().splitlines()[-1]))
-    return {name: {"chars_per_s": statistics.median(r["chars_per_s"] for r in runs),
+    race = {name: {"chars_per_s": statistics.median(r["chars_per_s"] for r in runs),
                    "smooth_loss_per_char": runs[0]["smooth_loss_per_char"]} for name, runs in results.items()}
+    pairs = zip(results["rnnlab engine"], results["seed script"], strict=True)
+    race["ratio"] = statistics.median(ours["chars_per_s"] / seed["chars_per_s"] for ours, seed in pairs)
+    return race
 
 
 def main() -> None:
@@ -48,12 +52,12 @@ def main() -> None:
     report = run(list(CONFIGS), args.threads)
     print(format_table(report))
     race = min_char_rnn_race(args.iters, args.threads)
-    seed, ours = race["seed script"], race["rnnlab engine"]
-    print(f"\nmin-char-rnn on Tiny Shakespeare, {args.iters} steps of 25 characters, median of 3 interleaved runs")
+    print(f"\nmin-char-rnn on Tiny Shakespeare, {args.iters} steps of 25 characters, 5 alternating runs each")
     print(f"{'':16s} {'chars/s':>9s} {'smoothed loss/char':>19s}")
-    for name, r in race.items():
+    for name in ("seed script", "rnnlab engine"):
+        r = race[name]
         print(f"{name:16s} {r['chars_per_s']:9.0f} {r['smooth_loss_per_char']:19.4f}")
-    print(f"ratio {ours['chars_per_s'] / seed['chars_per_s']:.2f}x")
+    print(f"ratio {race['ratio']:.2f}x (median over neighbouring pairs of runs)")
     if args.json:
         Path(args.json).write_text(json.dumps({"bench": report, "min_char_rnn": race}, indent=1))
 

@@ -7,6 +7,10 @@
 
 Gates are stacked in PyTorch's order (r, z, n). Unlike the LSTM, b_hn sits inside the
 reset gate's product, so the recurrent bias cannot be folded into the input projection.
+
+`gru_cell_forward` / `gru_cell_backward` are one time step; `gru_forward` / `gru_backward`
+run them over a sequence. In float32 the step functions' compiled twins in `kernels.py` run
+instead (the same arithmetic in one loop; see `functional.fused`).
 """
 
 import numpy as np

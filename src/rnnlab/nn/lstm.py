@@ -9,6 +9,10 @@
 
 Gates are stacked in PyTorch's order (i, f, g, o) along the last axis of size 4H, so
 `weight_ih` (4H, I) and `weight_hh` (4H, H) load unchanged from `torch.nn.LSTM`.
+
+`lstm_cell_forward` / `lstm_cell_backward` are one time step; `lstm_forward` / `lstm_backward`
+run them over a sequence. In float32 the step functions' compiled twins in `kernels.py` run
+instead (the same arithmetic in one loop; see `functional.fused`).
 """
 
 import numpy as np

@@ -37,6 +37,7 @@ def test_tanh_approximation_is_within_four_float32_ulps():
     exact = np.tanh(np.concatenate([x[::97], x[-5:]]).astype(np.float64))
     assert np.abs(approx - exact).max() < 4e-7
     assert kernels.tanh(np.float32(0)) == 0 and np.sign(approx[-4:]).tolist() == [1, -1, 1, -1]
+    assert np.isnan(kernels.tanh(np.float32(np.nan)))  # a diverging run shows up, it is not squashed to +-1
 
 
 @pytest.mark.parametrize("padded", [False, True])

@@ -226,11 +226,11 @@ class RNNBase(Module):
         return (output, (h_n, c_n)) if is_lstm else (output, h_n)
 
     def backward(self, d_output: np.ndarray, d_h_n: np.ndarray | None = None, d_c_n: np.ndarray | None = None):
-        """Backpropagate through the last `forward`; parameter gradients are added to `.grad`.
+        """Backpropagate through the last `forward` (or `forward_ids`); parameter gradients are added to `.grad`.
 
         d_output: shaped like the output; d_h_n, d_c_n: shaped like h_n, c_n, or None for zero.
-        Returns d_x shaped like x, or (d_x, d_hx) when forward was given hx; for LSTM d_hx is
-        (d_h_0, d_c_0).
+        Returns d_x shaped like x (after `forward_ids`: d table, (V, input_size)), or (d_x, d_hx)
+        when forward was given hx; for LSTM d_hx is (d_h_0, d_c_0).
         """
         if self._cache is None:
             raise RnnlabError("backward() called before forward()")

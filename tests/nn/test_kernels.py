@@ -108,3 +108,25 @@ def test_add_rows_matches_numpy_with_repeated_ids():
     functional.add_rows(expected, ids, values)
     kernels.add_rows(target, ids, values)
     np.testing.assert_allclose(target, expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("step", ["rnn", "lstm", "gru"])
+def test_every_cell_passes_dh_plus_d_out_through_a_padded_step(step, monkeypatch):
+    """The layer zeroes d_out at padded steps; a direct caller need not, and all three cells agree."""
+    from rnnlab.nn import gru, lstm, rnn
+
+    monkeypatch.setattr(functional, "FUSED", False)
+    rng = np.random.default_rng(0)
+    keep = np.array([True, False, True, False, True])
+    d_out, dh = random(rng, B, H), random(rng, B, H)
+    expected = (dh + d_out)[~keep]
+    if step == "rnn":
+        rnn.rnn_cell_backward(d_out, dh, random(rng, B, H), np.empty((B, H), np.float32), keep)
+    elif step == "lstm":
+        lstm.lstm_cell_backward(d_out, dh, random(rng, B, H), random(rng, B, 4 * H, low=0, high=1),
+                                random(rng, B, H, low=-1, high=1), random(rng, B, H), np.empty((B, 4 * H), np.float32),
+                                keep)
+    else:
+        gru.gru_cell_backward(d_out, dh, random(rng, B, 3 * H, low=0, high=1), random(rng, B, H), random(rng, B, H),
+                              np.empty((B, 3 * H), np.float32), np.empty((B, 3 * H), np.float32), keep)
+    np.testing.assert_allclose(dh[~keep], expected, rtol=1e-6)

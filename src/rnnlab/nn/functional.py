@@ -26,7 +26,7 @@ def fused(function, dtype: np.dtype):
 def _kernels():
     try:
         from rnnlab.nn import kernels
-    except ImportError:  # numba missing: the NumPy steps do the same, slower
+    except (ImportError, RuntimeError):  # numba missing, or no place to cache compiled code: NumPy does the same
         return None
     return kernels
 

@@ -31,14 +31,16 @@ def rnn_cell_forward(x_t, recurrent, h_prev, h, relu, keep):
 def rnn_cell_backward(d_out, dh, slope, d_pre, keep):
     """One time step back, for `rnn_cell_forward`: d_pre = (dh + d_out) * slope, zero at padded steps.
 
-    d_out: (B, H) gradient of this step's output (zero at padded steps). dh: (B, H) gradient reaching
-    h_t from step t+1. slope: (B, H) the nonlinearity's derivative at this step. Writes d_pre (B, H),
-    the gradient of the pre-activation. At a padded step dh passes to h_{t-1} unchanged.
+    d_out: (B, H) gradient of this step's output. dh: (B, H) gradient reaching h_t from step t+1;
+    at padded steps it becomes dh + d_out, which passes to h_{t-1} unchanged (elsewhere the caller
+    replaces it with d_pre @ W_hh). slope: (B, H) the nonlinearity's derivative at this step.
+    Writes d_pre (B, H), the gradient of the pre-activation.
     """
     np.add(dh, d_out, out=d_pre)
-    d_pre *= slope
-    if keep is not None:
+    if keep is not None:  # padded step: dh + d_out passes through, the pre-activation gets nothing
+        np.copyto(dh, d_pre, where=~keep[:, None])
         d_pre[~keep] = 0
+    d_pre *= slope
 
 
 def rnn_forward(x_proj, h0, W_hh, b_hh, nonlinearity="tanh", mask=None, reverse=False, ws=None):
@@ -92,7 +94,7 @@ def rnn_backward(d_out, d_h_n, cache, ws=None):
         rnn_cell_backward(d_out[t], dh, slope[t], d_pre[t], keep)
         if keep is None:
             np.dot(d_pre[t], W_hh, out=dh)  # (B, H) to h_{t-1}
-        else:  # padded steps keep dh as it is
+        else:  # padded steps keep the dh that rnn_cell_backward left
             np.copyto(dh, np.dot(d_pre[t], W_hh, out=scratch), where=keep[:, None])
     d_pre2 = d_pre.reshape(T * B, H)
     d_W_hh = d_pre2.T @ previous_states(states, reverse).reshape(T * B, H)  # all steps, one product

@@ -264,8 +264,8 @@ class RNNBase(Module):
                     d_c0[index] = dc0
                 d_proj = d_x_proj.reshape(T * B, -1)  # (T*B, G*H), gradient of each row's projection ...
                 if rows is table:  # ... summed per id: rows of the projection table (V, G*H)
-                    d_proj = np.zeros((len(table), d_proj.shape[1]), self.dtype)
-                    fused(add_rows, self.dtype)(d_proj, layer_input.ravel(), d_x_proj.reshape(T * B, -1))
+                    per_step, d_proj = d_proj, np.zeros((len(table), d_proj.shape[1]), self.dtype)
+                    fused(add_rows, self.dtype)(d_proj, layer_input.ravel(), per_step)
                 W_ih.grad += d_proj.T @ rows  # all steps, one product
                 W_hh.grad += d_W_hh
                 if biases:

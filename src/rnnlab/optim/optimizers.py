@@ -73,19 +73,24 @@ def _blocks(arrays: list[np.ndarray], block_bytes: int):
         yield [a[start : start + size] for a in arrays]
 
 
+def _parts(flat: np.ndarray, params: list[Parameter]) -> list[np.ndarray]:
+    """Views of the consecutive parts of a flat array, each shaped like its parameter."""
+    views, start = [], 0
+    for p in params:
+        views.append(flat[start : start + p.data.size].reshape(p.data.shape))
+        start += p.data.size
+    return views
+
+
 def _laid_out_flat(params: list[Parameter]) -> tuple[np.ndarray, np.ndarray] | None:
     """The flat (data, grad) arrays if the parameters are already exactly their consecutive parts."""
     data, grad = params[0].data.base, params[0].grad.base
     if data is None or grad is None or data.ndim != 1 or data.size != sum(p.data.size for p in params):
         return None
-    start = 0
-    for p in params:
-        end = start + p.data.size
-        if not (p.data.base is data and p.grad.base is grad
-                and p.data.ctypes.data == data[start:end].ctypes.data
-                and p.grad.ctypes.data == grad[start:end].ctypes.data):
+    for p, data_part, grad_part in zip(params, _parts(data, params), _parts(grad, params), strict=True):
+        if not (p.data.base is data and p.grad.base is grad and p.data.ctypes.data == data_part.ctypes.data
+                and p.grad.ctypes.data == grad_part.ctypes.data):
             return None
-        start = end
     return data, grad
 
 
@@ -99,19 +104,16 @@ def _flatten(params: list[Parameter]) -> list[tuple[np.ndarray, np.ndarray, list
     for i, p in enumerate(params):
         groups.setdefault(p.data.dtype, []).append(i)
     flat = []
-    for dtype, indices in groups.items():
-        laid_out = _laid_out_flat([params[i] for i in indices])
+    for indices in groups.values():
+        members = [params[i] for i in indices]
+        laid_out = _laid_out_flat(members)
         if laid_out is not None:  # flattened by an earlier optimizer of the same parameters: share it
             flat.append((*laid_out, indices))
             continue
-        size = sum(params[i].data.size for i in indices)
-        data, grad = np.empty(size, dtype), np.empty(size, dtype)
-        start = 0
-        for i in indices:
-            p, end = params[i], start + params[i].data.size
-            data[start:end], grad[start:end] = p.data.ravel(), p.grad.ravel()
-            p.data, p.grad = data[start:end].reshape(p.data.shape), grad[start:end].reshape(p.grad.shape)
-            start = end
+        data = np.concatenate([p.data.ravel() for p in members])
+        grad = np.concatenate([p.grad.ravel() for p in members])
+        for p, data_part, grad_part in zip(members, _parts(data, members), _parts(grad, members), strict=True):
+            p.data, p.grad = data_part, grad_part
         flat.append((data, grad, indices))
     return flat
 
@@ -153,16 +155,12 @@ class Optimizer:
         self._flat = _flatten(self.params)
         self._flat_state: list[dict[str, np.ndarray]] = [{} for _ in self._flat]  # ... these flat buffers
         self._pools: dict[np.dtype, np.ndarray] = {}
-        self._scratch_views: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}  # the pool's views, by dtype and shape
 
     def _add_buffer(self, name: str, fill: float = 0.0) -> None:
         for (data, _, indices), flat_state in zip(self._flat, self._flat_state, strict=True):
             buffer = flat_state[name] = np.full_like(data, fill)
-            start = 0
-            for i in indices:
-                shape = self.params[i].data.shape
-                self.state[i][name] = buffer[start : start + self.params[i].data.size].reshape(shape)
-                start += self.params[i].data.size
+            for i, part in zip(indices, _parts(buffer, [self.params[i] for i in indices]), strict=True):
+                self.state[i][name] = part
 
     def zero_grad(self) -> None:
         for _, grad, _ in self._flat:
@@ -184,16 +182,10 @@ class Optimizer:
 
     def _scratch(self, like: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Two temporaries shaped like `like`: views of one pool per dtype, allocated on the first step."""
-        key = (like.dtype, like.shape)
-        views = self._scratch_views.get(key)
-        if views is None:
-            pool = self._pools.get(like.dtype)
-            if pool is None or pool.shape[1] < like.size:
-                pool = self._pools[like.dtype] = np.empty((2, like.size), like.dtype)
-                self._scratch_views.clear()  # views of the old pool
-            views = self._scratch_views[key] = (pool[0, : like.size].reshape(like.shape),
-                                                pool[1, : like.size].reshape(like.shape))
-        return views
+        pool = self._pools.get(like.dtype)
+        if pool is None or pool.shape[1] < like.size:
+            pool = self._pools[like.dtype] = np.empty((2, like.size), like.dtype)
+        return pool[0, : like.size].reshape(like.shape), pool[1, : like.size].reshape(like.shape)
 
     def _update(
         self, data: np.ndarray, grad: np.ndarray, state: dict[str, np.ndarray], decayed: np.ndarray, tmp: np.ndarray
@@ -330,8 +322,7 @@ class Adagrad(Optimizer):
         np.multiply(grad, grad, out=tmp)
         state["sum"] += tmp
         std = np.sqrt(state["sum"], out=tmp)
-        if self.eps:  # (min-char-rnn's update has none)
-            std += cast(self.eps)
+        std += cast(self.eps)
         np.divide(grad, std, out=tmp)
         tmp *= cast(clr)
         data -= tmp

@@ -9,7 +9,7 @@ Each step: zero the gradients, `step_fn`, clip, optimizer step, scheduler step. 
 `eval_every` steps (and at the end): evaluate, log a JSON line, track the best value of
 `monitor`, call `on_eval` (the task saves checkpoints there), and stop early once the
 monitored value has not improved for `patience` evaluations. The loop ends at `max_steps`
-or after `minutes` of training, whichever comes first, and shows a progress bar with the
+or after `minutes` of training in this call, whichever comes first, and shows a progress bar with the
 step, losses, tokens per second and time left.
 """
 
@@ -52,7 +52,7 @@ class LoopState:
 @dataclass(frozen=True)
 class LoopConfig:
     max_steps: int = 1000
-    minutes: float | None = None  # wall-clock budget for training, None for no limit
+    minutes: float | None = None  # training time for this call (a resumed run gets it anew), None: no limit
     eval_every: int = 100
     clip_norm: float | None = None  # clip the global gradient norm (clip_grad_norm_)
     clip_value: float | None = None  # clip each gradient element (clip_grad_value_)
@@ -90,7 +90,7 @@ def train_loop(
     bar = tqdm(total=config.max_steps, initial=state.step, desc=desc, disable=not progress or None,
                dynamic_ncols=True, leave=True)
     smoothed, last_metrics = None, {}
-    started = time.perf_counter() - state.seconds
+    started, seconds_before = time.perf_counter(), state.seconds
     try:
         while state.step < config.max_steps:
             model.train()
@@ -108,13 +108,14 @@ def train_loop(
                 scheduler.step()
             state.step += 1
             state.tokens += tokens
-            state.seconds = time.perf_counter() - started
+            elapsed = time.perf_counter() - started
+            state.seconds = seconds_before + elapsed
             smoothed = loss if smoothed is None else 0.98 * smoothed + 0.02 * loss
-            out_of_time = config.minutes is not None and state.seconds >= 60 * config.minutes
+            out_of_time = config.minutes is not None and elapsed >= 60 * config.minutes
             last = state.step == config.max_steps or out_of_time
             if state.step % config.eval_every == 0 or last:
                 last_metrics = _evaluate(state, evaluate, smoothed, optimizer.lr, config, on_eval, log_path)
-            bar.set_postfix_str(_postfix(state, smoothed, last_metrics, config), refresh=False)
+            bar.set_postfix_str(_postfix(state, smoothed, last_metrics, config, seconds_before), refresh=False)
             bar.update(1)
             if last or (config.patience is not None and state.evals_since_best >= config.patience):
                 break
@@ -142,7 +143,7 @@ def _evaluate(state, evaluate, smoothed, lr, config, on_eval, log_path) -> dict:
     return metrics
 
 
-def _postfix(state: LoopState, smoothed: float, metrics: dict, config: LoopConfig) -> str:
+def _postfix(state: LoopState, smoothed: float, metrics: dict, config: LoopConfig, seconds_before: float) -> str:
     parts = [f"loss {smoothed:.3f}"]
     if config.monitor in metrics:
         parts.append(f"{config.monitor} {metrics[config.monitor]:.3f}")
@@ -150,5 +151,5 @@ def _postfix(state: LoopState, smoothed: float, metrics: dict, config: LoopConfi
         parts.append(f"bpc {metrics['val_bpc']:.3f}")
     parts.append(f"{state.tokens / max(state.seconds, 1e-9):,.0f} tok/s")
     if config.minutes is not None:
-        parts.append(f"{max(0.0, 60 * config.minutes - state.seconds):.0f}s left")
+        parts.append(f"{max(0.0, 60 * config.minutes - (state.seconds - seconds_before)):.0f}s left")
     return ", ".join(parts)

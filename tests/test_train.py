@@ -242,3 +242,19 @@ def test_scheduler_steps_once_per_step_and_the_logged_lr_is_the_next_steps():
 def test_loop_config_rejects_bad_values(bad):
     with pytest.raises(RnnlabError):
         LoopConfig(**bad)
+
+
+def test_a_nan_evaluation_is_never_the_best():
+    model, step_fn = _regression()
+    evaluate, _ = _scripted([float("nan"), 3.0, 2.0, float("nan"), 2.5])
+    config = LoopConfig(max_steps=10, eval_every=2, patience=3)
+    state = train_loop(model, SGD(model.parameters(), lr=0.01), step_fn, evaluate, config, progress=False)
+    assert state.best == 2.0 and state.best_step == 6
+
+
+def test_early_stopping_on_a_figure_the_evaluation_does_not_give_is_an_error():
+    model, step_fn = _regression()
+    evaluate, _ = _scripted([1.0, 2.0], key="val_acc")
+    config = LoopConfig(max_steps=10, eval_every=2, monitor="val_loss", patience=3)
+    with pytest.raises(RnnlabError, match="val_loss"):
+        train_loop(model, SGD(model.parameters(), lr=0.01), step_fn, evaluate, config, progress=False)

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from rnnlab.errors import invalid_argument
+from rnnlab.errors import RnnlabError, invalid_argument
 from rnnlab.nn.module import Module
 from rnnlab.optim import clip_grad_norm_, clip_grad_value_
 
@@ -128,8 +128,10 @@ def _evaluate(state, evaluate, smoothed, lr, config, on_eval, log_path) -> dict:
     metrics = {"step": state.step, "train_loss": smoothed, "lr": lr, **evaluate(),
                "seconds": round(state.seconds, 2), "tokens_per_s": state.tokens / max(state.seconds, 1e-9)}
     value = metrics.get(config.monitor)
-    improved = value is not None and (state.best is None or (value < state.best if config.mode == "min"
-                                                              else value > state.best))
+    if value is None and config.patience is not None:
+        raise RnnlabError(f"cannot stop early on {config.monitor!r}: the evaluation gives {', '.join(metrics)}")
+    finite = value is not None and math.isfinite(value)  # a NaN is never the best
+    improved = finite and (state.best is None or (value < state.best if config.mode == "min" else value > state.best))
     if improved:
         state.best, state.best_step, state.evals_since_best = value, state.step, 0
     else:

@@ -43,7 +43,7 @@ def main() -> None:
         size = write_corpus(corpus, args.megabytes)
         command = [sys.executable, "-m", "rnnlab", "charlm", "train", "--data", str(corpus), "--out",
                    str(Path(tmp) / "run"), "--max-steps", str(args.steps), "--eval-every", str(args.steps),
-                   "--sample-every", "0", "--no-progress"]
+                   "--sample-every", "0", "--quiet"]
         start = time.time()
         subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
         seconds = time.time() - start

@@ -19,8 +19,9 @@ from pathlib import Path
 
 from threadpoolctl import threadpool_limits
 
+from rnnlab.baselines.classification import baseline_scores
+from rnnlab.data.datasets import deduplicate, load_dataset, stratified_split
 from rnnlab.tasks.classify import SequenceClassifier
-from rnnlab.tasks.classify_data import baselines, deduplicate, load_dataset, stratified_split
 
 DATA = Path(os.environ.get("RNNLAB_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
 
@@ -28,7 +29,7 @@ DATA = Path(os.environ.get("RNNLAB_DATA", Path(__file__).resolve().parents[1].pa
 SURNAMES = dict(cell="gru", hidden_size=192, embedding_dim=64, bidirectional=True, pooling="last", dropout=0.5,
                 char_dropout=0.1, lr=2e-3, batch_size=64, epochs=10, patience=8, monitor="val_macro_f1")
 UCR_CONFIG = dict(cell="gru", hidden_size=64, bidirectional=True, pooling="max", dropout=0.2, lr=3e-3,
-                  batch_size=8, epochs=100, validation_fraction=0.0)  # tiny training sets: no early stopping
+                  batch_size=8, epochs=100, val_fraction=0.0)  # tiny training sets: no early stopping
 UCR = {name: UCR_CONFIG for name in ("GunPoint", "ItalyPowerDemand", "JapaneseVowels", "BasicMotions")}
 MNIST = dict(cell="lstm", hidden_size=128, bidirectional=False, pooling="last", dropout=0.1, lr=2e-3,
              batch_size=64, epochs=40, patience=8)
@@ -38,12 +39,12 @@ NAMES_TO_TRY = ["Dostoevsky", "Nguyen", "Tanaka", "Schmidt", "O'Neill", "Rossi",
 
 
 def fit_and_score(name: str, config: dict, train_X, train_y, test_X, test_y, kind: str, nearest: bool) -> dict:
-    clf = SequenceClassifier(progress=False, **config)
+    clf = SequenceClassifier(**config)
     started = time.perf_counter()
-    clf.fit(train_X, train_y)
+    clf.fit(train_X, train_y, progress=False)
     seconds = time.perf_counter() - started
     result = clf.evaluate(test_X, test_y)
-    scores = baselines(kind, train_X, train_y, test_X, test_y, nearest=nearest)
+    scores = baseline_scores(kind, train_X, train_y, test_X, test_y, nearest=nearest)
     row = {"task": name, "n_train": len(train_y), "n_test": len(test_y), "accuracy": result["accuracy"],
            "macro_f1": result["macro_f1"], "train_seconds": round(seconds, 1), "epochs": len(clf.history_),
            "baselines": {k: v["accuracy"] for k, v in scores.items()},

@@ -30,7 +30,7 @@ def main() -> None:
     parser.add_argument("--column", default="upos", choices=["upos", "xpos"])
     parser.add_argument("--minutes", type=float, default=10.0, help="training budget (default 10)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", help="also save the trained tagger to this run folder")
+    parser.add_argument("--out", help="also write the run (checkpoints, log.jsonl) to this new folder")
     parser.add_argument("--progress", action="store_true", help="show the training progress bar")
     args = parser.parse_args()
 
@@ -41,27 +41,25 @@ def main() -> None:
         tagger = SequenceTagger(minutes=args.minutes, seed=args.seed)
         print(tagger.config)
         started = time.perf_counter()
-        tagger.fit([w for w, _ in train], [t for _, t in train], progress=args.progress)
+        info = {"data": str(data / "en_ewt-ud-dev.conllu"), "val": None, "column": args.column}
+        tagger.fit([w for w, _ in train], [t for _, t in train], run_dir=args.out, progress=args.progress, info=info)
         fit_seconds = time.perf_counter() - started
         started = time.perf_counter()
         scores = tagger.evaluate([w for w, _ in test], [t for _, t in test])
         eval_seconds = time.perf_counter() - started
         example = tokenize("I eat apples")
         example_tags = tagger.predict([example])[0]
-    if args.out:
-        tagger.save(args.out, info={"data": str(data / "en_ewt-ud-dev.conllu"), "column": args.column})
-
-    epochs, best = len(tagger.history_), max(tagger.history_, key=lambda m: m["val_acc"])
+    epochs, best = len(tagger.history_), max(tagger.history_, key=lambda m: m["val_accuracy"])
     print(f"\nUD English EWT {args.column.upper()}: train on dev ({sum(len(w) for w, _ in train):,} tokens, 90% fit /"
           f" 10% early stopping), evaluate on test ({scores['tokens']:,} tokens, {scores['oov_tokens']:,} OOV)")
     print(f"{'tagger':34s} {'accuracy':>9s} {'OOV acc.':>9s} {'train time':>11s}")
     print(f"{'word + char bi-LSTM (rnnlab, NumPy)':34s} {scores['accuracy']:9.4f} {scores['oov_accuracy']:9.4f} "
           f"{tagger.train_seconds_:10.1f}s")
-    print(f"{'most frequent tag per word':34s} {scores['baseline_accuracy']:9.4f} "
-          f"{scores['baseline_oov_accuracy']:9.4f} {'-':>11s}")
-    print(f"training: {epochs} epochs, best validation accuracy {best['val_acc']:.4f} after {best['seconds']:.1f}s "
-          f"(epoch {tagger.history_.index(best) + 1}); fit() wall time {fit_seconds:.1f}s; "
-          f"evaluation {eval_seconds:.1f}s")
+    baseline = scores["baselines"]["most_frequent_tag"]
+    print(f"{'most frequent tag per word':34s} {baseline['accuracy']:9.4f} {baseline['oov_accuracy']:9.4f} {'-':>11s}")
+    print(f"training: {epochs} epochs, best validation accuracy {best['val_accuracy']:.4f} "
+          f"after {best['seconds']:.1f}s (epoch {tagger.history_.index(best) + 1}); "
+          f"fit() wall time {fit_seconds:.1f}s; evaluation {eval_seconds:.1f}s")
     print("I eat apples ->", " ".join(f"{w}/{t}" for w, t in zip(example, example_tags, strict=True)))
 
 

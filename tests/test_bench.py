@@ -1,20 +1,56 @@
+import time
+
 import pytest
 
 from rnnlab.bench import CONFIGS, format_table, interleaved_medians, run
 
 
-def test_interleaved_medians_times_each_function_and_runs_at_least_the_repeats():
+class FakeClock:
+    """Stands in for time.perf_counter: time moves only when a timed function says so."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_interleaved_medians_gives_each_functions_median_and_runs_warmup_plus_repeats(monkeypatch):
+    clock = FakeClock()
+    monkeypatch.setattr(time, "perf_counter", clock)
     calls = {"fast": 0, "slow": 0}
+    slow_durations = iter([99.0, 99.0, 3.0, 50.0, 3.0, 3.0, 4.0])  # 2 warmup calls, then 3, 50, 3, 3, 4
 
     def fast():
         calls["fast"] += 1
+        clock.now += 1.0
 
     def slow():
         calls["slow"] += 1
-        sum(range(20000))
+        clock.now += next(slow_durations)
 
-    t_fast, t_slow = interleaved_medians([fast, slow], repeats=5, warmup=2)
-    assert calls == {"fast": 7, "slow": 7} and t_slow > t_fast > 0
+    assert interleaved_medians([fast, slow], repeats=5, warmup=2) == [1.0, 3.0]  # the median, not the mean 12.6
+    assert calls == {"fast": 7, "slow": 7}
+
+
+def test_interleaved_medians_keeps_going_until_min_seconds_have_passed(monkeypatch):
+    clock = FakeClock()
+    monkeypatch.setattr(time, "perf_counter", clock)
+    rounds = []
+
+    def tick():
+        rounds.append(clock.now)
+        clock.now += 2.0
+
+    def tock():
+        clock.now += 2.0
+
+    # 4 seconds a round: 5 rounds take 20 s, so 13 rounds are needed before 50 s have passed
+    assert interleaved_medians([tick, tock], repeats=5, warmup=1, min_seconds=50.0) == [2.0, 2.0]
+    assert len(rounds) == 1 + 13
+    rounds.clear()
+    interleaved_medians([tick, tock], repeats=5, warmup=0, min_seconds=1e9)  # capped at 500 rounds
+    assert len(rounds) == 500
 
 
 def test_report_gives_tokens_per_second_and_their_ratio_for_both_engines():

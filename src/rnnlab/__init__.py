@@ -1,16 +1,28 @@
 """rnnlab: learn, check and train recurrent neural networks.
 
 The NumPy engine lives in `rnnlab.nn` (layers with hand-written backward passes) and
-`rnnlab.optim`; the tasks are importable from the top level:
+`rnnlab.optim`; the tasks are importable from the top level, and load on first use
+(so `import rnnlab.nn` loads NumPy and the engine only):
 
     from rnnlab import CharLM, Forecaster, SequenceClassifier, SequenceTagger
 """
 
+import importlib
+
 from rnnlab.errors import RnnlabError
-from rnnlab.tasks.charlm import CharLM
-from rnnlab.tasks.classify import SequenceClassifier
-from rnnlab.tasks.forecast import Forecaster
-from rnnlab.tasks.tag import SequenceTagger
 
 __version__ = "0.1.0"
+
+_TASKS = {"CharLM": "rnnlab.tasks.charlm", "SequenceClassifier": "rnnlab.tasks.classify",
+          "Forecaster": "rnnlab.tasks.forecast", "SequenceTagger": "rnnlab.tasks.tag"}
 __all__ = ["CharLM", "Forecaster", "RnnlabError", "SequenceClassifier", "SequenceTagger", "__version__"]
+
+
+def __getattr__(name: str):
+    if name in _TASKS:
+        return getattr(importlib.import_module(_TASKS[name]), name)
+    raise AttributeError(f"module 'rnnlab' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

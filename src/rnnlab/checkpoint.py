@@ -17,7 +17,6 @@ import hashlib
 import json
 import os
 import secrets
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -51,8 +50,7 @@ def save_checkpoint(folder: str | Path, name: str, arrays: dict[str, np.ndarray]
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     weights_path = folder / f"{name}.safetensors"
-    handle, temp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".safetensors.tmp")
-    os.close(handle)
+    temp = folder / f".{name}.{secrets.token_hex(6)}.safetensors.tmp"  # the umask decides its mode, as for any file
     try:
         save_file({k: np.ascontiguousarray(v) for k, v in arrays.items()}, temp)
         digest = _sha256(Path(temp))

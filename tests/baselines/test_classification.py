@@ -4,8 +4,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import rnnlab.clf_baselines as clf_baselines
-from rnnlab.clf_baselines import dtw_distances, euclidean_distances, majority_class, nearest_neighbour
+import rnnlab.baselines.classification as clf_baselines
+from rnnlab.baselines.classification import dtw_distances, euclidean_distances, majority_class, nearest_neighbour
 from rnnlab.errors import RnnlabError
 
 

@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
 
-from rnnlab.baselines import drift_forecast, infer_season, naive_forecast, seasonal_naive_forecast
+from rnnlab.baselines.forecast import drift_forecast, infer_season, naive_forecast, seasonal_naive_forecast
 from rnnlab.data.timeseries import read_series_csv
 from rnnlab.errors import RnnlabError
-from rnnlab.metrics import mae
+from rnnlab.metrics.forecast import mae
 
 
 def test_naive_repeats_the_last_observation():

@@ -82,3 +82,78 @@ def test_alphabet_demo_trains_and_prints_twenty_predictions(capsys):
     assert main(["demo", "alphabet", "--epochs", "2"]) == 0
     out = capsys.readouterr().out
     assert "Model Accuracy: " in out and out.count("] -> ") == 20 and "new inputs: ABC -> " in out
+
+
+@pytest.fixture
+def languages_csv(tmp_path):
+    rng = np.random.default_rng(0)
+    rows = ["name,lang"]
+    for _ in range(30):
+        rows.append("".join(rng.choice(list("aeiou"), 4)) + ",vowels")
+        rows.append("".join(rng.choice(list("bcdfg"), 4)) + ",consonants")
+    path = tmp_path / "languages.csv"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+COLUMNS = ["--text-column", "name", "--label-column", "lang"]
+
+
+def test_eval_and_predict_json_documents_hold_the_documented_keys(languages_csv, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["classify", "train", "--data", str(languages_csv), "--out", str(run), "--quiet", *COLUMNS,
+                 *FAST]) == 0
+    assert {p.name for p in run.iterdir()} >= {"best.json", "latest.json", "log.jsonl", "metrics.json",
+                                               "confusion.png"}
+    capsys.readouterr()
+    plot = tmp_path / "eval.png"
+    assert main(["classify", "eval", "--ckpt", str(run), "--data", str(languages_csv), "--json",
+                 "--plot", str(plot)]) == 0  # the run's columns are used
+    document = json.loads(capsys.readouterr().out)
+    assert set(document) == {"task", "command", "ckpt", "data", "n", "accuracy", "macro_f1", "classes",
+                             "precision", "recall", "f1", "support", "confusion"}
+    assert document["n"] == 60 and plot.read_bytes().startswith(b"\x89PNG")
+
+    assert main(["classify", "predict", "--ckpt", str(run), "--top-k", "2", "aeiou", "bcd", "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert set(document) == {"task", "command", "ckpt", "predictions"}
+    first = document["predictions"][0]
+    assert first["input"] == "aeiou" and len(first["labels"]) == len(first["probabilities"]) == 2
+    assert first["probabilities"][0] >= first["probabilities"][1]
+
+
+def test_resume_reads_the_data_as_the_run_did(languages_csv, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["classify", "train", "--data", str(languages_csv), "--out", str(run), "--quiet",
+                 "--test-fraction", "0.3", *COLUMNS, *FAST]) == 0
+    steps = [json.loads(line)["step"] for line in (run / "log.jsonl").read_text().splitlines()]
+    assert main(["classify", "train", "--resume", str(run), "--test-fraction", "0.2", "--epochs", "3"]) == 2
+    assert "--test-fraction" in capsys.readouterr().err
+    assert main(["classify", "train", "--resume", str(run), "--epochs", "3", "--quiet"]) == 0
+    assert "train 42, test 18" in capsys.readouterr().out  # the saved --test-fraction 0.3 and columns
+    resumed = [json.loads(line)["step"] for line in (run / "log.jsonl").read_text().splitlines()]
+    assert resumed[:len(steps)] == steps and len(resumed) == len(steps) + 1 and resumed[-1] > steps[-1]
+
+
+def test_a_missing_label_column_names_the_file_and_the_column(languages_csv, tmp_path, capsys):
+    assert main(["classify", "train", "--data", str(languages_csv), "--out", str(tmp_path / "run"),
+                 "--text-column", "name"]) == 2
+    err = capsys.readouterr().err
+    assert str(languages_csv) in err and "'label'" in err and not (tmp_path / "run").exists()
+
+
+def test_a_test_file_with_an_unseen_label_fails_before_training_and_leaves_nothing(languages_csv, tmp_path, capsys):
+    other = tmp_path / "other.csv"
+    other.write_text("name,lang\nxyz,klingon\n", encoding="utf-8")
+    assert main(["classify", "train", "--data", str(languages_csv), "--test", str(other), "--out",
+                 str(tmp_path / "run"), *COLUMNS, *FAST]) == 2
+    assert "klingon" in capsys.readouterr().err and not (tmp_path / "run").exists()
+
+
+def test_an_ensemble_run_cannot_be_resumed(languages_csv, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["classify", "train", "--data", str(languages_csv), "--out", str(run), "--quiet", "--ensemble", "2",
+                 *COLUMNS, *FAST]) == 0
+    assert main(["classify", "train", "--resume", str(run), "--epochs", "3"]) == 2
+    err = capsys.readouterr().err
+    assert "ensemble" in err and err.count("\n") == 1

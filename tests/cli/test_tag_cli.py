@@ -1,3 +1,5 @@
+import json
+
 import pytest
 
 from rnnlab.cli import main
@@ -5,6 +7,14 @@ from rnnlab.cli import main
 ROW = "{}\t{}\t_\t{}\t{}\t_\t_\t_\t_\t_"
 NOUNS = ["nation", "station", "motion", "lotion", "ration", "potion", "fiction", "action"]
 VERBS = ["realize", "organize", "memorize", "finalize", "idealize", "localize"]
+
+
+def run(argv) -> int:
+    """Exit status of `rnnlab ARGV` run in this process (argparse's usage errors included)."""
+    try:
+        return main([str(a) for a in argv])
+    except SystemExit as stop:
+        return stop.code
 
 
 def write_conllu(path, count):
@@ -25,8 +35,10 @@ def write_conllu(path, count):
     return path
 
 
-TRAIN_ARGS = ["--minutes", "1", "--epochs", "8", "--hidden-size", "16", "--batch-size", "16", "--lr", "0.01",
-              "--quiet"]
+# No time budget (--minutes none): --epochs alone ends training, so the exact outputs below do not depend on how
+# fast the machine is.
+TRAIN_ARGS = ["--minutes", "none", "--epochs", "8", "--patience", "8", "--hidden-size", "16", "--batch-size", "16",
+              "--lr", "0.01", "--quiet"]
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +51,7 @@ def run_dir(tmp_path_factory):
 
 def test_train_writes_a_checkpoint_and_a_log(run_dir):
     assert (run_dir / "best.safetensors").is_file() and (run_dir / "best.json").is_file()
-    assert len((run_dir / "log.jsonl").read_text().splitlines()) >= 1
+    assert len((run_dir / "log.jsonl").read_text().splitlines()) == 8  # one line per epoch, all 8 epochs
 
 
 def test_eval_prints_model_and_baseline_accuracy(run_dir, tmp_path, capsys):
@@ -91,13 +103,79 @@ def test_bad_input_gives_a_one_line_error_and_exit_2(tmp_path, capsys, make_args
     (tmp_path / "bad.conllu").write_text("1\tword\tonly-three-fields\n", encoding="utf-8")
     (tmp_path / "bin.conllu").write_bytes(b"\xff\xfe\x00\x81garbage")
     write_conllu(tmp_path / "ok.conllu", 4)
-    assert main(make_args(tmp_path)) == 2
+    assert run(make_args(tmp_path)) == 2
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
-    assert not (tmp_path / "r" / "best.json").exists()
+    assert not (tmp_path / "r").exists()
 
 
 def test_predict_refuses_an_empty_sentence(run_dir, capsys):
     assert main(["tag", "predict", "--ckpt", str(run_dir), "we realize it", "  "]) == 2
     err = capsys.readouterr().err
     assert "sentence 2" in err and len(err.strip().splitlines()) == 1
+
+
+def test_eval_and_predict_json_documents_carry_exactly_the_documented_keys(run_dir, tmp_path, capsys):
+    test = write_conllu(tmp_path / "test.conllu", 20)
+    capsys.readouterr()
+    assert run(["tag", "eval", "--ckpt", run_dir, "--data", test, "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)  # the document alone on stdout
+    assert set(document) == {"task", "command", "ckpt", "data", "tokens", "oov_tokens", "accuracy", "oov_accuracy",
+                             "baselines"}
+    assert document["task"] == "tag" and document["command"] == "eval" and document["accuracy"] == 1.0
+    assert document["oov_tokens"] == 0 and document["oov_accuracy"] is None  # NaN (no OOV word) is null
+    assert set(document["baselines"]) == {"most_frequent_tag"}
+    assert set(document["baselines"]["most_frequent_tag"]) == {"accuracy", "oov_accuracy"}
+
+    assert run(["tag", "predict", "--ckpt", run_dir, "we organize the nation.", "--json", tmp_path / "p.json"]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == "we/PRON organize/VERB the/DET nation/NOUN ./PUNCT"
+    document = json.loads((tmp_path / "p.json").read_text())
+    assert set(document) == {"task", "command", "ckpt", "predictions"}
+    assert document["predictions"] == [{"words": ["we", "organize", "the", "nation", "."],
+                                        "tags": ["PRON", "VERB", "DET", "NOUN", "PUNCT"]}]
+
+
+def read_log(run_folder):
+    return [json.loads(line) for line in (run_folder / "log.jsonl").read_text().splitlines()]
+
+
+def test_resume_continues_from_the_saved_epoch_as_if_never_stopped(tmp_path):
+    data = write_conllu(tmp_path / "train.conllu", 40)
+    small = ["--hidden-size", "8", "--word-dim", "8", "--char-dim", "4", "--char-hidden", "4", "--minutes", "none",
+             "--lr", "0.01", "--quiet"]
+    assert run(["tag", "train", "--data", data, "--out", tmp_path / "whole", "--epochs", "4", *small]) == 0
+    assert run(["tag", "train", "--data", data, "--out", tmp_path / "split", "--epochs", "2", *small]) == 0
+    assert [e["step"] for e in read_log(tmp_path / "split")] == [2, 4]
+    assert run(["tag", "train", "--resume", tmp_path / "split", "--epochs", "4", "--quiet"]) == 0
+    whole, split = read_log(tmp_path / "whole"), read_log(tmp_path / "split")
+    assert [e["step"] for e in split] == [e["step"] for e in whole] == [2, 4, 6, 8]
+    assert [e["val_accuracy"] for e in split] == [e["val_accuracy"] for e in whole]
+    assert [e["lr"] for e in split] == [e["lr"] for e in whole]
+    resumed, uninterrupted = (json.loads((tmp_path / run / "latest.json").read_text()) for run in ("split", "whole"))
+    assert resumed["sha256"] == uninterrupted["sha256"]  # the same weights and optimizer buffers, bit for bit
+
+
+def test_resume_takes_only_the_budget(run_dir, capsys):
+    assert run(["tag", "train", "--resume", run_dir, "--hidden-size", "8"]) == 2
+    assert "--hidden-size" in capsys.readouterr().err
+    assert run(["tag", "train", "--resume", run_dir, "--column", "xpos"]) == 2
+    assert "--column" in capsys.readouterr().err
+
+
+def test_force_replaces_a_run_only_once_the_new_one_has_a_checkpoint(tmp_path, capsys):
+    data = write_conllu(tmp_path / "train.conllu", 20)
+    (tmp_path / "bad.conllu").write_text("1\tthe\tthe\tDET\n\n", encoding="utf-8")
+    out = tmp_path / "run"
+    command = ["tag", "train", "--data", data, "--out", out, "--epochs", "1", "--hidden-size", "4", "--word-dim", "4",
+               "--char-dim", "4", "--char-hidden", "4", "--quiet"]
+    assert run(command) == 0
+    (out / "mine.txt").write_text("kept until replaced")
+    assert run(command) == 2 and "--force" in capsys.readouterr().err
+    assert run([*command, "--force", "--epochs", "0"]) == 2
+    bad = [tmp_path / "bad.conllu" if word == data else word for word in command]
+    assert run([*bad, "--force"]) == 2
+    assert "bad.conllu line 1" in capsys.readouterr().err
+    assert (out / "mine.txt").is_file(), "a failed --force run touched the old run"
+    assert run([*command, "--force"]) == 0
+    assert (out / "best.json").is_file() and not (out / "mine.txt").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.conllu", "run", "train.conllu"]

@@ -98,3 +98,9 @@ def test_read_conllu_names_a_file_that_is_not_utf8(tmp_path):
     path.write_bytes(row(1, "café").encode("latin-1"))
     with pytest.raises(RnnlabError, match=r"latin\.conllu: not valid UTF-8 at byte offset 5"):
         read_conllu(path)
+
+
+def test_read_conllu_names_the_line_of_an_empty_word_form(tmp_path):
+    path = write(tmp_path, row(1, "a"), "2\t\tb\tNOUN\tNN\t_\t0\troot\t_\t_", name="empty.conllu")
+    with pytest.raises(RnnlabError, match=r"empty\.conllu line 2: empty word form or upos tag"):
+        read_conllu(path)

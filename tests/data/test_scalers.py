@@ -4,9 +4,7 @@ import numpy as np
 import pytest
 
 from rnnlab.data.scalers import (
-    Differencing,
     IdentityScaler,
-    LogTransform,
     MinMaxScaler,
     StandardScaler,
     fit_transform_split,
@@ -118,33 +116,7 @@ def test_fit_refuses_nan():
         StandardScaler().fit(np.array([1.0, np.nan]))
 
 
-def test_log_transform_round_trips_and_refuses_negative_values():
-    x = np.array([0.0, 1.0, 1e6])
-    transform = LogTransform().fit(x)
-    np.testing.assert_allclose(transform.inverse_transform(transform.transform(x)), x)
-    with pytest.raises(RnnlabError, match="non-negative"):
-        transform.transform(np.array([1.0, -0.5]))
-
-
-@pytest.mark.parametrize("order", [1, 2, 3])
-def test_differencing_inverse_from_the_history_recovers_the_future_levels(order):
-    series = np.cumsum(np.cumsum(np.random.default_rng(3).normal(size=(30, 2)), axis=0), axis=0)
-    differencing = Differencing(order=order)
-    diffs = differencing.transform(series)  # diffs[t - order] belongs to series[t]
-    assert diffs.shape == (30 - order, 2)
-    cutoff = 20
-    future_diffs = diffs[cutoff - order :]
-    np.testing.assert_allclose(differencing.inverse_transform(future_diffs, history=series[:cutoff]), series[cutoff:])
-
-
-def test_differencing_inverse_needs_order_observed_values():
-    with pytest.raises(RnnlabError, match="needs the last 2 observed values"):
-        Differencing(order=2).inverse_transform(np.ones(3), history=np.ones(1))
-
-
-def test_transforms_rebuild_from_json():
-    assert scaler_from_json(Differencing(order=2).to_json()).order == 2
-    assert isinstance(scaler_from_json(LogTransform().to_json()), LogTransform)
+def test_scaler_from_json_refuses_an_unknown_type():
     with pytest.raises(RnnlabError, match="unknown scaler type"):
         scaler_from_json({"type": "RobustScaler"})
 

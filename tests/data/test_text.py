@@ -1,10 +1,11 @@
 import json
+import os
 import tracemalloc
 
 import numpy as np
 import pytest
 
-from rnnlab.data.text import CharVocab, encode_corpus, iter_text_chunks, open_ids, read_text
+from rnnlab.data.text import CharVocab, Corpus, encode_corpus, iter_text_chunks, open_ids, read_text, write_ids
 from rnnlab.errors import RnnlabError
 
 MIXED = "Hello, wörld! 你好，世界。 café naïve 😀🎉 Ωμέγα\n"
@@ -254,3 +255,34 @@ def test_open_ids_refuses_a_size_that_does_not_fit_the_dtype(tmp_path):
         open_ids(path, np.uint16)
     with pytest.raises(RnnlabError, match="no such file"):
         open_ids(tmp_path / "missing.bin", np.uint8)
+
+
+# Corpus and write_ids
+def test_corpus_scan_gives_the_vocabulary_and_length_and_encodes_alike_in_memory_and_on_disk(tmp_path):
+    write(tmp_path / "texts" / "a.txt", MIXED)
+    write(tmp_path / "texts" / "b.txt", "more text\n")
+    corpus = Corpus.scan(tmp_path / "texts")
+    assert corpus.vocab == CharVocab.from_text(MIXED + "more text\n")
+    assert corpus.characters == len(MIXED) + len("more text\n")
+    in_memory, on_disk = corpus.encode(), corpus.encode(tmp_path / "ids.bin")
+    assert in_memory.tolist() == on_disk.tolist() and corpus.vocab.decode(in_memory) == MIXED + "more text\n"
+    from_text = Corpus.from_text(MIXED)
+    assert from_text.vocab.decode(from_text.encode(tmp_path / "mixed.bin")) == MIXED
+
+
+def test_corpus_scan_refuses_nul_characters_naming_the_file(tmp_path):
+    (tmp_path / "utf16.txt").write_bytes("plain words\n".encode("utf-16-le"))
+    with pytest.raises(RnnlabError, match="utf16.txt: contains NUL characters"):
+        Corpus.scan(tmp_path / "utf16.txt")
+
+
+def test_id_files_get_ordinary_permissions(tmp_path):
+    corpus = Corpus.scan(write(tmp_path / "text.txt", MIXED))
+    corpus.encode(tmp_path / "ids.bin")
+    write_ids(tmp_path / "copy.bin", open_ids(tmp_path / "ids.bin", corpus.vocab.dtype))
+    mask = os.umask(0)
+    os.umask(mask)
+    for name in ("ids.bin", "copy.bin"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o666 & ~mask
+    assert open_ids(tmp_path / "copy.bin", corpus.vocab.dtype).tolist() == corpus.encode().tolist()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["copy.bin", "ids.bin", "text.txt"]

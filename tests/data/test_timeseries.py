@@ -258,3 +258,19 @@ def test_parse_freq_accepts_pandas_aliases_and_multiples():
     assert season_for_freq("2W") is None and season_for_freq("QS") == 4
     with pytest.raises(RnnlabError, match="argument `freq`"):
         parse_freq("fortnightly")
+
+
+def test_a_series_remembers_how_it_was_read_so_it_can_be_read_again(tmp_path):
+    path = write_csv(tmp_path, "when,a,b\n2020-01,1,10\n2020-02,,20\n2020-03,3,30\n")
+    series = read_series_csv(path, time_column="when", missing="interpolate")
+    assert series.source == {"path": str(path), "time_column": "when", "value_columns": None, "missing": "interpolate"}
+    again = read_series_csv(**series.source)
+    np.testing.assert_array_equal(again.values, series.values)
+    assert from_array([1.0, 2.0]).source is None
+
+
+def test_column_values_picks_the_named_columns_in_the_order_asked():
+    series = from_array(np.array([[1.0, 10.0, 100.0], [2.0, 20.0, 200.0]]))
+    np.testing.assert_array_equal(series.column_values(["y2", "y0"]), [[100.0, 1.0], [200.0, 2.0]])
+    with pytest.raises(RnnlabError, match=r"lacks the columns \['sales'\]"):
+        series.column_values(["y0", "sales"])

@@ -1,14 +1,14 @@
 import numpy as np
 import pytest
 
-from rnnlab.clf_metrics import (
+from rnnlab.errors import RnnlabError
+from rnnlab.metrics.classification import (
     accuracy,
     classification_report,
     confusion_matrix,
     macro_f1,
     precision_recall_f1,
 )
-from rnnlab.errors import RnnlabError
 
 # Hand-worked example with 4 classes: class 3 is never true and never predicted.
 Y_TRUE = [0, 0, 0, 1, 1, 2]

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from rnnlab.errors import RnnlabError
-from rnnlab.metrics import mae, mape, mase, per_horizon, rmse, smape
+from rnnlab.metrics.forecast import mae, mape, mase, per_horizon, rmse, smape
 
 Y_TRUE = np.array([[2.0, 4.0], [8.0, 10.0]])  # (N=2, H=2)
 Y_PRED = np.array([[3.0, 2.0], [8.0, 14.0]])  # errors 1, -2, 0, 4

@@ -6,7 +6,8 @@ import pytest
 
 from rnnlab.errors import RnnlabError
 from rnnlab.nn import Parameter
-from rnnlab.optim import SGD, Adagrad, Adam, AdamW, RMSprop, optimizers
+from rnnlab.optim import SGD, Adagrad, Adam, AdamW, RMSprop
+from rnnlab.optim import optimizer as optimizer_module
 
 OPTIMIZERS = {"SGD": SGD, "Adagrad": Adagrad, "RMSprop": RMSprop, "Adam": Adam, "AdamW": AdamW}
 
@@ -127,7 +128,7 @@ def test_resuming_from_state_dict_is_bit_identical_to_training_straight_through(
 @pytest.mark.parametrize(("name", "kwargs"), CASES, ids=CASE_IDS)
 def test_updates_in_small_blocks_equal_updates_on_whole_arrays(name, kwargs, monkeypatch):
     whole, _ = run_rnnlab(name, kwargs, steps=10)
-    monkeypatch.setattr(optimizers, "BLOCK_BYTES", 40)  # 5 float64 per block: 12 elements -> 5 + 5 + 2
+    monkeypatch.setattr(optimizer_module, "BLOCK_BYTES", 40)  # 5 float64 per block: 12 elements -> 5 + 5 + 2
     blocked, _ = run_rnnlab(name, kwargs, steps=10)
     for p, expected in zip(blocked, whole, strict=True):
         np.testing.assert_array_equal(p.data, expected.data)

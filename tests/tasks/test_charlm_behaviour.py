@@ -28,7 +28,7 @@ def corpus(tmp_path_factory):
 def trained(corpus, tmp_path_factory):
     """A model trained for 120 steps with warm-up + cosine, evaluated every 10 steps: (model, run folder)."""
     run = tmp_path_factory.mktemp("cosine") / "run"
-    return CharLM(**COSINE).fit(corpus, run, progress=False), run
+    return CharLM(**COSINE).fit(corpus, run_dir=run, progress=False), run
 
 
 def _history(lm: CharLM) -> list[dict]:
@@ -71,17 +71,17 @@ def test_learning_rate_warms_up_linearly_then_decays_by_cosine_to_the_floor(trai
 
 def test_constant_schedule_keeps_the_learning_rate(corpus, tmp_path):
     lm = CharLM(**TINY | dict(schedule="constant", max_steps=20, eval_every=5, warmup_steps=10))
-    lm.fit(corpus, tmp_path / "run", progress=False)
+    lm.fit(corpus, run_dir=tmp_path / "run", progress=False)
     logged = [h["lr"] for h in _history(lm)]
     assert len(logged) == 4 and logged == [lm.config.lr] * 4
 
 
 def test_best_checkpoint_holds_the_best_weights_and_latest_the_last(corpus, tmp_path):
     run = tmp_path / "run"
-    lm = CharLM(**TINY | dict(schedule="constant", max_steps=60, eval_every=10))
-    lm.fit(corpus, run, steps=40, progress=False)
+    CharLM(**TINY | dict(schedule="constant", max_steps=40, eval_every=10)).fit(corpus, run_dir=run, progress=False)
+    lm = CharLM.resume(run, max_steps=60)
     lm.optimizer_.lr = 1.0  # then 20 steps at a far too large learning rate: the model gets worse
-    lm.fit(out_dir=run, progress=False)
+    lm.fit(corpus, run_dir=run, progress=False)
     history = _history(lm)
     losses = [h["val_loss"] for h in history]
     best = min(losses)
@@ -140,5 +140,5 @@ def test_bad_sampling_settings_raise_rnnlab_error(trained, bad):
 
 
 def test_sampling_before_training_is_an_error():
-    with pytest.raises(RnnlabError, match="not trained"):
+    with pytest.raises(RnnlabError, match="not fitted"):
         CharLM(**TINY).sample(10)

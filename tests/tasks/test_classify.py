@@ -5,54 +5,70 @@ from dataclasses import fields
 import numpy as np
 import pytest
 
+from rnnlab.baselines.classification import baseline_scores
 from rnnlab.data.batching import pad_sequences
+from rnnlab.data.datasets import deduplicate, load_dataset, stratified_split
 from rnnlab.errors import RnnlabError
 from rnnlab.nn import CrossEntropyLoss
-from rnnlab.tasks.classify import ClassifierConfig, ClassifierNet, SequenceClassifier
-from rnnlab.tasks.classify_data import baselines, deduplicate, load_dataset, stratified_split
+from rnnlab.tasks.classify import SequenceClassifier
+from rnnlab.tasks.classify_config import ClassifyConfig
+from rnnlab.tasks.classify_net import ClassifierNet
 
 WORDS = ["abba", "baab", "ab", "ba", "aaab", "bbba", "abababab", "b", "a", "bab", "aba", "abbbbbbbbb"]
 LABELS = ["x", "y", "x", "y", "x", "y", "x", "y", "x", "y", "x", "x"]
 
 
 def _text_classifier(**overrides) -> SequenceClassifier:
-    options = {"hidden_size": 8, "embedding_dim": 4, "epochs": 1, "validation_fraction": 0.0, "progress": False}
+    options = {"hidden_size": 8, "embedding_dim": 4, "epochs": 1, "val_fraction": 0.0}
     return SequenceClassifier(**(options | overrides)).fit(WORDS, LABELS)
 
 
 @pytest.mark.parametrize("cell", ["gru", "lstm", "rnn"])
 @pytest.mark.parametrize("pooling", ["last", "mean", "max"])
 @pytest.mark.parametrize("bidirectional", [True, False])
-def test_padding_side_and_batch_composition_do_not_change_predictions(cell, pooling, bidirectional):
+def test_padding_and_batch_composition_do_not_change_predictions(cell, pooling, bidirectional):
     clf = _text_classifier(cell=cell, pooling=pooling, bidirectional=bidirectional)
-    encoded = clf._encode(WORDS)
-    alone = np.stack([clf.nets_[0](*pad_sequences([e])) for e in encoded])[:, 0]  # (N, C), no padding at all
-    for side in ("pre", "post"):
-        batched = clf.nets_[0](*pad_sequences(encoded, side=side))  # padding up to the longest word
-        np.testing.assert_allclose(batched, alone, rtol=0, atol=1e-6)
-        extra = pad_sequences(encoded, side=side, maxlen=30)  # much more padding than needed
-        np.testing.assert_allclose(clf.nets_[0](*extra), alone, rtol=0, atol=1e-6)
+    alone = np.concatenate([clf.predict_proba([w]) for w in WORDS])  # (N, C), no padding at all
+    together = clf.predict_proba(WORDS)  # padding up to the longest word
+    np.testing.assert_allclose(together, alone, rtol=0, atol=1e-6)
+    with_a_long_word = clf.predict_proba([*WORDS, "ab" * 15])[: len(WORDS)]  # much more padding than needed
+    np.testing.assert_allclose(with_a_long_word, alone, rtol=0, atol=1e-6)
     shuffled = np.random.default_rng(0).permutation(len(WORDS))
-    np.testing.assert_allclose(clf.predict_proba([WORDS[i] for i in shuffled]), clf.predict_proba(WORDS)[shuffled],
-                               rtol=0, atol=1e-6)
+    np.testing.assert_allclose(clf.predict_proba([WORDS[i] for i in shuffled]), together[shuffled], rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("cell", ["gru", "lstm", "rnn"])
+@pytest.mark.parametrize("pooling", ["last", "mean", "max"])
+@pytest.mark.parametrize("bidirectional", [True, False])
+def test_network_output_does_not_depend_on_the_padding_side_or_amount(cell, pooling, bidirectional):
+    config = ClassifyConfig(cell=cell, hidden_size=8, embedding_dim=4, pooling=pooling, bidirectional=bidirectional)
+    rng = np.random.default_rng(0)
+    cases = {True: [rng.integers(2, 6, size=n) for n in (4, 1, 2, 6, 3)],  # character ids, 0 and 1 reserved
+             False: [rng.normal(size=(n, 3)).astype(np.float32) for n in (4, 1, 2, 6, 3)]}
+    for text, sequences in cases.items():
+        net = ClassifierNet(6 if text else 3, 3, config, text=text, seed=0).eval()
+        alone = np.concatenate([net(*pad_sequences([s])) for s in sequences])  # (N, C), no padding at all
+        for side in ("pre", "post"):
+            for maxlen in (None, 30):
+                padded = net(*pad_sequences(sequences, side=side, maxlen=maxlen))
+                np.testing.assert_allclose(padded, alone, rtol=0, atol=1e-6, err_msg=f"text={text} {side} {maxlen}")
 
 
 def test_padding_does_not_change_predictions_for_numeric_series():
     rng = np.random.default_rng(0)
     series = [rng.normal(size=(length, 3)) for length in (3, 9, 1, 17, 5)]
-    clf = SequenceClassifier(hidden_size=8, epochs=1, validation_fraction=0.0, progress=False, pooling="mean")
+    clf = SequenceClassifier(hidden_size=8, epochs=1, val_fraction=0.0, pooling="mean")
     clf.fit(series, ["a", "b", "a", "b", "a"])
     one_by_one = np.concatenate([clf.predict_proba([s]) for s in series])
     np.testing.assert_allclose(clf.predict_proba(series), one_by_one, rtol=0, atol=1e-6)
-    encoded = clf._encode(series)
-    pre, post = clf.nets_[0](*pad_sequences(encoded, side="pre")), clf.nets_[0](*pad_sequences(encoded, side="post"))
-    np.testing.assert_allclose(pre, post, rtol=0, atol=1e-6)
+    reversed_order = clf.predict_proba(series[::-1])[::-1]
+    np.testing.assert_allclose(reversed_order, one_by_one, rtol=0, atol=1e-6)
 
 
 @pytest.mark.parametrize("pooling", ["last", "mean", "max"])
 @pytest.mark.parametrize("cell", ["gru", "lstm"])
 def test_network_gradients_match_central_differences(pooling, cell):
-    config = ClassifierConfig(cell=cell, hidden_size=3, embedding_dim=2, pooling=pooling, dropout=0.0)
+    config = ClassifyConfig(cell=cell, hidden_size=3, embedding_dim=2, pooling=pooling, dropout=0.0)
     net = ClassifierNet(6, 3, config, text=True, seed=1, dtype=np.float64)
     ids, mask = pad_sequences([[2, 3, 4], [5], [3, 2]], side="pre")
     target, loss = np.array([0, 2, 1]), CrossEntropyLoss()
@@ -75,7 +91,7 @@ def test_fit_learns_which_letter_a_word_starts_with():
     rng = np.random.default_rng(0)
     words = ["".join(rng.choice(list("abc"), size=rng.integers(1, 8))) for _ in range(300)]
     labels = [w[0] for w in words]
-    clf = SequenceClassifier(hidden_size=16, embedding_dim=8, epochs=15, batch_size=32, progress=False, lr=1e-2)
+    clf = SequenceClassifier(hidden_size=16, embedding_dim=8, epochs=15, batch_size=32, lr=1e-2)
     clf.fit(words, labels)
     assert clf.evaluate(words, labels)["accuracy"] > 0.95
 
@@ -88,24 +104,27 @@ def test_save_then_load_gives_identical_probabilities(tmp_path):
     assert loaded.classes_.tolist() == ["x", "y"] and loaded.config == clf.config
 
 
-def test_ensemble_probabilities_are_the_mean_of_its_members():
-    clf = _text_classifier(ensemble=3)
-    members = [clf._probabilities(clf._encode(WORDS), [net]) for net in clf.nets_]
+def test_ensemble_probabilities_are_the_mean_of_nets_trained_with_seeds_seed_seed_plus_1_and_so_on():
+    ensemble = _text_classifier(ensemble=3, seed=5)
+    members = [_text_classifier(seed=5 + k).predict_proba(WORDS) for k in range(3)]
     assert not np.allclose(members[0], members[1])  # different seeds, different nets
-    np.testing.assert_allclose(clf.predict_proba(WORDS), np.mean(members, axis=0), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(ensemble.predict_proba(WORDS), np.mean(members, axis=0), rtol=0, atol=1e-6)
 
 
 def test_numeric_scaler_statistics_come_from_the_training_split_only():
     train = [np.full((4, 1), 1.0), np.full((4, 1), 3.0)]
     validation = [np.full((4, 1), 100.0)]
-    clf = SequenceClassifier(hidden_size=4, epochs=1, progress=False).fit(train, ["a", "b"], validation, ["a"])
+    clf = SequenceClassifier(hidden_size=4, epochs=1).fit(train, ["a", "b"], validation, ["a"])
     assert clf.scaler_.mean_.tolist() == [2.0] and clf.scaler_.std_.tolist() == [1.0]
 
 
 def test_unknown_characters_are_read_as_unk_and_reported():
     clf = _text_classifier()
     assert clf.unknown_characters(["abz", "éa"]) == ["z", "é"]
-    assert clf._encode(["az"])[0].tolist()[1] == 1  # the <unk> id
+    probabilities = clf.predict_proba(["az", "aé", "a€", "ab"])  # three unseen characters, one seen
+    np.testing.assert_array_equal(probabilities[1], probabilities[0])  # every unseen character is the same <unk>
+    np.testing.assert_array_equal(probabilities[2], probabilities[0])
+    assert not np.allclose(probabilities[3], probabilities[0], rtol=0, atol=1e-9)
     assert clf.predict_proba(["zzz"]).shape == (1, 2)
 
 
@@ -122,7 +141,7 @@ def test_bad_hyperparameters_are_refused_where_they_enter():
 
 def test_constructor_defaults_match_the_config_defaults():
     signature = inspect.signature(SequenceClassifier)
-    for field in fields(ClassifierConfig):
+    for field in fields(ClassifyConfig):
         assert signature.parameters[field.name].default == field.default, field.name
 
 
@@ -181,6 +200,6 @@ def test_ts_reader_and_baselines_on_italy_power_demand(data_dir):
     train = load_dataset(data_dir / "ucr/ItalyPowerDemand/ItalyPowerDemand_TRAIN.ts")
     test = load_dataset(data_dir / "ucr/ItalyPowerDemand/ItalyPowerDemand_TEST.ts")
     assert len(train) == 67 and len(test) == 1029 and train.inputs[0].shape == (24, 1)
-    scores = baselines("numeric", train.inputs, train.labels, test.inputs, test.labels)
+    scores = baseline_scores("numeric", train.inputs, train.labels, test.inputs, test.labels)
     assert scores["1-NN Euclidean"]["accuracy"] == pytest.approx(0.955, abs=0.001)  # UCR archive: 0.955
     assert scores["1-NN DTW"]["accuracy"] == pytest.approx(0.950, abs=0.001)  # UCR archive, full window: 0.950

@@ -5,7 +5,7 @@ import pytest
 
 from rnnlab import SequenceClassifier
 
-TINY = dict(hidden_size=8, embedding_dim=4, progress=False)
+TINY = dict(hidden_size=8, embedding_dim=4)
 
 
 def noisy_majority_letter(count: int, seed: int) -> tuple[list[str], list[str]]:
@@ -19,7 +19,7 @@ def noisy_majority_letter(count: int, seed: int) -> tuple[list[str], list[str]]:
 
 TRAIN = noisy_majority_letter(60, seed=0)
 VALIDATION = noisy_majority_letter(40, seed=1)
-NOISY = dict(hidden_size=16, embedding_dim=8, batch_size=8, lr=1e-2, dropout=0.0, seed=0, progress=False)
+NOISY = dict(hidden_size=16, embedding_dim=8, batch_size=8, lr=1e-2, dropout=0.0, seed=0)
 
 
 def validation_loss(clf: SequenceClassifier, X, y) -> float:
@@ -40,7 +40,7 @@ IMBALANCED_Y = ["x"] * 80 + ["x", "x", "x", "y", "y"] * 4
 
 
 def _imbalanced(class_weight) -> SequenceClassifier:
-    return SequenceClassifier(**TINY, epochs=20, batch_size=16, lr=1e-2, validation_fraction=0.0,
+    return SequenceClassifier(**TINY, epochs=20, batch_size=16, lr=1e-2, val_fraction=0.0,
                               class_weight=class_weight).fit(IMBALANCED_X, IMBALANCED_Y)
 
 
@@ -67,7 +67,7 @@ def test_class_weight_moves_the_minority_probability_towards_the_weighted_optimu
 # ---- char_dropout ---------------------------------------------------------------------------------------
 
 def test_char_dropout_changes_training_but_prediction_is_not_random(tmp_path):
-    options = dict(NOISY, epochs=5, validation_fraction=0.0)
+    options = dict(NOISY, epochs=5, val_fraction=0.0)
     plain = SequenceClassifier(**options, char_dropout=0.0).fit(*TRAIN)
     dropped = SequenceClassifier(**options, char_dropout=0.3).fit(*TRAIN)
     words = VALIDATION[0]
@@ -81,7 +81,7 @@ def test_char_dropout_changes_training_but_prediction_is_not_random(tmp_path):
 
 
 def test_char_dropout_of_zero_is_the_same_run_twice():
-    options = dict(NOISY, epochs=2, validation_fraction=0.0, char_dropout=0.0)
+    options = dict(NOISY, epochs=2, val_fraction=0.0, char_dropout=0.0)
     first = SequenceClassifier(**options).fit(*TRAIN).predict_proba(VALIDATION[0])
     np.testing.assert_array_equal(SequenceClassifier(**options).fit(*TRAIN).predict_proba(VALIDATION[0]), first)
 
@@ -141,5 +141,5 @@ def test_early_stopping_keeps_the_best_weights_not_the_last():
 
 
 def test_without_validation_every_epoch_runs_and_no_validation_metric_is_logged():
-    clf = SequenceClassifier(**NOISY, epochs=3, validation_fraction=0.0).fit(*TRAIN)
+    clf = SequenceClassifier(**NOISY, epochs=3, val_fraction=0.0).fit(*TRAIN)
     assert len(clf.history_) == 3 and all("val_loss" not in e for e in clf.history_)

@@ -26,7 +26,7 @@ def noisy_sine(n: int, seed: int = 0) -> np.ndarray:
 def test_forecast_beats_naive_on_a_seasonal_series():
     y, cut, horizon = seasonal_with_trend(), 252, 6
     model = Forecaster(lookback=24, horizon=horizon, hidden_size=16, max_steps=200, difference=1,
-                       seasonal_difference="off", progress=False).fit(y, train_end=cut)
+                       seasonal_difference="off").fit(y, train_end=cut, progress=False)
     origins = range(cut, len(y) - horizon + 1)  # every origin in the held-out tail
     actual = np.stack([y[o: o + horizon] for o in origins])  # (N, H)
     rnn = np.stack([model.predict(y[:o]) for o in origins])  # (N, H)
@@ -40,8 +40,8 @@ def test_forecast_beats_naive_on_a_seasonal_series():
 def test_evaluate_reports_the_same_forecasts_as_predict_from_each_prefix():
     y, cut, horizon = seasonal_with_trend(), 252, 6
     model = Forecaster(lookback=24, horizon=horizon, hidden_size=8, max_steps=50, difference=1,
-                       seasonal_difference="off", progress=False).fit(y, train_end=cut)
-    report = model.evaluate(y, test_start=cut, step=5)
+                       seasonal_difference="off").fit(y, train_end=cut, progress=False)
+    report = model.report(y, test_start=cut, step=5)
     assert list(report.origins) == list(range(cut, len(y) - horizon + 1, 5))
     for row, origin in enumerate(report.origins):
         np.testing.assert_array_equal(report.actual[row], y[origin: origin + horizon])
@@ -52,7 +52,7 @@ def test_evaluate_reports_the_same_forecasts_as_predict_from_each_prefix():
 def test_prediction_interval_covers_about_the_nominal_fraction_of_held_out_values():
     y, cut, horizon = noisy_sine(1400), 1000, 4
     model = Forecaster(lookback=24, horizon=horizon, hidden_size=16, max_steps=300, interval=0.8, val_fraction=0.25,
-                       seasonal_difference="off", progress=False).fit(y, train_end=cut)
+                       seasonal_difference="off").fit(y, train_end=cut, progress=False)
     origins = range(cut, len(y) - horizon + 1)  # 397 held-out origins, 1588 (origin, step) pairs
     inside = []
     for o in origins:
@@ -78,38 +78,38 @@ RAMP = 5.0 + 2.0 * np.arange(160)  # (160,) a straight line: constant first diff
 def test_every_strategy_continues_a_perfectly_predictable_series(strategy, series, options):
     cut, horizon = 140, 6  # horizon longer than the period: recursive must feed its own forecasts back
     model = Forecaster(lookback=8, horizon=horizon, hidden_size=16, max_steps=200, lr=1e-2, strategy=strategy,
-                       seasonal_difference="off", progress=False, **options).fit(series, train_end=cut)
+                       seasonal_difference="off", **options).fit(series, train_end=cut, progress=False)
     forecast = model.predict()
     assert forecast.shape == (horizon,)
     np.testing.assert_allclose(forecast, series[cut: cut + horizon], atol=0.05)
     for origin in range(cut + 1, cut + 5):  # the other three phases of the pattern, from held-out prefixes
         np.testing.assert_allclose(model.predict(series[:origin]), series[origin: origin + horizon], atol=0.05)
     # "direct" trains one network per step ahead, the other strategies a single one
-    assert len(model.history_) == (horizon if strategy == "direct" else 1)
+    assert len(model.best_step_) == len({line["network"] for line in model.history_}) == (
+        horizon if strategy == "direct" else 1)
 
 
 def test_early_stopping_keeps_and_saves_the_weights_of_the_best_validation_evaluation(tmp_path):
     y, cut = noisy_sine(200), 180
     config = dict(lookback=12, horizon=4, hidden_size=16, lr=1e-2, eval_every=10, patience=3,
-                  seasonal_difference="off", progress=False)
-    model = Forecaster(**config, max_steps=400).fit(y, train_end=cut)
-    (entry,) = model.history_
-    steps = [line["step"] for line in entry["log"]]
-    val_losses = [line["val_loss"] for line in entry["log"]]
-    best, last = entry["best_step"], steps[-1]
+                  seasonal_difference="off")
+    model = Forecaster(**config, max_steps=400).fit(y, train_end=cut, progress=False)
+    steps = [line["step"] for line in model.history_]  # one network: one line per evaluation
+    val_losses = [line["val_loss"] for line in model.history_]
+    (best,), last = model.best_step_, steps[-1]
     assert best == steps[int(np.argmin(val_losses))]
     assert best < last < 400  # stopped early, after evaluations that were worse than the best
     assert val_losses[-1] > min(val_losses)
 
     # The same training run cut off at the best step (one evaluation, there) must give the same model: its
     # only validation loss is the minimum above and its forecasts are those of the early-stopped model.
-    at_best = Forecaster(**dict(config, eval_every=best), max_steps=best).fit(y, train_end=cut)
-    assert at_best.history_[0]["log"][-1]["step"] == best
-    assert at_best.history_[0]["log"][-1]["val_loss"] == pytest.approx(min(val_losses), rel=1e-6)
+    at_best = Forecaster(**dict(config, eval_every=best), max_steps=best).fit(y, train_end=cut, progress=False)
+    assert at_best.history_[-1]["step"] == best
+    assert at_best.history_[-1]["val_loss"] == pytest.approx(min(val_losses), rel=1e-6)
     np.testing.assert_allclose(model.predict(), at_best.predict(), rtol=1e-6)
     # ... while the weights of the last step, reached on the same trajectory, forecast differently
-    at_last = Forecaster(**dict(config, eval_every=last), max_steps=last).fit(y, train_end=cut)
-    assert at_last.history_[0]["log"][-1]["val_loss"] == pytest.approx(val_losses[-1], rel=1e-6)
+    at_last = Forecaster(**dict(config, eval_every=last), max_steps=last).fit(y, train_end=cut, progress=False)
+    assert at_last.history_[-1]["val_loss"] == pytest.approx(val_losses[-1], rel=1e-6)
     assert np.max(np.abs(model.predict() - at_last.predict())) > 1e-4
 
     model.save(tmp_path / "run")
@@ -118,4 +118,4 @@ def test_early_stopping_keeps_and_saves_the_weights_of_the_best_validation_evalu
     np.testing.assert_allclose(loaded.predict(y[:190]), model.predict(y[:190]), rtol=1e-6)
     for band_loaded, band in zip(loaded.predict_interval(), model.predict_interval(), strict=True):
         np.testing.assert_allclose(band_loaded, band, rtol=1e-6)
-    assert loaded.history_[0]["best_step"] == best
+    assert loaded.best_step_ == [best]

@@ -6,8 +6,8 @@ import pytest
 from rnnlab.data.conllu import read_conllu
 from rnnlab.errors import RnnlabError
 from rnnlab.nn import CrossEntropyLoss
-from rnnlab.tasks.tag import UNK, SequenceTagger, TaggerConfig, tokenize
-from rnnlab.tasks.tag_model import TaggerNet, TaggerNetConfig
+from rnnlab.tasks.tag import SequenceTagger, TagConfig, tokenize
+from rnnlab.tasks.tag_net import TaggerNet, TaggerNetConfig
 
 # A toy language where the tag shows in the word's ending, so unseen words are taggable from their characters.
 NOUNS = ["nation", "station", "motion", "lotion", "ration", "potion", "fiction", "action", "option", "caution"]
@@ -31,13 +31,13 @@ def toy_corpus(nouns, verbs, count, seed):
 
 
 SMALL = dict(word_dim=16, char_dim=8, char_hidden=16, shape_dim=4, hidden_size=24, dropout=0.2, batch_size=16,
-             lr=1e-2, max_epochs=12, patience=12, minutes=None)
+             lr=1e-2, epochs=12, patience=12, minutes=None)
 
 
 @pytest.fixture(scope="module")
 def toy_tagger():
     sentences, tags = toy_corpus(NOUNS, VERBS, 200, seed=0)
-    return SequenceTagger(**SMALL).fit(sentences, tags, progress=False)
+    return SequenceTagger(**SMALL).fit(sentences, tags, progress=False, info={"column": "upos"})
 
 
 def test_tokenize_splits_punctuation_and_clitics_off_words():
@@ -84,7 +84,7 @@ def test_fit_tags_unseen_words_from_their_characters(toy_tagger):
     assert scores["oov_accuracy"] >= 0.95
     assert scores["accuracy"] >= 0.95
     # the baseline gives every unseen word the one most frequent tag, so it must miss the nouns or the verbs
-    assert scores["baseline_oov_accuracy"] <= 0.6
+    assert scores["baselines"]["most_frequent_tag"]["oov_accuracy"] <= 0.6
 
 
 def test_padding_does_not_change_predictions(toy_tagger):
@@ -97,19 +97,20 @@ def test_padding_does_not_change_predictions(toy_tagger):
 
 def test_save_and_load_give_the_same_predictions_and_scores(toy_tagger, tmp_path):
     sentences, tags = toy_corpus(NOUNS + HELD_OUT_NOUNS, VERBS + HELD_OUT_VERBS, 30, seed=2)
-    toy_tagger.save(tmp_path / "run", info={"column": "upos"})
+    toy_tagger.save(tmp_path / "run")
     loaded = SequenceTagger.load(tmp_path / "run")
     assert loaded.predict(sentences) == toy_tagger.predict(sentences)
     assert loaded.evaluate(sentences, tags) == toy_tagger.evaluate(sentences, tags)
     assert loaded.config == toy_tagger.config and loaded.info_ == {"column": "upos"}
 
 
-def test_baseline_takes_each_words_most_frequent_tag_and_the_overall_one_for_unknown_words(toy_tagger):
-    tagger = SequenceTagger(**SMALL)
+def test_baseline_takes_each_words_most_frequent_tag_and_the_overall_one_for_unknown_words():
     sentences = [["run", "run", "run", "the"], ["the", "dog", "cat"]]
-    tagger._fit_baseline(sentences, [["VERB", "NOUN", "VERB", "DET"], ["DET", "NOUN", "NOUN"]])
-    tagger.model_ = toy_tagger.model_  # the baseline does not use the network, but predict wants a fitted tagger
-    assert tagger.predict_baseline([["run", "the", "zebra"]]) == [["VERB", "DET", "NOUN"]]
+    tags = [["VERB", "VERB", "NOUN", "DET"], ["DET", "NOUN", "NOUN"]]  # NOUN is the most frequent tag overall
+    tagger = SequenceTagger(**{**SMALL, "epochs": 1}).fit(sentences, tags, sentences, tags, progress=False)
+    assert tagger.predict_baseline([["run", "the", "zebra"], ["dog"]]) == [["VERB", "DET", "NOUN"], ["NOUN"]]
+    scores = tagger.evaluate([["run", "the", "zebra"]], [["VERB", "DET", "NOUN"]])
+    assert scores["baselines"]["most_frequent_tag"]["accuracy"] == 1.0
 
 
 def test_evaluate_counts_out_of_vocabulary_words_and_unknown_gold_tags_as_errors(toy_tagger):
@@ -120,15 +121,17 @@ def test_evaluate_counts_out_of_vocabulary_words_and_unknown_gold_tags_as_errors
     assert math.isnan(toy_tagger.evaluate([["the", "nation"]], [["DET", "NOUN"]])["oov_accuracy"])
 
 
-def test_word_dropout_turns_training_words_into_unk_only_while_training(toy_tagger):
-    tagger = SequenceTagger(**{**SMALL, "word_dropout": 100.0})
+def test_word_dropout_changes_training_but_prediction_is_not_random():
     sentences, tags = toy_corpus(NOUNS, VERBS, 20, seed=3)
-    tagger._build_vocabularies(sentences, tags)
-    train_batch = tagger._batch(sentences, np.random.default_rng(0))
-    eval_batch = tagger._batch(sentences)
-    real = eval_batch["mask"]
-    assert (eval_batch["words"][real] != UNK).all()
-    assert (train_batch["words"][real] == UNK).mean() > 0.5
+    validation = toy_corpus(NOUNS, VERBS, 10, seed=4)
+    options = {**SMALL, "epochs": 3, "lr_decay": 1.0}
+    plain = SequenceTagger(**options, word_dropout=0.0).fit(sentences, tags, *validation, progress=False)
+    dropped = SequenceTagger(**options, word_dropout=100.0).fit(sentences, tags, *validation, progress=False)
+    assert [e["train_loss"] for e in plain.history_] != [e["train_loss"] for e in dropped.history_]
+    test_sentences, _ = toy_corpus(NOUNS + HELD_OUT_NOUNS, VERBS + HELD_OUT_VERBS, 40, seed=5)
+    first = dropped.predict(test_sentences)
+    assert dropped.predict(test_sentences) == first
+    assert [dropped.predict([words])[0] for words in test_sentences] == first
 
 
 def test_bad_input_raises_one_line_errors():
@@ -143,28 +146,56 @@ def test_bad_input_raises_one_line_errors():
     with pytest.raises(RnnlabError, match="not fitted"):
         SequenceTagger().predict([["hello"]])
     with pytest.raises(RnnlabError, match="dropout"):
-        TaggerConfig(dropout=1.0)
+        TagConfig(dropout=1.0)
 
 
 def test_real_treebank_subset_beats_the_most_frequent_tag_baseline(data_dir):
     treebank = read_conllu(data_dir / "pos" / "en_ewt-ud-dev.conllu")
     train, test = treebank[:600], treebank[-300:]
-    tagger = SequenceTagger(**{**SMALL, "hidden_size": 48, "lr": 5e-3, "max_epochs": 6, "batch_size": 32})
+    tagger = SequenceTagger(**{**SMALL, "hidden_size": 48, "lr": 5e-3, "epochs": 6, "batch_size": 32})
     tagger.fit([w for w, _ in train], [t for _, t in train], progress=False)
     scores = tagger.evaluate([w for w, _ in test], [t for _, t in test])
-    assert scores["oov_accuracy"] > scores["baseline_oov_accuracy"]
+    assert scores["oov_accuracy"] > scores["baselines"]["most_frequent_tag"]["oov_accuracy"]
     assert scores["accuracy"] > 0.6
 
 
 def test_learning_rate_halves_after_each_epoch_without_progress():
     sentences, tags = toy_corpus(NOUNS, VERBS, 60, seed=4)
-    tagger = SequenceTagger(**{**SMALL, "lr_decay": 0.5, "decay_patience": 1, "max_epochs": 10})
+    tagger = SequenceTagger(**{**SMALL, "lr_decay": 0.5, "decay_patience": 1, "epochs": 10})
     history = tagger.fit(sentences, tags, progress=False).history_
     best, expected = -1.0, SMALL["lr"]
     for metrics in history:
         assert metrics["lr"] == pytest.approx(expected)
-        if metrics["val_acc"] > best:
-            best = metrics["val_acc"]
+        if metrics["val_accuracy"] > best:
+            best = metrics["val_accuracy"]
         else:
             expected *= 0.5
     assert history[-1]["lr"] < SMALL["lr"]  # the toy task saturates, so some epochs make no progress
+
+
+def test_scikit_learn_clone_copies_the_settings_and_set_params_changes_the_network():
+    from sklearn.base import clone
+
+    sentences, tags = toy_corpus(NOUNS, VERBS, 20, seed=6)
+    tagger = SequenceTagger(**{**SMALL, "epochs": 1})
+    copy = clone(tagger).set_params(hidden_size=5)
+    assert copy.get_params() == {**tagger.get_params(), "hidden_size": 5}
+    copy.fit(sentences, tags, progress=False)
+    assert copy.model_.lstm.hidden_size == 5
+    assert copy.score(sentences, tags) == copy.evaluate(sentences, tags)["accuracy"]
+    with pytest.raises(RnnlabError, match="epochs"):
+        tagger.set_params(epochs=0)
+
+
+def test_resume_with_a_larger_budget_continues_the_step_count_and_the_history(tmp_path):
+    sentences, tags = toy_corpus(NOUNS, VERBS, 40, seed=7)
+    first = SequenceTagger(**{**SMALL, "epochs": 2}).fit(sentences, tags, run_dir=tmp_path / "run", progress=False)
+    resumed = SequenceTagger.resume(tmp_path / "run", epochs=3)
+    assert resumed.epochs == 3 and resumed.history_ == first.history_
+    with pytest.raises(RnnlabError, match="only max_steps, epochs, minutes"):
+        SequenceTagger.resume(tmp_path / "run", hidden_size=8)
+    with pytest.raises(RnnlabError, match="data differ"):
+        resumed.fit(sentences[1:], tags[1:], run_dir=tmp_path / "run", progress=False)
+    resumed.fit(sentences, tags, run_dir=tmp_path / "run", progress=False)
+    assert [e["step"] for e in resumed.history_] == [3, 6, 9]
+    assert resumed.history_[:2] == first.history_

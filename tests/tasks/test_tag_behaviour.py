@@ -38,12 +38,12 @@ def every_sentence() -> tuple[list[list[str]], list[list[str]]]:
 
 def test_tagger_learns_a_deterministic_toy_language_perfectly_within_twelve_epochs():
     train, validation = toy_language(60, seed=0), toy_language(20, seed=1)
-    tagger = SequenceTagger(**SMALL, max_epochs=12, patience=12).fit(*train, *validation, progress=False)
+    tagger = SequenceTagger(**SMALL, epochs=12, patience=12).fit(*train, *validation, progress=False)
     assert len(tagger.history_) == 12  # the epoch budget, not a clock, ended training
     scores = tagger.evaluate(*every_sentence())
     assert scores["tokens"] == 5 * 168 and scores["accuracy"] == 1.0
     # the most frequent tag of "fish" is wrong in one of its places
-    assert scores["baseline_accuracy"] < 1.0
+    assert scores["baselines"]["most_frequent_tag"]["accuracy"] < 1.0
     assert tagger.predict([["we", "fish", "a", "fish", "."], ["the", "fish", "fish", "the", "fish"]]) == [
         ["PRON", "VERB", "DET", "NOUN", "PUNCT"], ["DET", "NOUN", "VERB", "DET", "NOUN"]]
 
@@ -71,9 +71,9 @@ def suffix_corpus(nouns, verbs, count, seed):
 def test_fit_keeps_the_weights_of_the_best_validation_epoch_not_the_last():
     train = suffix_corpus(TRAIN_NOUNS, TRAIN_VERBS, 40, seed=0)
     validation = suffix_corpus(["capsize", "prize", "size"], ["mention", "caution", "station"], 20, seed=1)
-    tagger = SequenceTagger(**SMALL | dict(batch_size=8, max_epochs=15, patience=3)).fit(*train, *validation,
+    tagger = SequenceTagger(**SMALL | dict(batch_size=8, epochs=15, patience=3)).fit(*train, *validation,
                                                                                         progress=False)
-    accuracies = [entry["val_acc"] for entry in tagger.history_]
+    accuracies = [entry["val_accuracy"] for entry in tagger.history_]
     assert len(accuracies) < 15  # patience ran out
     assert accuracies[-1] < max(accuracies)  # so the last epoch is not the best one
     assert accuracies.index(max(accuracies)) == len(accuracies) - 4  # the best, then 3 epochs without progress
@@ -83,6 +83,6 @@ def test_fit_keeps_the_weights_of_the_best_validation_epoch_not_the_last():
 
 def test_validation_accuracy_in_history_is_evaluate_accuracy_on_the_validation_set():
     train, validation = toy_language(30, seed=2), toy_language(10, seed=3)
-    tagger = SequenceTagger(**SMALL, max_epochs=1).fit(*train, *validation, progress=False)
+    tagger = SequenceTagger(**SMALL, epochs=1).fit(*train, *validation, progress=False)
     (entry,) = tagger.history_
-    assert tagger.evaluate(*validation)["accuracy"] == entry["val_acc"]
+    assert tagger.evaluate(*validation)["accuracy"] == entry["val_accuracy"]

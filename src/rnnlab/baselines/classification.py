@@ -20,6 +20,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from rnnlab.errors import RnnlabError
+from rnnlab.metrics.classification import accuracy, macro_f1
 
 _CHUNK_ELEMENTS = 1 << 20  # float64 elements (8 MiB) per block of pairwise work: small blocks stay in cache
 
@@ -260,3 +261,22 @@ def _resample(series: np.ndarray, length: int) -> np.ndarray:
     steps = np.arange(len(series))
     return np.stack([np.interp(positions, steps, series[:, d]) for d in range(series.shape[1])], axis=1)
 
+
+def baseline_scores(kind: str, train_X: list, train_y: np.ndarray, test_X: list, test_y: np.ndarray,
+              nearest: bool = True) -> dict[str, dict[str, float]]:
+    """Test accuracy and macro-F1 of the baselines: majority class, and for series 1-NN Euclidean and DTW.
+
+    DTW has no window (the full warping path), as in the UCR archive's "DTW (full)" column.
+    """
+    classes = np.unique(np.concatenate([np.asarray(train_y), np.asarray(test_y)]))
+    true = np.searchsorted(classes, test_y)
+
+    def scores(predicted: np.ndarray) -> dict[str, float]:
+        ids = np.searchsorted(classes, predicted)
+        return {"accuracy": accuracy(true, ids), "macro_f1": macro_f1(true, ids, len(classes))}
+
+    results = {"majority class": scores(majority_class(np.asarray(train_y), len(test_y)))}
+    if kind == "numeric" and nearest:
+        results["1-NN Euclidean"] = scores(nearest_neighbour(train_X, train_y, test_X, metric="euclidean"))
+        results["1-NN DTW"] = scores(nearest_neighbour(train_X, train_y, test_X, metric="dtw"))
+    return results

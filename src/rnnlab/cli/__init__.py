@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import pkgutil
 import sys
 
+from rnnlab.cli.common import Output, Parser, add_json, json_to_stdout
 from rnnlab.errors import RnnlabError
 
 
@@ -21,17 +21,18 @@ def _gradcheck(args: argparse.Namespace) -> int:
 
     from rnnlab.diagnostics.gradcheck import CELLS, gradcheck, grid, masked_grid, report_row
 
+    output = Output(args.json)
     cells = tuple(args.cells or CELLS)
     configs = list(grid(cells, tuple(args.layers))) + list(masked_grid(cells))
     rows = [report_row(c, gradcheck(c)) for c in tqdm(configs, desc="gradcheck", disable=None, leave=False)]
-    if args.json:
-        print(json.dumps(rows, indent=1))
-    else:
-        print(f"{'configuration':58s} {'worst tensor':22s} rel. error")
-        for config, row in zip(configs, rows, strict=True):
-            print(f"{config.label():58s} {row['worst_tensor']:22s} {row['worst_relative_error']:.2e}")
+    output.say(f"{'configuration':58s} {'worst tensor':22s} rel. error")
+    for config, row in zip(configs, rows, strict=True):
+        output.say(f"{config.label():58s} {row['worst_tensor']:22s} {row['worst_relative_error']:.2e}")
     worst = max(row["worst_relative_error"] for row in rows)
-    print(f"{len(rows)} configurations, worst relative error {worst:.2e} (threshold {args.threshold:.0e})")
+    output.say(f"{len(rows)} configurations, worst relative error {worst:.2e} (threshold {args.threshold:.0e})")
+    labelled = [{"configuration": c.label(), **row} for c, row in zip(configs, rows, strict=True)]
+    output.result({"command": "gradcheck", "configurations": labelled,
+                   "worst_relative_error": worst, "threshold": args.threshold, "passed": worst < args.threshold})
     return 0 if worst < args.threshold else 1
 
 
@@ -49,14 +50,14 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="rnnlab", description="Learn, check and train recurrent neural networks.")
+    parser = Parser(prog="rnnlab", description="Learn, check and train recurrent neural networks.")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("gradcheck", help="check every hand-written gradient against central differences (float64)")
     p.add_argument("--cells", nargs="+", choices=["rnn_tanh", "rnn_relu", "lstm", "gru"], help="default: all four")
     p.add_argument("--layers", nargs="+", type=int, default=[1, 2, 3], help="layer counts to check (default 1 2 3)")
     p.add_argument("--threshold", type=float, default=1e-6, help="fail above this relative error (default 1e-6)")
-    p.add_argument("--json", action="store_true", help="print the results as JSON")
+    add_json(p)
     p.set_defaults(run=_gradcheck)
 
     p = sub.add_parser("demo", help="run one of the seeds' examples (no name: list them)")
@@ -64,13 +65,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("rest", nargs=argparse.REMAINDER, help="arguments passed to the demo")
     p.set_defaults(run=_demo)
 
-    for module in sorted(m.name for m in pkgutil.iter_modules(__path__)):  # charlm, classify, ...
+    for module in sorted(m.name for m in pkgutil.iter_modules(__path__) if m.name != "common"):  # charlm, ...
         importlib.import_module(f"rnnlab.cli.{module}").register(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(json_to_stdout(sys.argv[1:] if argv is None else argv))
     try:
         return args.run(args)
     except RnnlabError as error:

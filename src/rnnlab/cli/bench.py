@@ -1,8 +1,8 @@
 """`rnnlab bench`: the NumPy engine against PyTorch, side by side (needs PyTorch)."""
 
 import argparse
-import json
 
+from rnnlab.cli.common import Output, add_json
 from rnnlab.errors import RnnlabError
 
 
@@ -12,7 +12,7 @@ def register(sub) -> None:
     p.add_argument("--threads", type=int, default=1, help="threads for both engines (default 1)")
     p.add_argument("--repeats", type=int, default=7, help="timed steps per engine, at least (median reported)")
     p.add_argument("--warmup", type=int, default=3, help="untimed steps first")
-    p.add_argument("--json", metavar="PATH", help="also write the report as JSON")
+    add_json(p)
     p.set_defaults(run=run)
 
 
@@ -27,12 +27,8 @@ def run(args: argparse.Namespace) -> int:
     unknown = [c for c in args.configs if c not in CONFIGS]
     if unknown:
         raise RnnlabError(f"unknown configuration {unknown[0]!r}; choose from {', '.join(CONFIGS)}")
+    output = Output(args.json)
     report = run_bench(args.configs, args.threads, args.repeats, args.warmup)
-    print(format_table(report))
-    if args.json:
-        from pathlib import Path
-
-        from rnnlab.checkpoint import atomic_write_bytes
-
-        atomic_write_bytes(Path(args.json), json.dumps(report, indent=1).encode())
+    output.say(format_table(report))
+    output.result({"command": "bench", **report})
     return 0

@@ -1,190 +1,247 @@
-"""`rnnlab classify train|eval|predict`: sequence classification from the command line."""
+"""`rnnlab classify train|eval|predict`: sequence classification from the command line.
+
+    rnnlab classify train --data PATH --out RUN [--test PATH | --test-fraction F] [data flags] [settings...]
+    rnnlab classify train --resume RUN [--epochs N] [--minutes M]
+    rnnlab classify eval --ckpt RUN --data PATH [--json [FILE]] [--plot FILE.png]
+    rnnlab classify predict --ckpt RUN [TEXTS...] [--data PATH] [--top-k K] [--json [FILE]]
+
+The settings flags of `train` come from `ClassifyConfig` (`add_settings`); this module adds the data
+flags. `train` prints the test figures beside the baselines and writes metrics.json and confusion.png
+into the run folder.
+"""
 
 from __future__ import annotations
 
 import argparse
-import json
-import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from rnnlab.errors import RnnlabError
+from rnnlab.cli.common import (
+    Output,
+    add_ckpt,
+    add_json,
+    add_plot,
+    add_settings,
+    add_threads,
+    add_train_flags,
+    build,
+    check_train_args,
+    given_settings,
+    limit_threads,
+)
+from rnnlab.errors import InvalidArgument, RnnlabError
+from rnnlab.tasks.classify_config import ClassifyConfig
+
+BUDGETS = ("epochs", "minutes")
+DEFAULT_TEST_FRACTION = 0.1
 
 
 def register(sub) -> None:
     p = sub.add_parser("classify", help="classify whole sequences: names, CSV text, UCR/UEA series, images by row")
-    actions = p.add_subparsers(dest="action", required=True)
+    verbs = p.add_subparsers(dest="verb", required=True)
 
-    t = actions.add_parser("train", help="train, evaluate on held-out data beside baselines, save a run folder")
-    t.add_argument("--data", required=True, help="training data (class folder, .csv, .ts, IDX images, .npz)")
+    t = verbs.add_parser("train", help="train, evaluate on held-out data beside baselines, save a run folder")
+    add_train_flags(t, "training data (class folder, .csv, .ts, IDX images, .npz)")
     t.add_argument("--test", help="test data in the same format (default: a stratified --test-fraction of --data)")
-    t.add_argument("--test-fraction", type=float, default=0.1, help="held out for testing when no --test (0.1)")
-    t.add_argument("--out", required=True, help="run folder to create")
-    t.add_argument("--force", action="store_true", help="overwrite an existing run folder")
+    t.add_argument("--test-fraction", type=float, help=f"share of --data held out for testing when no --test "
+                   f"(default {DEFAULT_TEST_FRACTION})")
+    _columns(t)
     t.add_argument("--keep-duplicates", action="store_true",
                    help="keep repeated (text, label) pairs (default: drop them before splitting)")
     t.add_argument("--no-nn", action="store_true", help="skip the 1-NN Euclidean / DTW baselines on series")
-    _data_columns(t)
-    _hyperparameters(t)
-    t.set_defaults(run=train)
+    add_threads(t)
+    add_settings(t, ClassifyConfig)
+    t.set_defaults(run=_train)
 
-    e = actions.add_parser("eval", help="evaluate a run on labelled data")
-    e.add_argument("--ckpt", required=True, help="run folder")
+    e = verbs.add_parser("eval", help="evaluate a run on labelled data")
+    add_ckpt(e)
     e.add_argument("--data", required=True, help="labelled data in any supported format")
-    e.add_argument("--png", help="write the confusion matrix here (default: no image)")
-    _data_columns(e)
-    e.set_defaults(run=evaluate)
+    _columns(e)
+    add_json(e)
+    add_plot(e, "the confusion matrix")
+    add_threads(e)
+    e.set_defaults(run=_eval)
 
-    q = actions.add_parser("predict", help="top-k classes with probabilities for texts or series")
-    q.add_argument("--ckpt", required=True, help="run folder")
-    q.add_argument("texts", nargs="*", help="texts to classify (text models)")
-    q.add_argument("--data", help="a file of sequences to classify instead (any supported format)")
-    q.add_argument("--top-k", type=int, default=3, help="classes to show per input (3)")
-    _data_columns(q)
-    q.set_defaults(run=predict)
-
-
-def _data_columns(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--text-column", default="text", help="CSV text column (text)")
-    p.add_argument("--label-column", default="label", help="CSV label column (label)")
-
-
-def _hyperparameters(p: argparse.ArgumentParser) -> None:
-    from rnnlab.tasks.classify import ClassifierConfig
-
-    defaults = ClassifierConfig()
-    p.add_argument("--cell", default=defaults.cell, choices=["rnn", "rnn_relu", "lstm", "gru"])
-    p.add_argument("--hidden-size", type=int, default=defaults.hidden_size)
-    p.add_argument("--layers", type=int, default=defaults.num_layers)
-    p.add_argument("--bidirectional", action=argparse.BooleanOptionalAction, default=defaults.bidirectional)
-    p.add_argument("--embedding-dim", type=int, default=defaults.embedding_dim)
-    p.add_argument("--pooling", default=defaults.pooling, choices=["last", "mean", "max"])
-    p.add_argument("--dropout", type=float, default=defaults.dropout)
-    p.add_argument("--char-dropout", type=float, default=defaults.char_dropout,
-                   help="text: probability of reading a training character as <unk>")
-    p.add_argument("--lr", type=float, default=defaults.lr)
-    p.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    p.add_argument("--epochs", type=int, default=defaults.epochs)
-    p.add_argument("--patience", type=int, default=defaults.patience)
-    p.add_argument("--val-fraction", type=float, default=defaults.validation_fraction)
-    p.add_argument("--monitor", default=defaults.monitor, choices=["val_loss", "val_accuracy", "val_macro_f1"])
-    p.add_argument("--class-weight", choices=["balanced", "sqrt"], default=defaults.class_weight)
-    p.add_argument("--minutes", type=float, default=defaults.minutes, help="training time limit per net")
-    p.add_argument("--ensemble", type=int, default=defaults.ensemble, help="nets to train and average (1)")
-    p.add_argument("--seed", type=int, default=defaults.seed)
+    r = verbs.add_parser("predict", help="top-k classes with probabilities for texts or series")
+    add_ckpt(r)
+    r.add_argument("texts", nargs="*", help="texts to classify (text models)")
+    r.add_argument("--data", help="a file of sequences to classify instead (any supported format)")
+    r.add_argument("--top-k", type=int, default=3, help="classes to show per input (default 3)")
+    _columns(r)
+    add_json(r)
+    add_threads(r)
+    r.set_defaults(run=_predict)
 
 
-def _load(path: str, args: argparse.Namespace):
-    from rnnlab.tasks.classify_data import load_dataset
+def _columns(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--text-column", help="CSV text column (default: text; eval and predict: the run's)")
+    p.add_argument("--label-column", help="CSV label column (default: label; eval and predict: the run's)")
 
-    return load_dataset(path, args.text_column, args.label_column)
+
+def _read(path: str, source: dict[str, Any]):
+    from rnnlab.data.datasets import load_dataset
+
+    return load_dataset(path, source.get("text_column") or "text", source.get("label_column") or "label")
 
 
-def train(args: argparse.Namespace) -> int:
-    from threadpoolctl import threadpool_limits
+def _split(source: dict[str, Any], seed: int, out: Output) -> dict[str, Any]:
+    """Read and split the data as `source` says: deduplicate, then --test or a stratified --test-fraction."""
+    from rnnlab.data.datasets import deduplicate, stratified_split
 
-    from rnnlab.tasks.classify import SequenceClassifier
-    from rnnlab.tasks.classify_data import baselines, deduplicate, stratified_split
-
-    if not args.test and not 0 < args.test_fraction < 1:
-        raise RnnlabError(f"Received an invalid value for argument `--test-fraction`, expected a number in (0, 1), "
-                          f"got {args.test_fraction}.")
-    out = Path(args.out)
-    if out.exists() and any(out.iterdir()) and not args.force:
-        raise RnnlabError(f"{out}: run folder exists and is not empty; pass --force or choose another --out")
-    data = _load(args.data, args)
+    data = _read(source["data"], source)
     inputs, labels = data.inputs, data.labels
-    if data.kind == "text" and not args.keep_duplicates:
-        before = len(labels)
+    if data.kind == "text" and not source["keep_duplicates"]:
         inputs, labels = deduplicate(inputs, labels)
-        print(f"data: {args.data}: {before} examples, {len(labels)} after removing repeated (text, label) pairs")
-    if args.test:
-        test = _load(args.test, args)
-        train_X, train_y, test_X, test_y = inputs, labels, test.inputs, test.labels
+        out.say(f"data: {source['data']}: {len(data)} examples, {len(labels)} after removing repeated "
+                f"(text, label) pairs")
+    if source["test"]:
+        test = _read(source["test"], source)
+        if test.kind != data.kind:
+            raise RnnlabError(f"{source['test']}: holds {test.kind} data, but {source['data']} holds {data.kind}")
+        unseen = sorted(set(test.labels.tolist()) - set(labels.tolist()))
+        if unseen:
+            raise RnnlabError(f"{source['test']}: label {unseen[0]!r} does not occur in the training data "
+                              f"{source['data']}")
+        split = (inputs, labels, test.inputs, test.labels)
     else:
-        kept, held = stratified_split(labels, args.test_fraction, args.seed)
-        train_X, train_y = [inputs[i] for i in kept], labels[kept]
-        test_X, test_y = [inputs[i] for i in held], labels[held]
-    clf = SequenceClassifier(
-        cell=args.cell, hidden_size=args.hidden_size, num_layers=args.layers, bidirectional=args.bidirectional,
-        embedding_dim=args.embedding_dim, pooling=args.pooling, dropout=args.dropout, char_dropout=args.char_dropout,
-        lr=args.lr, batch_size=args.batch_size, epochs=args.epochs, patience=args.patience,
-        validation_fraction=args.val_fraction, monitor=args.monitor, class_weight=args.class_weight,
-        minutes=args.minutes, ensemble=args.ensemble, seed=args.seed)
-    print(f"train {len(train_y)}, test {len(test_y)} ({data.kind}, {len(np.unique(train_y))} classes)")
-    print(clf.config)
-    with threadpool_limits(1):
-        started = time.perf_counter()
-        clf.fit(train_X, train_y)
-        seconds = time.perf_counter() - started
-        result = clf.evaluate(test_X, test_y)
-        scores = baselines(data.kind, train_X, train_y, test_X, test_y, nearest=not args.no_nn)
-    result["baselines"], result["train_seconds"] = scores, round(seconds, 1)
-    _report(result, seconds)
-    out.mkdir(parents=True, exist_ok=True)
-    clf.save(out, extra={"data": str(args.data), "test_accuracy": result["accuracy"],
-                         "test_macro_f1": result["macro_f1"]})
-    _write_outputs(out, result, f"{Path(args.data).name}: test accuracy {result['accuracy']:.3f}")
-    print(f"saved {out}/best.safetensors, best.json, metrics.json, confusion.png")
+        kept, held = stratified_split(labels, source["test_fraction"], seed)
+        split = ([inputs[i] for i in kept], labels[kept], [inputs[i] for i in held], labels[held])
+    return {"kind": data.kind, "train_X": split[0], "train_y": split[1], "test_X": split[2], "test_y": split[3]}
+
+
+def _train(args: argparse.Namespace) -> int:
+    from rnnlab.baselines.classification import baseline_scores
+    from rnnlab.tasks.base import RunFolder
+    from rnnlab.tasks.classify import SequenceClassifier
+
+    settings = given_settings(args, ClassifyConfig)
+    check_train_args(args, settings, BUDGETS)
+    out = Output(None, args.quiet)
+    if args.resume:
+        typed = [flag for flag, value in (("--test", args.test), ("--test-fraction", args.test_fraction),
+                                          ("--text-column", args.text_column), ("--label-column", args.label_column),
+                                          ("--keep-duplicates", args.keep_duplicates)) if value]
+        if typed:
+            raise RnnlabError(f"--resume reads the data as the run did; {', '.join(typed)} cannot be given with it")
+        clf = SequenceClassifier.resume(args.resume, **settings)
+        if clf.data_source_ is None:
+            raise RnnlabError(f"{args.resume}: the run was trained from Python, not on a file; resume it with "
+                              f"SequenceClassifier.resume")
+        run, source = RunFolder(args.resume, resume=True), clf.data_source_
+    else:
+        if not args.data:
+            raise RnnlabError("--data is required (the labelled data to train on)")
+        clf = build(SequenceClassifier, settings)
+        fraction = DEFAULT_TEST_FRACTION if args.test_fraction is None else args.test_fraction
+        if not args.test and not 0 < fraction < 1:
+            raise InvalidArgument("--test-fraction", "a number in (0, 1)", fraction)
+        run = RunFolder(args.out, force=args.force)
+        source = {"data": args.data, "test": args.test, "test_fraction": None if args.test else fraction,
+                  "text_column": args.text_column, "label_column": args.label_column,
+                  "keep_duplicates": args.keep_duplicates}
+    data = _split(source, clf.seed, out)
+    out.say(f"train {len(data['train_y'])}, test {len(data['test_y'])} ({data['kind']}, "
+            f"{len(np.unique(data['train_y']))} classes)")
+    out.note(str(clf.config))
+    try:
+        with limit_threads(args):
+            clf.fit(data["train_X"], data["train_y"], run_dir=run, progress=not args.quiet, source=source)
+            result = clf.evaluate(data["test_X"], data["test_y"])
+            result["baselines"] = baseline_scores(data["kind"], data["train_X"], data["train_y"], data["test_X"],
+                                                  data["test_y"], nearest=not args.no_nn)
+        _report(result, out, clf.train_seconds_)
+        document = {"task": "classify", "command": "train", "data": source["data"], "test": source["test"],
+                    **result, "train_seconds": round(clf.train_seconds_, 1)}
+        run.write_json("metrics.json", document)
+        _plot(run.path / "confusion.png", result, f"{Path(source['data']).name}: test accuracy "
+                                                   f"{result['accuracy']:.3f}")
+    except BaseException:
+        run.discard()
+        raise
+    out.say(f"saved {run.path}/best.safetensors, best.json, latest.*, log.jsonl, metrics.json, confusion.png")
     return 0
 
 
-def evaluate(args: argparse.Namespace) -> int:
+def _load(args: argparse.Namespace):
+    """The run's best model, and the reading options for --data: those typed, else the run's."""
     from rnnlab.tasks.classify import SequenceClassifier
 
     clf = SequenceClassifier.load(args.ckpt)
-    data = _load(args.data, args)
-    _warn_unknown(clf, data.inputs)
-    result = clf.evaluate(data.inputs, data.labels)
-    _report(result, None)
-    if args.png:
-        from rnnlab.diagnostics.confusion import plot_confusion_matrix
+    saved = clf.data_source_ or {}
+    columns = {k: getattr(args, k) or saved.get(k) for k in ("text_column", "label_column")}
+    return clf, columns
 
-        plot_confusion_matrix(args.png, np.array(result["confusion"]), result["classes"], title=Path(args.data).name)
-        print(f"saved {args.png}")
+
+def _eval(args: argparse.Namespace) -> int:
+    out = Output(args.json, quiet=False)
+    clf, columns = _load(args)
+    data = _read(args.data, columns)
+    _warn_unknown(clf, data.inputs, out)
+    with limit_threads(args):
+        result = clf.evaluate(data.inputs, data.labels)
+    _report(result, out)
+    if args.plot:
+        _plot(Path(args.plot), result, Path(args.data).name)
+        out.say(f"saved {args.plot}")
+    out.result({"task": "classify", "command": "eval", "ckpt": args.ckpt, "data": args.data, **result})
     return 0
 
 
-def predict(args: argparse.Namespace) -> int:
-    from rnnlab.tasks.classify import SequenceClassifier
-
+def _predict(args: argparse.Namespace) -> int:
     if args.top_k < 1:
-        raise RnnlabError(f"Received an invalid value for argument `--top-k`, expected a positive integer, "
-                          f"got {args.top_k}.")
-    clf = SequenceClassifier.load(args.ckpt)
+        raise InvalidArgument("--top-k", "a positive integer", args.top_k)
+    out = Output(args.json, quiet=False)
+    clf, columns = _load(args)
     if args.data:
-        inputs = _load(args.data, args).inputs
-        names = [f"#{i}" for i in range(len(inputs))]
+        data = _read(args.data, columns)
+        inputs = data.inputs
+        names: list = list(inputs) if data.kind == "text" else list(range(len(inputs)))
     elif args.texts:
         if clf.kind_ != "text":
             raise RnnlabError(f"{args.ckpt}: this model classifies numeric series; pass them with --data FILE")
-        inputs, names = args.texts, args.texts
+        inputs = names = args.texts
     else:
         raise RnnlabError("nothing to classify: give texts or --data FILE")
-    _warn_unknown(clf, inputs)
-    for name, best in zip(names, clf.top_k(inputs, args.top_k), strict=True):
-        print(f"{name}: " + ", ".join(f"{label} {p:.3f}" for label, p in best))
+    _warn_unknown(clf, inputs, out)
+    with limit_threads(args):
+        best = clf.top_k(inputs, args.top_k)
+    predictions = []
+    for name, pairs in zip(names, best, strict=True):
+        out.say(f"{name if isinstance(name, str) else f'#{name}'}: " +
+                ", ".join(f"{label} {p:.3f}" for label, p in pairs))
+        predictions.append({"input": name, "labels": [label for label, _ in pairs],
+                            "probabilities": [p for _, p in pairs]})
+    out.result({"task": "classify", "command": "predict", "ckpt": args.ckpt,
+                **({"data": args.data} if args.data else {}), "predictions": predictions})
     return 0
 
 
-def _warn_unknown(clf, inputs) -> None:
-    if clf.kind_ == "text":
-        unknown = clf.unknown_characters(inputs)
-        if unknown:
-            print(f"note: characters not seen in training read as <unk>: {' '.join(map(repr, unknown[:10]))}")
+def _warn_unknown(clf, inputs, out: Output) -> None:
+    unknown = clf.unknown_characters(inputs) if clf.kind_ == "text" else []
+    if unknown:
+        out.say(f"note: characters not seen in training read as <unk>: {' '.join(map(repr, unknown[:10]))}")
 
 
-def _report(result: dict, seconds: float | None) -> None:
-    from rnnlab.clf_metrics import classification_report
+def _report(result: dict, out: Output, seconds: float | None = None) -> None:
+    """The per-class table, the confusion matrix, then the model's figures (and the baselines') on one line each.
 
-    print(classification_report(result["true"], result["predicted"], result["classes"]))
-    print("confusion matrix (rows true, columns predicted):")
-    print(format_confusion(np.array(result["confusion"]), result["classes"]))
+    The table covers the classes present in the labels or the predictions, as `macro_f1` does.
+    """
+    from rnnlab.metrics.classification import classification_report
+
+    matrix, classes = np.array(result["confusion"]), result["classes"]
+    present = np.flatnonzero(matrix.sum(axis=0) + matrix.sum(axis=1))  # classes in the labels or predictions
+    counts = matrix[np.ix_(present, present)]  # (P, P): nothing is lost, the others' rows and columns are 0
+    true, predicted = np.divmod(np.repeat(np.arange(counts.size), counts.ravel()), len(present))  # one per example
+    out.say(classification_report(true, predicted, [classes[i] for i in present]))
+    out.say("confusion matrix (rows true, columns predicted):")
+    out.say(format_confusion(matrix, classes))
     timing = f"  (trained in {seconds:.1f} s)" if seconds is not None else ""
-    print(f"{'model':28s} accuracy {result['accuracy']:.4f}  macro-F1 {result['macro_f1']:.4f}{timing}")
+    out.say(f"{'model':28s} accuracy {result['accuracy']:.4f}  macro-F1 {result['macro_f1']:.4f}{timing}")
     for name, score in result.get("baselines", {}).items():
-        print(f"{name:28s} accuracy {score['accuracy']:.4f}  macro-F1 {score['macro_f1']:.4f}")
+        out.say(f"{name:28s} accuracy {score['accuracy']:.4f}  macro-F1 {score['macro_f1']:.4f}")
 
 
 def format_confusion(matrix: np.ndarray, classes: list[str]) -> str:
@@ -197,10 +254,7 @@ def format_confusion(matrix: np.ndarray, classes: list[str]) -> str:
     return "\n".join(lines)
 
 
-def _write_outputs(out: Path, result: dict, title: str) -> None:
-    from rnnlab.checkpoint import atomic_write_bytes
+def _plot(path: Path, result: dict, title: str) -> None:
     from rnnlab.diagnostics.confusion import plot_confusion_matrix
 
-    metrics = {k: v for k, v in result.items() if k not in ("predicted", "true")}
-    atomic_write_bytes(out / "metrics.json", (json.dumps(metrics, indent=1) + "\n").encode("utf-8"))
-    plot_confusion_matrix(out / "confusion.png", np.array(result["confusion"]), result["classes"], title=title)
+    plot_confusion_matrix(path, np.array(result["confusion"]), result["classes"], title=title)

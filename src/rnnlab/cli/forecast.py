@@ -1,140 +1,184 @@
-"""`rnnlab forecast train|eval|predict|backtest`: CSV series in, honest multi-step forecasts out."""
+"""`rnnlab forecast train|eval|predict|backtest`: CSV series in, honest multi-step forecasts out.
+
+The settings flags of `train` and `backtest` come from `ForecastConfig` (`add_settings`); this
+module adds only the data flags (`--data`, `--time-column`, `--missing`, `--test-size`) and the
+backtest's `--origins` / `--step`.
+"""
 
 from __future__ import annotations
 
 import argparse
-import json
-import shutil
 from pathlib import Path
 
-from rnnlab.errors import RnnlabError, invalid_argument
+from rnnlab.cli.common import (
+    Output,
+    add_ckpt,
+    add_json,
+    add_plot,
+    add_quiet,
+    add_settings,
+    add_threads,
+    add_train_flags,
+    build,
+    check_train_args,
+    finite,
+    given_settings,
+    limit_threads,
+)
+from rnnlab.errors import InvalidArgument, RnnlabError
+from rnnlab.tasks.forecast_config import ForecastConfig
 
-MODEL_OPTIONS = ("lookback", "horizon", "strategy", "cell", "hidden_size", "num_layers", "dropout", "scaler", "log",
-                 "difference", "seasonal_difference", "season", "target", "covariates", "lr", "batch_size",
-                 "max_steps", "patience", "val_fraction", "interval", "seed")
+BUDGETS = ("max_steps", "minutes")
 
 
 def register(sub) -> None:
     p = sub.add_parser("forecast", help="train, evaluate, backtest and use a recurrent forecaster on a CSV series")
-    tasks = p.add_subparsers(dest="forecast_command", required=True)
+    verbs = p.add_subparsers(dest="verb", required=True)
 
-    t = tasks.add_parser("train", help="fit on all but the last --test-size rows, save the run, evaluate the tail")
-    _data_options(t)
-    _model_options(t)
-    t.add_argument("--test-size", type=int, help="rows held out at the end for evaluation (default 2 * horizon; "
-                                                 "0: train on everything)")
-    t.add_argument("--run-dir", type=Path, help="run folder to create (default runs/forecast-<csv name>)")
-    t.add_argument("--force", action="store_true", help="replace an existing run folder")
+    t = verbs.add_parser("train", help="fit on all but the last --test-size rows, save the run, evaluate the tail")
+    add_train_flags(t, "CSV with a header, a time column and value columns")
+    _reading_flags(t)
+    t.add_argument("--test-size", type=int, help="rows held out at the end for evaluation (default 2 x horizon; "
+                   "0: train on everything)")
+    add_threads(t)
+    add_settings(t, ForecastConfig)
     t.set_defaults(run=_train)
 
-    e = tasks.add_parser("eval", help="evaluate a saved run on the rows of a CSV after its training data")
-    e.add_argument("run_dir", type=Path)
-    _data_options(e)
-    e.add_argument("--plot", type=Path, help="write the evaluation windows as a PNG here")
+    e = verbs.add_parser("eval", help="evaluate a saved run on the rows of a CSV after its training data")
+    add_ckpt(e)
+    e.add_argument("--data", required=True, help="CSV with the run's columns, running past its training data")
+    _reading_flags(e)
+    add_json(e)
+    add_plot(e, "the forecast from each evaluation origin")
     e.set_defaults(run=_eval)
 
-    r = tasks.add_parser("predict", help="forecast the next horizon steps after the training data or a CSV")
-    r.add_argument("run_dir", type=Path)
-    r.add_argument("csv", nargs="?", type=Path, help="forecast after the end of this CSV instead")
-    r.add_argument("--time-column", help="default: the first column")
-    r.add_argument("--missing", choices=["fail", "interpolate", "drop"], default="fail")
-    r.add_argument("--plot", type=Path, help="write history, forecast and interval as a PNG here")
+    r = verbs.add_parser("predict", help="forecast the horizon after the training data, or after the end of a CSV")
+    add_ckpt(r)
+    r.add_argument("--data", help="forecast after the end of this CSV instead (the run's columns; no refit)")
+    _reading_flags(r)
+    add_json(r)
+    add_plot(r, "the history, the forecast and its interval")
     r.set_defaults(run=_predict)
 
-    b = tasks.add_parser("backtest", help="rolling-origin backtest: refit at each origin, baselines beside")
-    _data_options(b)
-    _model_options(b)
+    b = verbs.add_parser("backtest", help="rolling-origin backtest: refit at each origin, baselines beside")
+    b.add_argument("--data", required=True, help="CSV with a header, a time column and value columns")
+    _reading_flags(b)
     b.add_argument("--origins", type=int, default=5, help="number of forecast origins (default 5)")
-    b.add_argument("--step", type=int, help="rows between origins (default: horizon)")
-    b.add_argument("--plot", type=Path, help="write the backtest windows as a PNG here")
-    b.add_argument("--json", type=Path, help="write the report as JSON here")
+    b.add_argument("--step", type=int, help="rows between origins (default: the horizon)")
+    add_json(b)
+    add_plot(b, "the forecast from each origin")
+    add_quiet(b)
+    add_threads(b)
+    add_settings(b, ForecastConfig)
     b.set_defaults(run=_backtest)
 
 
-def _data_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("csv", type=Path, help="CSV with a header, a time column and value columns")
-    p.add_argument("--time-column", help="default: the first column")
-    p.add_argument("--missing", choices=["fail", "interpolate", "drop"], default="fail",
-                   help="gaps and empty values: fail (default), interpolate linearly in time, or drop rows")
+def _reading_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--time-column", help="the time column (default: the first column; eval and predict: the run's)")
+    p.add_argument("--missing", choices=["fail", "interpolate", "drop"],
+                   help="gaps and empty values: fail (default), interpolate linearly in time, or drop rows "
+                   "(eval and predict: the run's choice)")
 
 
-def _model_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--target", help="column to forecast (default: the first value column)")
-    p.add_argument("--covariates", nargs="+", default=[], help="other columns fed to the network as inputs")
-    p.add_argument("--lookback", type=int, default=24, help="input window in steps (default 24)")
-    p.add_argument("--horizon", type=int, default=12, help="steps to forecast (default 12)")
-    p.add_argument("--strategy", choices=["multi-output", "direct", "recursive"], default="multi-output")
-    p.add_argument("--cell", choices=["lstm", "gru", "rnn", "rnn_relu"], default="lstm")
-    p.add_argument("--hidden-size", type=int, default=32)
-    p.add_argument("--num-layers", type=int, default=1)
-    p.add_argument("--dropout", type=float, default=0.0)
-    p.add_argument("--scaler", choices=["standard", "minmax", "none"], default="standard")
-    p.add_argument("--log", action="store_true", help="model log(1 + y) (multiplicative seasonality)")
-    p.add_argument("--difference", type=int, default=0, choices=[0, 1, 2], help="order of differencing")
-    p.add_argument("--seasonal-difference", choices=["auto", "on", "off"], default="auto",
-                   help="difference at the season (auto: when the calendar or --season gives one)")
-    p.add_argument("--season", type=int, help="observations per season (default: from the dates, else inferred)")
-    p.add_argument("--lr", type=float, default=3e-3)
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--max-steps", type=int, default=1500)
-    p.add_argument("--patience", type=int, default=12, help="evaluations without improvement before stopping")
-    p.add_argument("--val-fraction", type=float, default=0.2, help="training tail used for early stopping")
-    p.add_argument("--interval", type=float, default=0.8, help="coverage of the residual-quantile interval")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-
-
-def _read(args: argparse.Namespace, csv: Path | None = None):
+def _read(path: str, args: argparse.Namespace, out: Output, saved: dict | None = None):
+    """The CSV as a Series, read with the typed --time-column / --missing, else as the run read its data."""
     from rnnlab.data.timeseries import read_series_csv
 
-    path = csv or args.csv
+    saved = saved or {}
     if not Path(path).is_file():
         raise RnnlabError(f"{path}: no such file")
-    series = read_series_csv(path, time_column=args.time_column, missing=args.missing)
+    series = read_series_csv(path, time_column=args.time_column or saved.get("time_column"),
+                             value_columns=saved.get("value_columns"), missing=args.missing or saved.get("missing")
+                             or "fail")
     if len(series.filled):
-        print(f"{path}: interpolated {len(series.filled)} missing values (--missing interpolate)")
+        out.say(f"{path}: interpolated {len(series.filled)} missing values (--missing interpolate)")
     return series
 
 
-def _config(args: argparse.Namespace):
-    from rnnlab.tasks.forecast import ForecastConfig
+def _check_plot(args: argparse.Namespace) -> None:
+    """A --plot into a folder that does not exist is refused before any work (a typo should not cost a run)."""
+    if args.plot and not Path(args.plot).parent.is_dir():
+        raise RnnlabError(f"--plot {args.plot}: the folder {Path(args.plot).parent} does not exist")
 
-    params = {name: getattr(args, name) for name in MODEL_OPTIONS}
-    params["covariates"] = tuple(params["covariates"])
-    return ForecastConfig(**params)
+
+def _positive(flag: str, value: int | None) -> None:
+    if value is not None and value < 1:
+        raise InvalidArgument(flag, "a positive integer", value)
 
 
 def _train(args: argparse.Namespace) -> int:
+    from rnnlab.tasks.base import RunFolder
     from rnnlab.tasks.forecast import Forecaster
-    from rnnlab.tasks.forecast_eval import plot_losses
 
-    config = _config(args)
-    series = _read(args)
-    test_size = 2 * config.horizon if args.test_size is None else args.test_size
-    if not 0 <= test_size < len(series) or (test_size and test_size < config.horizon):
-        raise invalid_argument("--test-size", f"0 or an integer in [{config.horizon}, {len(series) - 1}]", test_size)
-    run_dir = args.run_dir or Path("runs") / f"forecast-{args.csv.stem}"
-    if run_dir.exists() and not args.force:
-        raise RnnlabError(f"{run_dir}: run folder exists; pass --force to replace it or choose another --run-dir")
-    print(config)
-    print(series)
-    model = Forecaster(config, progress=not args.quiet)
-    model.fit(series, train_end=len(series) - test_size)  # raises before anything is written
-    if run_dir.exists():
-        shutil.rmtree(run_dir)
-    run_dir.mkdir(parents=True)
-    model.save(run_dir)
-    plot_losses(run_dir / "loss.png", model.history_, title=f"{model.columns_[0]}: training and validation loss")
-    print(f"trained on {model.n_train_} rows to {model.train_end_time_} in {model.train_seconds_:.1f} s; "
-          f"saved {run_dir}/best.safetensors, best.json, loss.png")
-    if test_size:
-        report = model.evaluate(series)
-        print(report.format())
-        _write_json(run_dir / "eval.json", report.to_json())
-        report.plot(run_dir / "eval.png")
-        _plot_last_window(model, series, report, run_dir / "forecast.png")
-        print(f"wrote {run_dir}/eval.json, eval.png, forecast.png")
+    settings = given_settings(args, ForecastConfig)
+    check_train_args(args, settings, BUDGETS)
+    out = Output(None, args.quiet)
+    if args.resume:
+        typed = [flag for flag, value in (("--test-size", args.test_size), ("--time-column", args.time_column),
+                                          ("--missing", args.missing)) if value is not None]
+        if typed:
+            raise RnnlabError(f"--resume reads the data as the run did; {', '.join(typed)} cannot be given with it")
+        model = Forecaster.resume(args.resume, **settings)
+        run = RunFolder(args.resume, resume=True)
+        if model.data_source_ is None:
+            raise RnnlabError(f"{args.resume}: the run was trained on an array in Python, not on a CSV; resume it "
+                              f"with Forecaster.resume")
+        series = _read(model.data_source_["path"], args, out, model.data_source_)
+        train_end = model.n_train_
+    else:
+        if not args.data:
+            raise RnnlabError("--data is required (the CSV to train on)")
+        model = build(Forecaster, settings)
+        run = RunFolder(args.out, force=args.force)
+        series = _read(args.data, args, out)
+        train_end = len(series) - _test_size(args, model.config, len(series))
+    out.note(str(model.config))
+    out.note(str(series))
+    step_before = model.history_[-1]["step"] if args.resume and model.history_ else 0
+    try:
+        with limit_threads(args):
+            model.fit(series, train_end=train_end, run_dir=run, progress=not args.quiet)
+    except BaseException:
+        run.discard()
+        raise
+    _after_training(model, series, run, out, step_before if args.resume else None)
     return 0
+
+
+def _test_size(args: argparse.Namespace, config: ForecastConfig, rows: int) -> int:
+    """The rows held out: --test-size as typed, else 2 x horizon (an error then names --horizon)."""
+    if args.test_size is not None:
+        if not 0 <= args.test_size < rows or 0 < args.test_size < config.horizon:
+            raise InvalidArgument("--test-size", f"0 or an integer in [{config.horizon}, {rows - 1}] (at least the "
+                                  f"horizon, fewer than the {rows} rows)", args.test_size)
+        return args.test_size
+    if 2 * config.horizon >= rows:
+        raise RnnlabError(f"--horizon {config.horizon} is too long for {rows} rows: the last 2 x horizon rows are "
+                          f"held out for evaluation and nothing would be left to train on; use a shorter --horizon")
+    return 2 * config.horizon
+
+
+def _after_training(model, series, run, out: Output, step_before: int | None) -> None:
+    """Say what was trained and saved; evaluate on the held-out rows and write the run's plots and eval.json."""
+    from rnnlab.tasks.forecast_report import plot_losses
+
+    if step_before is not None and model.history_[-1]["step"] == step_before:
+        why = ("reached --max-steps" if step_before >= model.max_steps else
+               f"stopped early (--patience: {model.patience} evaluations without improvement)")
+        out.say(f"the run had {why} at step {step_before}: nothing more to train")
+    folder = run.path
+    plot_losses(folder / "loss.png", model.history_, model.best_step_, f"{model.columns_[0]}: training and "
+                f"validation loss")
+    out.say(f"trained on {model.n_train_} rows to {model.train_end_time_} in {model.train_seconds_:.1f} s; "
+            f"saved {folder}/best.json, latest.json, log.jsonl, loss.png")
+    if model.n_train_ < len(series):
+        report = model.report(series)
+        out.say(report.format())
+        run.write_json("eval.json", finite({"task": "forecast", "command": "eval", "ckpt": str(folder),
+                                            "data": model.data_source_["path"], **report.to_json()}))
+        report.plot(folder / "eval.png")
+        _plot_last_window(model, series, report, folder / "forecast.png")
+        out.say(f"wrote {folder}/eval.json, eval.png, forecast.png")
 
 
 def _plot_last_window(model, series, report, path: Path) -> None:
@@ -152,60 +196,66 @@ def _plot_last_window(model, series, report, path: Path) -> None:
 def _eval(args: argparse.Namespace) -> int:
     from rnnlab.tasks.forecast import Forecaster
 
-    model = Forecaster.load(args.run_dir)
-    report = model.evaluate(_read(args))
-    print(report.format())
+    _check_plot(args)
+    out = Output(args.json)
+    model = Forecaster.load(args.ckpt)
+    report = model.report(_read(args.data, args, out, model.data_source_))
+    out.say(report.format())
     if args.plot:
-        print(f"wrote {report.plot(args.plot)}")
+        out.say(f"wrote {report.plot(args.plot)}")
+    out.result({"task": "forecast", "command": "eval", "ckpt": args.ckpt, "data": args.data, **report.to_json()})
     return 0
 
 
 def _predict(args: argparse.Namespace) -> int:
+    import numpy as np
+
     from rnnlab.tasks.forecast import Forecaster
 
-    model = Forecaster.load(args.run_dir)
-    series = _read(args, args.csv) if args.csv else None
+    _check_plot(args)
+    out = Output(args.json)
+    model = Forecaster.load(args.ckpt)
+    series = _read(args.data, args, out, model.data_source_) if args.data else None
     forecast = model.predict(series)
     lower, upper = model.predict_interval(series)
     times = model.forecast_times(series)
-    print(f"{'time':12s} {'forecast':>12s} {'lower':>12s} {'upper':>12s}   ({model.interval_label})")
+    out.say(f"{'time':12s} {'forecast':>12s} {'lower':>12s} {'upper':>12s}   ({model.interval_label})")
     for when, value, low, high in zip(times, forecast, lower, upper, strict=True):
-        print(f"{str(when):12s} {value:12.4f} {low:12.4f} {high:12.4f}")
+        out.say(f"{str(when):12s} {value:12.4f} {low:12.4f} {high:12.4f}")
     if args.plot:
-        import numpy as np
-
         from rnnlab.diagnostics.plots import plot_forecast
-        from rnnlab.tasks.forecast import _select
 
         if series is not None:
-            history, history_times = _select(series, model.columns_)[:, 0], series.times
+            history, history_times = series.column_values(model.columns_[:1])[:, 0], series.times
         else:  # the stored tail ends at the training cut-off, one step before the first forecast
             history = model.tail_[:, 0]
             step = times[0] - model.train_end_time_.astype(times.dtype)
             history_times = times[0] - step * (len(history) - np.arange(len(history)))
         plot_forecast(args.plot, np.concatenate([history_times, times]), history, forecast,
                       intervals=(lower, upper), title=f"{model.columns_[0]}: forecast", label=model.interval_label)
-        print(f"wrote {args.plot}")
+        out.say(f"wrote {args.plot}")
+    rows = [{"time": str(when), "value": float(value), "lower": float(low), "upper": float(high)}
+            for when, value, low, high in zip(times, forecast, lower, upper, strict=True)]
+    document = {"task": "forecast", "command": "predict", "ckpt": args.ckpt}
+    out.result(document | ({"data": args.data} if args.data else {}) | {"forecast": rows,
+                                                                          "interval": model.config.interval})
     return 0
 
 
 def _backtest(args: argparse.Namespace) -> int:
     from rnnlab.tasks.forecast import Forecaster
 
-    config = _config(args)
-    series = _read(args)
-    print(config)
-    report = Forecaster(config, progress=not args.quiet).backtest(series, n_origins=args.origins, step=args.step)
-    print(report.format())
+    _positive("--origins", args.origins)
+    _positive("--step", args.step)
+    _check_plot(args)
+    out = Output(args.json, args.quiet)
+    model = build(Forecaster, given_settings(args, ForecastConfig))
+    series = _read(args.data, args, out)
+    out.note(str(model.config))
+    with limit_threads(args):
+        report = model.backtest(series, n_origins=args.origins, step=args.step, progress=not args.quiet)
+    out.say(report.format())
     if args.plot:
-        print(f"wrote {report.plot(args.plot)}")
-    if args.json:
-        _write_json(args.json, report.to_json())
-        print(f"wrote {args.json}")
+        out.say(f"wrote {report.plot(args.plot)}")
+    out.result({"task": "forecast", "command": "backtest", "data": args.data, **report.to_json()})
     return 0
-
-
-def _write_json(path: Path, data: dict) -> None:
-    from rnnlab.checkpoint import atomic_write_bytes
-
-    atomic_write_bytes(Path(path), (json.dumps(data, indent=1) + "\n").encode("utf-8"))

@@ -1,21 +1,39 @@
 """`rnnlab tag train|eval|predict`: part-of-speech tagging with a word + character bi-LSTM.
 
-    rnnlab tag train --data TRAIN.conllu [--val VAL.conllu] [--column upos|xpos] --out RUN
-    rnnlab tag eval --ckpt RUN --data TEST.conllu
-    rnnlab tag predict --ckpt RUN "I eat apples" ["Another sentence." ...]
+    rnnlab tag train --data TRAIN.conllu --out RUN [--val VAL.conllu] [--column upos|xpos] [settings...]
+    rnnlab tag train --resume RUN [--epochs N] [--minutes M]
+    rnnlab tag eval --ckpt RUN --data TEST.conllu [--json [FILE]]
+    rnnlab tag predict --ckpt RUN "I eat apples" ["Another sentence." ...] [--json [FILE]]
 
-`predict` takes plain sentences and splits them into words with `rnnlab.tasks.tag.tokenize`,
-a small regex: punctuation marks become words of their own and the clitics n't, 's, 'm, 're,
-'ve, 'll, 'd split off their host ("don't" -> "do n't"), as in English treebanks.
+`predict` takes plain sentences (or `--data`, a text file with one sentence a line) and splits
+them into words with `rnnlab.tasks.tag.tokenize`, a small regex: punctuation marks become words
+of their own and the clitics n't, 's, 'm, 're, 've, 'll, 'd split off their host ("don't" ->
+"do n't"), as in English treebanks.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import math
 from pathlib import Path
 
-from rnnlab.errors import RnnlabError, invalid_argument
+from rnnlab.cli.common import (
+    Output,
+    add_ckpt,
+    add_json,
+    add_settings,
+    add_threads,
+    add_train_flags,
+    build,
+    check_train_args,
+    given_settings,
+    limit_threads,
+)
+from rnnlab.errors import RnnlabError
+from rnnlab.tasks.tag_config import TagConfig
+
+COLUMNS = ("upos", "xpos")
 
 
 def register(sub) -> None:
@@ -23,75 +41,75 @@ def register(sub) -> None:
     tag_sub = p.add_subparsers(dest="tag_command", required=True)
 
     t = tag_sub.add_parser("train", help="train a tagger on a CoNLL-U file")
-    t.add_argument("--data", required=True, help="training CoNLL-U file")
+    add_train_flags(t, "training CoNLL-U file")
     t.add_argument("--val", help="validation CoNLL-U file (default: hold out --val-fraction of --data)")
-    t.add_argument("--column", default="upos", help="tag column: upos or xpos (default upos)")
-    t.add_argument("--out", required=True, help="run folder to create (best.safetensors, best.json, log.jsonl)")
-    t.add_argument("--force", action="store_true", help="overwrite the run folder's checkpoint if it exists")
-    t.add_argument("--minutes", type=float, default=10.0, help="training time budget (default 10)")
-    t.add_argument("--epochs", type=int, default=40, help="most epochs (default 40)")
-    t.add_argument("--patience", type=int, default=12, help="epochs without improvement before stopping (default 12)")
-    t.add_argument("--hidden-size", type=int, default=200, help="sentence bi-LSTM size per direction (default 200)")
-    t.add_argument("--batch-size", type=int, default=32, help="sentences per step (default 32)")
-    t.add_argument("--lr", type=float, default=2e-3, help="Adam learning rate (default 0.002)")
-    t.add_argument("--val-fraction", type=float, default=0.1, help="share held out without --val (default 0.1)")
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--threads", type=int, default=1, help="BLAS threads (default 1)")
-    t.add_argument("--quiet", action="store_true", help="no config line or progress bar")
+    t.add_argument("--column", choices=COLUMNS, help="tag column: upos or xpos (default upos)")
+    add_threads(t)
+    add_settings(t, TagConfig)
     t.set_defaults(run=train)
 
     e = tag_sub.add_parser("eval", help="accuracy of a trained tagger and of the baseline on a CoNLL-U file")
-    e.add_argument("--ckpt", required=True, help="run folder written by `rnnlab tag train`")
+    add_ckpt(e)
     e.add_argument("--data", required=True, help="CoNLL-U file to evaluate on")
-    e.add_argument("--column", help="tag column (default: the one the tagger was trained on)")
-    e.add_argument("--threads", type=int, default=1, help="BLAS threads (default 1)")
+    e.add_argument("--column", choices=COLUMNS, help="tag column (default: the one the tagger was trained on)")
+    add_json(e)
+    add_threads(e)
     e.set_defaults(run=evaluate)
 
     r = tag_sub.add_parser("predict", help="tag plain sentences, printing word/TAG pairs")
-    r.add_argument("--ckpt", required=True, help="run folder written by `rnnlab tag train`")
-    r.add_argument("sentences", nargs="+", help="sentences in plain text, one argument each")
-    r.add_argument("--threads", type=int, default=1, help="BLAS threads (default 1)")
+    add_ckpt(r)
+    r.add_argument("sentences", nargs="*", help="sentences in plain text, one argument each")
+    r.add_argument("--data", help="a UTF-8 text file of sentences to tag instead, one a line")
+    add_json(r)
+    add_threads(r)
     r.set_defaults(run=predict)
 
 
 def _read(path: str, column: str) -> tuple[list[list[str]], list[list[str]]]:
     from rnnlab.data.conllu import read_conllu
 
-    if column not in ("upos", "xpos"):
-        raise invalid_argument("--column", "'upos' or 'xpos'", column)
     if not Path(path).is_file():
         raise RnnlabError(f"{path}: no such file")
     sentences = read_conllu(path, column=column)
     return [words for words, _ in sentences], [tags for _, tags in sentences]
 
 
-def _limits(threads: int):
-    from threadpoolctl import threadpool_limits
-
-    if threads < 1:
-        raise invalid_argument("--threads", "a positive integer", threads)
-    return threadpool_limits(threads)
-
-
 def train(args: argparse.Namespace) -> int:
+    from rnnlab.tasks.base import RunFolder
     from rnnlab.tasks.tag import SequenceTagger
 
-    out = Path(args.out)
-    if (out / "best.json").exists() and not args.force:
-        raise RnnlabError(f"{out}: a checkpoint is already there; pass --force to overwrite it or pick a new --out")
-    words, tags = _read(args.data, args.column)
-    val_words, val_tags = _read(args.val, args.column) if args.val else (None, None)
-    tagger = SequenceTagger(minutes=args.minutes, max_epochs=args.epochs, patience=args.patience,
-                            hidden_size=args.hidden_size, batch_size=args.batch_size, lr=args.lr,
-                            val_fraction=args.val_fraction, seed=args.seed)
-    out.mkdir(parents=True, exist_ok=True)
-    log = out / "log.jsonl"
-    log.unlink(missing_ok=True)
-    with _limits(args.threads):
-        tagger.fit(words, tags, val_words, val_tags, log_path=log, progress=not args.quiet)
-    path = tagger.save(out, info={"data": str(args.data), "val": args.val, "column": args.column})
-    print(f"trained {len(tagger.history_)} epochs in {tagger.train_seconds_:.1f} s; best validation accuracy "
-          f"{tagger.best_val_accuracy_:.4f}; {len(tagger.words_) - 2} words, {len(tagger.tags_)} tags; saved {path}")
+    settings = given_settings(args, TagConfig)
+    check_train_args(args, settings, ("epochs", "minutes"))
+    if args.resume:
+        if args.val or args.column:
+            raise RnnlabError("--resume reads the data the run was started on; give no --val or --column with it")
+        run = RunFolder(args.resume, resume=True)
+        tagger = build(functools.partial(SequenceTagger.resume, args.resume), settings)
+        info = tagger.info_
+    else:
+        if not args.data:
+            raise RnnlabError("--data is required (the training CoNLL-U file), or --resume RUN")
+        tagger = build(SequenceTagger, settings)
+        run = RunFolder(args.out, force=args.force)
+        info = {"data": str(Path(args.data).resolve()), "val": args.val and str(Path(args.val).resolve()),
+                "column": args.column or "upos"}
+    words, tags = _read(info["data"], info["column"])
+    val_words, val_tags = _read(info["val"], info["column"]) if info["val"] else (None, None)
+    output = Output(None, args.quiet)
+    output.note(str(tagger.config))
+    with limit_threads(args):
+        try:
+            tagger.fit(words, tags, val_words, val_tags, run_dir=run, progress=not args.quiet, info=info)
+            if not tagger.history_:
+                raise RnnlabError("training stopped before its first evaluation (the loss was not finite); "
+                                  "try a lower --lr")
+        except BaseException:
+            run.discard()
+            raise
+    output.say(f"trained to step {tagger.history_[-1]['step']} ({len(tagger.history_)} evaluations, one an epoch) "
+               f"in {tagger.train_seconds_:.1f} s; best validation accuracy "
+               f"{tagger.best_val_accuracy_:.4f}; {len(tagger.words_) - 2} words, {len(tagger.tags_)} tags; "
+               f"saved {run.final / 'best.json'}")
     return 0
 
 
@@ -104,26 +122,51 @@ def evaluate(args: argparse.Namespace) -> int:
 
     tagger = SequenceTagger.load(args.ckpt)
     words, tags = _read(args.data, args.column or tagger.info_.get("column", "upos"))
-    with _limits(args.threads):
+    with limit_threads(args):
         scores = tagger.evaluate(words, tags)
-    print(f"{'':24s} {'all words':>10s} {'OOV words':>10s}")
-    print(f"{'tokens':24s} {scores['tokens']:>10d} {scores['oov_tokens']:>10d}")
-    print(f"{'bi-LSTM tagger':24s} {_percent(scores['accuracy']):>10s} {_percent(scores['oov_accuracy']):>10s}")
-    print(f"{'most-frequent-tag':24s} {_percent(scores['baseline_accuracy']):>10s} "
-          f"{_percent(scores['baseline_oov_accuracy']):>10s}")
+    output, baseline = Output(args.json), scores["baselines"]["most_frequent_tag"]
+    output.say(f"{'':24s} {'all words':>10s} {'OOV words':>10s}")
+    output.say(f"{'tokens':24s} {scores['tokens']:>10d} {scores['oov_tokens']:>10d}")
+    output.say(f"{'bi-LSTM tagger':24s} {_percent(scores['accuracy']):>10s} {_percent(scores['oov_accuracy']):>10s}")
+    output.say(f"{'most-frequent-tag':24s} {_percent(baseline['accuracy']):>10s} "
+               f"{_percent(baseline['oov_accuracy']):>10s}")
+    output.result({"task": "tag", "command": "eval", "ckpt": str(args.ckpt), "data": str(args.data), **scores})
     return 0
+
+
+def _sentences(args: argparse.Namespace) -> list[str]:
+    from rnnlab.data.text import read_text
+
+    if args.data and args.sentences:
+        raise RnnlabError("give sentences as arguments or --data FILE, not both")
+    if args.data:
+        if not Path(args.data).is_file():
+            raise RnnlabError(f"{args.data}: no such file")
+        lines = [line for line in read_text(args.data).splitlines() if line.strip()]
+        if not lines:
+            raise RnnlabError(f"{args.data}: no sentences in the file")
+        return lines
+    if not args.sentences:
+        raise RnnlabError("no sentences to tag: give them as arguments or --data FILE")
+    return args.sentences
 
 
 def predict(args: argparse.Namespace) -> int:
     from rnnlab.tasks.tag import SequenceTagger, tokenize
 
+    texts = _sentences(args)
     tagger = SequenceTagger.load(args.ckpt)
-    sentences = [tokenize(text) for text in args.sentences]
+    sentences = [tokenize(text) for text in texts]
     for index, words in enumerate(sentences):
         if not words:
-            raise RnnlabError(f"sentence {index + 1} ({args.sentences[index]!r}) has no words to tag")
-    with _limits(args.threads):
+            raise RnnlabError(f"sentence {index + 1} ({texts[index]!r}) has no words to tag")
+    with limit_threads(args):
         predicted = tagger.predict(sentences)
+    output = Output(args.json)
     for words, tags in zip(sentences, predicted, strict=True):
-        print(" ".join(f"{word}/{tag}" for word, tag in zip(words, tags, strict=True)))
+        output.say(" ".join(f"{word}/{tag}" for word, tag in zip(words, tags, strict=True)))
+    document = {"task": "tag", "command": "predict", "ckpt": str(args.ckpt)} | ({"data": args.data} if args.data
+                                                                                 else {})
+    output.result(document | {"predictions": [{"words": w, "tags": t}
+                                              for w, t in zip(sentences, predicted, strict=True)]})
     return 0

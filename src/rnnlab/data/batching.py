@@ -6,7 +6,7 @@ at padding, so later layers never have to re-derive it from the padding value.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from functools import reduce
 
 import numpy as np
@@ -14,6 +14,7 @@ from numpy.typing import ArrayLike, DTypeLike
 
 from rnnlab.errors import RnnlabError
 
+PAD, UNK = 0, 1  # reserved token ids of every vocabulary built for padded batches: padding, unknown
 _SIDES = ("pre", "post")
 
 
@@ -118,3 +119,25 @@ def lengths_to_mask(lengths: ArrayLike, max_len: int | None = None) -> np.ndarra
             f"longest length {longest}, got {max_len!r}."
         )
     return np.arange(max_len) < lengths[:, None]  # (B, T)
+
+
+def batches_by_length(lengths: np.ndarray, batch_size: int, rng: np.random.Generator | None,
+                      pool_batches: int = 50) -> Iterator[np.ndarray]:
+    """Index batches of similar lengths (little padding): sort within pools of `pool_batches` batches.
+
+    With `rng`, the order is shuffled first and the batches come in random order (training);
+    without, the order is deterministic (inference; put the results back by index).
+
+    >>> [b.tolist() for b in batches_by_length(np.array([5, 1, 4, 2]), 2, None)]
+    [[1, 3], [2, 0]]
+    """
+    order = rng.permutation(len(lengths)) if rng is not None else np.arange(len(lengths))
+    pool = batch_size * pool_batches
+    batches = []
+    for start in range(0, len(order), pool):
+        chunk = order[start:start + pool]
+        chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
+        batches.extend(chunk[i:i + batch_size] for i in range(0, len(chunk), batch_size))
+    if rng is not None:
+        batches = [batches[i] for i in rng.permutation(len(batches))]
+    yield from batches

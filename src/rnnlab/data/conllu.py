@@ -59,6 +59,8 @@ def read_conllu(path: str | os.PathLike, column: str = "upos") -> list[tuple[lis
             continue
         if word_id != str(len(words) + 1):
             raise RnnlabError(f"{path} line {number}: expected word ID {len(words) + 1}, got {word_id!r}")
+        if not fields[1].strip() or not fields[tag_field].strip():
+            raise RnnlabError(f"{path} line {number}: empty word form or {column} tag")
         words.append(fields[1])
         tags.append(fields[tag_field])
     if words:

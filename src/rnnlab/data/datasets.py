@@ -147,29 +147,6 @@ def stratified_split(labels: np.ndarray, fraction: float, seed: int = 0) -> tupl
     return kept, held_out
 
 
-def baselines(kind: str, train_X: list, train_y: np.ndarray, test_X: list, test_y: np.ndarray,
-              nearest: bool = True) -> dict[str, dict[str, float]]:
-    """Test accuracy and macro-F1 of the baselines: majority class, and for series 1-NN Euclidean and DTW.
-
-    DTW has no window (the full warping path), as in the UCR archive's "DTW (full)" column.
-    """
-    from rnnlab.clf_baselines import majority_class, nearest_neighbour
-    from rnnlab.clf_metrics import accuracy, macro_f1
-
-    classes = np.unique(np.concatenate([np.asarray(train_y), np.asarray(test_y)]))
-    true = np.searchsorted(classes, test_y)
-
-    def scores(predicted: np.ndarray) -> dict[str, float]:
-        ids = np.searchsorted(classes, predicted)
-        return {"accuracy": accuracy(true, ids), "macro_f1": macro_f1(true, ids, len(classes))}
-
-    results = {"majority class": scores(majority_class(np.asarray(train_y), len(test_y)))}
-    if kind == "numeric" and nearest:
-        results["1-NN Euclidean"] = scores(nearest_neighbour(train_X, train_y, test_X, metric="euclidean"))
-        results["1-NN DTW"] = scores(nearest_neighbour(train_X, train_y, test_X, metric="dtw"))
-    return results
-
-
 def as_series(X) -> list[np.ndarray]:
     """Numeric inputs as a list of float32 arrays (T_i, F): from (N, T), (N, T, F) or a list of (T_i[, F])."""
     series = []

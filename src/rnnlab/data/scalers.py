@@ -1,10 +1,11 @@
-"""Scalers, invertible transforms and windows for forecasting, all fitted on the training part only.
+"""Scalers, windows and rolling origins for forecasting, the scalers fitted on the training part only.
 
 Every scaler learns per-column statistics over axis 0 of a (T, D) array in `fit`, and applies them
 to any array whose last axis has D columns, so the same scaler maps a series (T, D) and its windows
 (N, lookback, D). `transform(x, column=j)` / `inverse_transform(y, column=j)` apply column j's
 statistics to every entry, which is how a forecast (N, H) of the target column goes back to data
-units. `to_json()` gives a JSON-ready dict; `scaler_from_json` rebuilds any of them.
+units. `to_json()` gives a JSON-ready dict; `scaler_from_json` rebuilds any of them. The target's
+log and differencing transforms are in `rnnlab.data.transforms`.
 
 Leakage rule: statistics come from the training slice alone. `fit_transform_split` is the one place
 that cuts, fits and applies, so that no caller can fit on values after the cut-off by accident.
@@ -155,94 +156,11 @@ class IdentityScaler(_Scaler):
         self.shift_, self.scale_ = np.zeros(x.shape[1]), np.ones(x.shape[1])
 
 
-class LogTransform:
-    """y = log(1 + x), inverse x = exp(y) - 1 (log1p / expm1); refuses negative values.
-
-    >>> LogTransform().inverse_transform(LogTransform().transform(np.array([0.0, 9.0])))
-    array([0., 9.])
-    """
-
-    def fit(self, x: np.ndarray) -> LogTransform:
-        """Nothing to learn; checks x and returns self so it composes like a scaler."""
-        self.transform(x)
-        return self
-
-    def transform(self, x: np.ndarray) -> np.ndarray:
-        x = np.asarray(x, dtype=np.float64)
-        if np.any(x < 0):
-            raise RnnlabError(
-                f"LogTransform needs non-negative values, got {int(np.sum(x < 0))} negative "
-                f"(smallest {x.min():g}); use a different transform or shift the data"
-            )
-        return np.log1p(x)
-
-    def inverse_transform(self, y: np.ndarray) -> np.ndarray:
-        return np.expm1(np.asarray(y, dtype=np.float64))
-
-    def to_json(self) -> dict[str, Any]:
-        return {"type": "LogTransform"}
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> LogTransform:
-        return cls()
+_REGISTRY = {cls.__name__: cls for cls in (StandardScaler, MinMaxScaler, IdentityScaler)}
 
 
-class Differencing:
-    """d-th order differences along time (axis 0): (T, ...) -> (T - order, ...).
-
-    The inverse integrates forecasts of differences back to levels, starting from the last `order`
-    observed values of the original series (the history up to the forecast origin).
-
-    >>> diff = Differencing(order=1)
-    >>> diff.transform(np.array([1.0, 3.0, 6.0]))
-    array([2., 3.])
-    >>> diff.inverse_transform(np.array([4.0, 5.0]), history=np.array([1.0, 3.0, 6.0]))
-    array([10., 15.])
-    """
-
-    def __init__(self, order: int = 1):
-        _check_positive_int("order", order)
-        self.order = order
-
-    def fit(self, x: np.ndarray) -> Differencing:
-        """Nothing to learn; returns self."""
-        return self
-
-    def transform(self, x: np.ndarray) -> np.ndarray:
-        x = np.asarray(x, dtype=np.float64)
-        if len(x) <= self.order:
-            raise RnnlabError(f"Differencing(order={self.order}) needs more than {self.order} values, got {len(x)}")
-        return np.diff(x, n=self.order, axis=0)
-
-    def inverse_transform(self, diffs: np.ndarray, history: np.ndarray) -> np.ndarray:
-        """Levels (H, ...) following `history` (T, ...) whose d-th differences are `diffs` (H, ...)."""
-        history = np.asarray(history, dtype=np.float64)
-        if len(history) < self.order:
-            raise RnnlabError(
-                f"Differencing(order={self.order}).inverse_transform needs the last {self.order} observed "
-                f"values, got {len(history)}"
-            )
-        tail = history[len(history) - self.order :]  # (order, ...)
-        # last value of each difference level 0..order-1 at the origin
-        anchors = [np.diff(tail, n=level, axis=0)[-1] for level in range(self.order)]
-        levels = np.asarray(diffs, dtype=np.float64)
-        for anchor in reversed(anchors):
-            levels = anchor + np.cumsum(levels, axis=0)
-        return levels
-
-    def to_json(self) -> dict[str, Any]:
-        return {"type": "Differencing", "order": self.order}
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Differencing:
-        return cls(order=int(data["order"]))
-
-
-_REGISTRY = {cls.__name__: cls for cls in (StandardScaler, MinMaxScaler, IdentityScaler, LogTransform, Differencing)}
-
-
-def scaler_from_json(data: dict[str, Any]) -> Any:
-    """Rebuild whichever scaler or transform `to_json()` described.
+def scaler_from_json(data: dict[str, Any]) -> _Scaler:
+    """Rebuild whichever scaler `to_json()` described.
 
     >>> scaler_from_json(StandardScaler().fit(np.array([1.0, 3.0])).to_json()).mean_
     array([2.])

@@ -30,7 +30,7 @@ class TextStreams:
         if length < seq_len + 2:
             raise RnnlabError(
                 f"text too short: {len(ids)} characters make {batch_size} streams of {length}, "
-                f"but a batch needs {seq_len + 2} per stream (use a smaller --batch-size or --seq-len)"
+                f"but a batch needs {seq_len + 2} per stream (use fewer streams or a shorter sequence length)"
             )
         self.streams = ids[: batch_size * length].reshape(batch_size, length)  # (B, L), a view
         self.seq_len, self.position = seq_len, position

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import codecs
 import os
-import tempfile
+import secrets
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -245,40 +246,101 @@ class CharVocab:
         return vocab
 
 
+@dataclass(frozen=True)
+class Corpus:
+    """A text read once and checked, ready to encode: a file or folder of UTF-8 files, or a string.
+
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "corpus.txt"
+    >>> _ = path.write_text("héllo", encoding="utf-8")
+    >>> corpus = Corpus.scan(path)
+    >>> corpus.vocab, corpus.characters, corpus.encode().tolist()
+    (CharVocab(4 characters, dtype=uint8), 5, [0, 3, 1, 1, 2])
+    """
+
+    vocab: CharVocab
+    characters: int
+    path: Path | None = None  # None: the text is `text`
+    text: str | None = None
+
+    @classmethod
+    def scan(cls, path: str | os.PathLike, chunk_chars: int = 1 << 20) -> Corpus:
+        """Vocabulary and length of the corpus at `path`, in one streaming pass (memory bounded by `chunk_chars`).
+
+        Refuses what `iter_text_chunks` refuses, and a file holding NUL characters (binary data, or
+        UTF-16 text, which is valid UTF-8 with a NUL after every ASCII letter), naming the file.
+        """
+        seen: set[str] = set()
+        characters = 0
+        for file, text in _text_pieces(path, chunk_chars):
+            if "\0" in text:
+                raise RnnlabError(f"{file}: contains NUL characters: a binary file, or text not in UTF-8 (UTF-16?)")
+            seen.update(text)
+            characters += len(text)
+        return cls(CharVocab(seen), characters, path=Path(path))
+
+    @classmethod
+    def from_text(cls, text: str) -> Corpus:
+        return cls(CharVocab.from_text(text), len(text), text=text)
+
+    def encode(self, out_path: str | os.PathLike | None = None) -> np.ndarray:
+        """The ids (characters,): in memory, or written to the raw id file `out_path` and memory-mapped."""
+        if self.path is not None:
+            return encode_corpus(self.path, self.vocab, out_path)
+        ids = self.vocab.encode(self.text)
+        if out_path is None:
+            return ids
+        write_ids(out_path, ids)
+        return open_ids(out_path, self.vocab.dtype)
+
+
 def encode_corpus(
     path: str | os.PathLike,
     vocab: CharVocab,
-    out_path: str | os.PathLike,
+    out_path: str | os.PathLike | None,
     chunk_chars: int = 1 << 20,
-) -> np.memmap:
+) -> np.ndarray:
     """Encode the corpus at `path` into a raw file of ids at `out_path`, streaming.
 
     The ids (native byte order, `vocab.dtype`, no header) are written to a temporary file
     beside `out_path` and renamed into place, so `out_path` is either absent or complete.
     Memory stays bounded by `chunk_chars`, whatever the corpus size. Returns the ids as a
     read-only memmap of shape (number of characters,), as `open_ids(out_path, vocab.dtype)`.
+    With `out_path=None` nothing is written and the ids come back as an in-memory array.
     """
-    out_path = Path(out_path)
     pieces = _text_pieces(path, chunk_chars)  # checks the corpus before anything is written
-    try:
-        handle, temp_name = tempfile.mkstemp(prefix=f".{out_path.name}.", suffix=".tmp", dir=out_path.parent)
-    except OSError as error:
-        raise RnnlabError(f"{out_path}: cannot write ({error.strerror or error})") from None
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            for file, text in pieces:
-                try:
-                    ids = vocab.encode(text)
-                except RnnlabError as error:
-                    raise RnnlabError(f"{file}: {error}") from None
-                stream.write(ids.tobytes())
-        os.replace(temp_name, out_path)
-    except OSError as error:
-        raise RnnlabError(f"{out_path}: cannot write ({error.strerror or error})") from None
-    finally:
-        if os.path.exists(temp_name):
-            os.remove(temp_name)
+    blocks = (_encode_piece(vocab, file, text) for file, text in pieces)
+    if out_path is None:
+        return np.concatenate(list(blocks))
+    _write_blocks(Path(out_path), blocks)
     return open_ids(out_path, vocab.dtype)
+
+
+def write_ids(path: str | os.PathLike, ids: np.ndarray, block: int = 1 << 24) -> None:
+    """Write a 1-D id array (or memmap) as the raw id file `open_ids` reads: atomically, `block` ids at a time."""
+    _write_blocks(Path(path), (ids[start : start + block] for start in range(0, len(ids), block)))
+
+
+def _encode_piece(vocab: CharVocab, file: Path, text: str) -> np.ndarray:
+    try:
+        return vocab.encode(text)
+    except RnnlabError as error:
+        raise RnnlabError(f"{file}: {error}") from None
+
+
+def _write_blocks(path: Path, blocks: Iterable[np.ndarray]) -> None:
+    """Stream arrays into a temporary file beside `path`, then rename it into place (ordinary permissions)."""
+    temp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
+    try:
+        # os.open with 0o666 lets the umask decide, as for any file (tempfile.mkstemp's are private, 0600).
+        with os.fdopen(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), "wb") as stream:
+            for block in blocks:
+                stream.write(np.ascontiguousarray(block).tobytes())
+        os.replace(temp, path)
+    except OSError as error:
+        raise RnnlabError(f"{path}: cannot write ({error.strerror or error})") from None
+    finally:
+        temp.unlink(missing_ok=True)
 
 
 def open_ids(path: str | os.PathLike, dtype: np.dtype | type | str) -> np.memmap:

@@ -13,7 +13,7 @@ calendar units, not fixed days: `times` is stored as datetime64[Y] for years, da
 months and quarters, datetime64[D] for days and weeks, datetime64[s] below a day. The day of a
 month-end anchor is not kept (1949-01-31 is stored as 1949-01 with freq "M").
 `season` follows from the freq: 12 monthly, 4 quarterly, 52 weekly (52.18 rounded down), 7 daily,
-24 hourly; None for years, multiples and sub-hourly steps (see `rnnlab.baselines.infer_season`).
+24 hourly; None for years, multiples and sub-hourly steps (see `rnnlab.baselines.forecast.infer_season`).
 """
 
 from __future__ import annotations
@@ -70,10 +70,8 @@ def parse_freq(freq: str) -> tuple[str, np.timedelta64]:
     match = _FREQ_RE.match(str(freq))
     base = match and _FREQ_ALIASES.get(match.group(2), match.group(2))
     if not match or base not in _FREQ_BASES or match.group(1) in ("0",):
-        raise RnnlabError(
-            f"Received an invalid value for argument `freq`, expected one of "
-            f"{', '.join(_FREQ_BASES)} with an optional multiple (e.g. '2W'), got {freq!r}."
-        )
+        raise RnnlabError(f"Received an invalid value for argument `freq`, expected one of "
+                          f"{', '.join(_FREQ_BASES)} with an optional multiple (e.g. '2W'), got {freq!r}.")
     multiple = int(match.group(1) or 1)
     unit, per_step = _FREQ_BASES[base]
     canonical = base if multiple == 1 else f"{multiple}{base}"
@@ -101,6 +99,8 @@ class Series:
     filled:  (K, 2) int64 `(row, column)` pairs of values that were interpolated, as np.argwhere
              gives them; `values[filled[:, 0], filled[:, 1]]` are the filled values.
     regular: False when rows were dropped and the times no longer lie on a full grid.
+    source:  the arguments of the `read_series_csv` call that read it (path, time_column, value_columns,
+             missing), so that a run can read it again; None for arrays.
     """
 
     times: np.ndarray
@@ -109,6 +109,7 @@ class Series:
     freq: str | None
     filled: np.ndarray = field(default_factory=lambda: np.empty((0, 2), dtype=np.int64))
     regular: bool = True
+    source: dict | None = None
     season: int | None = field(init=False)
 
     def __post_init__(self) -> None:
@@ -127,14 +128,9 @@ class Series:
         filled = np.array(self.filled, dtype=np.int64).reshape(-1, 2)
         for array in (times, values, filled):
             array.setflags(write=False)
-        for name, value in [
-            ("times", times),
-            ("values", values),
-            ("columns", list(self.columns)),
-            ("freq", freq),
-            ("filled", filled),
-            ("season", season_for_freq(freq)),
-        ]:
+        settled = {"times": times, "values": values, "columns": list(self.columns), "freq": freq, "filled": filled,
+                   "season": season_for_freq(freq)}
+        for name, value in settled.items():
             object.__setattr__(self, name, value)
 
     def __len__(self) -> int:
@@ -142,10 +138,19 @@ class Series:
 
     def __repr__(self) -> str:
         span = f"{self.times[0]}..{self.times[-1]}" if len(self) else "empty"
-        return (
-            f"Series(T={len(self)}, columns={self.columns}, freq={self.freq!r}, season={self.season}, "
-            f"{span}, filled={len(self.filled)}, regular={self.regular})"
-        )
+        return (f"Series(T={len(self)}, columns={self.columns}, freq={self.freq!r}, season={self.season}, "
+                f"{span}, filled={len(self.filled)}, regular={self.regular})")
+
+    def column_values(self, names: list[str]) -> np.ndarray:
+        """The named columns, in that order, as (T, len(names)) float64.
+
+        >>> from_array(np.array([[1.0, 10.0]])).column_values(["y1", "y0"])
+        array([[10.,  1.]])
+        """
+        missing = [name for name in names if name not in self.columns]
+        if missing:
+            raise RnnlabError(f"the data lacks the columns {missing}; it has {self.columns}")
+        return self.values[:, [self.columns.index(name) for name in names]]
 
     @property
     def step(self) -> np.timedelta64 | None:
@@ -191,12 +196,8 @@ def from_array(values: np.ndarray, start: str | np.datetime64 | None = None, fre
     return Series(first + step * np.arange(len(array)), array, columns, freq)
 
 
-def read_series_csv(
-    path: str | Path,
-    time_column: str | None = None,
-    value_columns: list[str] | None = None,
-    missing: Literal["fail", "interpolate", "drop"] = "fail",
-) -> Series:
+def read_series_csv(path: str | Path, time_column: str | None = None, value_columns: list[str] | None = None,
+                    missing: Literal["fail", "interpolate", "drop"] = "fail") -> Series:
     """Read a CSV with a header row, a time column and numeric value columns into a `Series`.
 
     The time column is `time_column` or else the first column; the value columns are
@@ -215,10 +216,10 @@ def read_series_csv(
                     full grid, warn and set `regular=False`.
     """
     if missing not in _MISSING_POLICIES:
-        raise RnnlabError(
-            f"Received an invalid value for argument `missing`, expected one of {_MISSING_POLICIES}, got {missing!r}."
-        )
+        raise RnnlabError(f"Received an invalid value for argument `missing`, expected one of {_MISSING_POLICIES}, "
+                          f"got {missing!r}.")
     header, rows, lines = _read_rows(Path(path))
+    source = {"path": str(path), "time_column": time_column, "value_columns": value_columns, "missing": missing}
     time_index = _column_index(path, header, time_column) if time_column else 0
     names = value_columns or [name for j, name in enumerate(header) if j != time_index]
     value_indices = [_column_index(path, header, name) for name in names]
@@ -237,19 +238,16 @@ def read_series_csv(
             raise RnnlabError(f"{path}: every row has a missing value, so missing='drop' leaves nothing")
         regular = len(gaps) == 0 and bool(keep.all())
         if not regular:
-            warnings.warn(
-                f"{path}: dropped {int(np.sum(~keep))} rows with missing values and left {len(gaps)} "
-                f"gaps; the series is no longer evenly spaced ({freq})",
-                stacklevel=2,
-            )
-        return Series(times[keep], values[keep], names, freq, regular=regular)
+            warnings.warn(f"{path}: dropped {int(np.sum(~keep))} rows with missing values and left {len(gaps)} "
+                          f"gaps; the series is no longer evenly spaced ({freq})", stacklevel=2)
+        return Series(times[keep], values[keep], names, freq, regular=regular, source=source)
     grid_values = np.full((positions[-1] + 1, len(names)), np.nan)  # (T_grid, D)
     grid_values[positions] = values
     grid_times = times[0] + step * np.arange(len(grid_values))
     filled = np.argwhere(np.isnan(grid_values))
     for j, name in enumerate(names):
         grid_values[:, j] = _interpolate_column(path, name, grid_values[:, j], grid_times)
-    return Series(grid_times, grid_values, names, freq, filled=filled)
+    return Series(grid_times, grid_values, names, freq, filled=filled, source=source)
 
 
 def _read_rows(path: Path) -> tuple[list[str], list[list[str]], list[int]]:
@@ -263,18 +261,15 @@ def _read_rows(path: Path) -> tuple[list[str], list[list[str]], list[int]]:
                 if not any(cell.strip() for cell in row):
                     continue
                 if len(row) != len(header):
-                    raise RnnlabError(
-                        f"{path}: line {reader.line_num} has {len(row)} fields, the header has {len(header)}"
-                    )
+                    raise RnnlabError(f"{path}: line {reader.line_num} has {len(row)} fields, "
+                                      f"the header has {len(header)}")
                 rows.append([cell.strip() for cell in row])
                 lines.append(reader.line_num)
     except (OSError, UnicodeDecodeError, csv.Error) as error:
         raise RnnlabError(f"{path}: cannot read as a UTF-8 CSV file ({error})") from error
     if len(header) < 2 or len(rows) < 2:
-        raise RnnlabError(
-            f"{path}: need a header with a time column and a value column, and at least 2 data rows; "
-            f"found {len(header)} columns and {len(rows)} rows"
-        )
+        raise RnnlabError(f"{path}: need a header with a time column and a value column, and at least 2 data rows; "
+                          f"found {len(header)} columns and {len(rows)} rows")
     return header, rows, lines
 
 
@@ -288,10 +283,8 @@ def _parse_times(path: str | Path, column: str, cells: list[str], lines: list[in
     """(T,) datetime64 in the unit of the form the first cell uses."""
     form = next((form for form in _DATE_FORMS if form[1].match(cells[0])), None)
     if form is None:
-        raise RnnlabError(
-            f"{path}: line {lines[0]} column {column!r}: cannot read {cells[0]!r} as a date; "
-            f"expected one of {', '.join(name for name, _, _ in _DATE_FORMS)}"
-        )
+        raise RnnlabError(f"{path}: line {lines[0]} column {column!r}: cannot read {cells[0]!r} as a date; "
+                          f"expected one of {', '.join(name for name, _, _ in _DATE_FORMS)}")
     name, pattern, unit = form
     times = np.empty(len(cells), dtype=f"datetime64[{unit}]")
     for i, (cell, line) in enumerate(zip(cells, lines, strict=True)):
@@ -334,21 +327,16 @@ def _infer_grid(path: str | Path, times: np.ndarray, lines: list[int]) -> tuple[
     if np.any(steps <= 0):
         i = int(np.argmax(steps <= 0)) + 1
         problem = "repeats" if steps[i - 1] == 0 else "comes before"
-        raise RnnlabError(
-            f"{path}: line {lines[i]}: time {times[i]} {problem} the previous row's {times[i - 1]}; "
-            f"the time column must be sorted ascending without duplicates"
-        )
+        raise RnnlabError(f"{path}: line {lines[i]}: time {times[i]} {problem} the previous row's {times[i - 1]}; "
+                          f"the time column must be sorted ascending without duplicates")
     times, anchor_end = _coarsen(times)
     steps = np.diff(times).astype(np.int64)
     counts = np.unique(steps, return_counts=True)
     step = int(counts[0][np.argmax(counts[1])])  # most common step; ties go to the smallest
     if np.any(steps % step):
         i = int(np.argmax(steps % step != 0)) + 1
-        raise RnnlabError(
-            f"{path}: line {lines[i]}: time {times[i]} is not a whole number of steps "
-            f"({step} {np.datetime_data(times.dtype)[0]}) after {times[i - 1]}; "
-            f"the times are irregular"
-        )
+        raise RnnlabError(f"{path}: line {lines[i]}: time {times[i]} is not a whole number of steps "
+                          f"({step} {np.datetime_data(times.dtype)[0]}) after {times[i - 1]}; the times are irregular")
     unit = np.datetime_data(times.dtype)[0]
     if unit in ("Y", "M"):
         base, per_step = ("Q", 3) if unit == "M" and step == 3 else (unit, 1)
@@ -379,9 +367,8 @@ def _coarsen(times: np.ndarray) -> tuple[np.ndarray, bool]:
     return times, anchor_end
 
 
-def _problems_message(
-    path: str | Path, names: list[str], values: np.ndarray, lines: list[int], gap_times: np.ndarray, freq: str
-) -> str:
+def _problems_message(path: str | Path, names: list[str], values: np.ndarray, lines: list[int],
+                      gap_times: np.ndarray, freq: str) -> str:
     parts = []
     if np.isnan(values).any():
         per_column = []
@@ -396,10 +383,8 @@ def _problems_message(
         first = ", ".join(str(t) for t in gap_times[:3])
         gaps = f"{len(gap_times)} gap{'s' if len(gap_times) > 1 else ''}"
         parts.append(f"{gaps} in the {freq} time grid (first missing timestamps {first})")
-    return (
-        f"{path}: {' and '.join(parts)}; pass missing='interpolate' (--missing interpolate) to fill "
-        f"linearly in time, or missing='drop' (--missing drop) to remove those rows"
-    )
+    return (f"{path}: {' and '.join(parts)}; pass missing='interpolate' (--missing interpolate) to fill "
+            f"linearly in time, or missing='drop' (--missing drop) to remove those rows")
 
 
 def _interpolate_column(path: str | Path, name: str, column: np.ndarray, times: np.ndarray) -> np.ndarray:
@@ -409,10 +394,8 @@ def _interpolate_column(path: str | Path, name: str, column: np.ndarray, times: 
         raise RnnlabError(f"{path}: column {name!r} has no values")
     for end, position in (("start", 0), ("end", len(column) - 1)):
         if np.isnan(column[position]):
-            raise RnnlabError(
-                f"{path}: column {name!r} is missing at the {end} of the series ({times[position]}), "
-                f"so there is nothing to interpolate from; trim those rows or use missing='drop'"
-            )
+            raise RnnlabError(f"{path}: column {name!r} is missing at the {end} of the series ({times[position]}), "
+                              f"so there is nothing to interpolate from; trim those rows or use missing='drop'")
     return np.interp(np.arange(len(column)), known, column[known])
 
 
@@ -421,7 +404,6 @@ def _to_unit(times: np.ndarray, step: np.timedelta64, what: str) -> np.ndarray:
     unit = np.datetime_data(step.dtype)[0]
     cast = times.astype(f"datetime64[{unit}]")
     if np.any(cast.astype(times.dtype) != times):
-        raise RnnlabError(
-            f"{what}: {times[np.argmax(cast.astype(times.dtype) != times)]} does not lie on a '{unit}' boundary"
-        )
+        raise RnnlabError(f"{what}: {times[np.argmax(cast.astype(times.dtype) != times)]} does not lie on a "
+                          f"'{unit}' boundary")
     return cast

@@ -56,9 +56,9 @@ def main(argv: list[str] | None = None) -> None:
         print("".join(ALPHABET[i] for i in run), "->", ALPHABET[target])
     clf = SequenceClassifier(cell="lstm", hidden_size=32, bidirectional=False, pooling="last", dropout=0.0,
                              lr=2e-2, lr_min_factor=0.01, batch_size=args.batch_size, epochs=args.epochs,
-                             validation_fraction=0.0, clip_norm=None, seed=7, progress=False)
+                             val_fraction=0.0, clip_norm=None, seed=7)
     with threadpool_limits(1):
-        clf.fit(list(X), letters)
+        clf.fit(list(X), letters, progress=False)
         score = clf.evaluate(list(X), letters)["accuracy"]
         print(f"Model Accuracy: {100 * score:.2f}% ({clf.train_seconds_:.1f} s of training)")
         rng = np.random.RandomState(1)

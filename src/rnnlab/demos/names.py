@@ -26,9 +26,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     from threadpoolctl import threadpool_limits
 
-    from rnnlab.clf_baselines import majority_class
+    from rnnlab.baselines.classification import majority_class
+    from rnnlab.data.datasets import deduplicate, load_dataset, stratified_split
     from rnnlab.tasks.classify import SequenceClassifier
-    from rnnlab.tasks.classify_data import deduplicate, load_dataset, stratified_split
 
     data = load_dataset(args.data)
     texts, labels = deduplicate(data.inputs, data.labels)

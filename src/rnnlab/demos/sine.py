@@ -20,29 +20,31 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--test", type=int, default=1_000, help="test examples (default 1000)")
     parser.add_argument("--gap", type=float, default=0.01, help="sampling interval in radians (default 0.01)")
     parser.add_argument("--max-steps", type=int, default=1500)
-    parser.add_argument("--plot", type=Path, default=Path("sine.png"), help="PNG to write (default sine.png)")
+    parser.add_argument("--plot", type=Path, metavar="FILE.png", help="write the test predictions as a PNG here "
+                        "(default: no image)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
 
     from threadpoolctl import threadpool_limits
 
-    from rnnlab.metrics import rmse
+    from rnnlab.metrics.forecast import rmse
     from rnnlab.tasks.forecast import Forecaster
 
     lookback = 10
     series = np.sin(args.gap * np.arange(args.train + args.test + 2 * lookback))  # unit amplitude
     train_end = args.train + lookback
     model = Forecaster(lookback=lookback, horizon=1, cell="lstm", hidden_size=30, num_layers=2, lr=3e-3,
-                       batch_size=32, max_steps=args.max_steps, eval_every=50, seed=args.seed, progress=None)
+                       batch_size=32, max_steps=args.max_steps, eval_every=50, seed=args.seed)
     print(model.config)
     with threadpool_limits(1):
         model.fit(series, train_end=train_end)
-        report = model.evaluate(series, test_start=train_end + lookback)
+        report = model.report(series, test_start=train_end + lookback)
     predictions, actual = report.forecasts["rnn"][:, 0], report.actual[:, 0]
-    print(f"training: {model.train_seconds_:.1f} s, best step {model.history_[0]['best_step']}")
+    print(f"training: {model.train_seconds_:.1f} s, best step {model.best_step_[0]}")
     print(f"test RMSE over {len(actual)} points: LSTM {rmse(actual, predictions):.5f}, "
           f"naive (last value) {rmse(actual, report.forecasts['naive'][:, 0]):.5f}")
-    print(f"wrote {_plot(args.plot, actual, predictions)}")
+    if args.plot:
+        print(f"wrote {_plot(args.plot, actual, predictions)}")
 
 
 def _plot(path: Path, actual: np.ndarray, predictions: np.ndarray) -> Path:

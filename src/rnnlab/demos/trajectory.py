@@ -22,13 +22,15 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="rnnlab demo trajectory", description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=3000, help="training steps (default 3000, as the seed)")
     parser.add_argument("--rounds", type=int, default=4, help="extension rounds of 5 points each (default 4)")
-    parser.add_argument("--plot", type=Path, default=Path("trajectory.png"), help="PNG to write")
+    parser.add_argument("--plot", type=Path, metavar="FILE.png", help="write the 3-D plot as a PNG here "
+                        "(default: no image)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
 
     from threadpoolctl import threadpool_limits
 
-    from rnnlab.data.scalers import Differencing, StandardScaler
+    from rnnlab.data.scalers import StandardScaler
+    from rnnlab.data.transforms import Differencing
     from rnnlab.nn import Linear, Module, MSELoss
     from rnnlab.nn.models import build_recurrent
     from rnnlab.optim import Adam
@@ -82,7 +84,8 @@ def main(argv: list[str] | None = None) -> None:
     print("extension (x, y, z):")
     for point in extension:
         print(f"  {point[0]:7.3f} {point[1]:7.3f} {point[2]:7.3f}")
-    print(f"wrote {_plot(args.plot, track, extension)}")
+    if args.plot:
+        print(f"wrote {_plot(args.plot, track, extension)}")
 
 
 def _plot(path: Path, track: np.ndarray, extension: np.ndarray) -> Path:

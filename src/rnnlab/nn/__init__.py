@@ -7,9 +7,10 @@ the gradient for its input and adds parameter gradients to each `Parameter.grad`
 from rnnlab.nn.layers import Dropout, Embedding, Linear
 from rnnlab.nn.losses import CrossEntropyLoss, MSELoss, log_softmax, softmax
 from rnnlab.nn.module import Module, Parameter
+from rnnlab.nn.pooling import LastPool, MaxPool, MeanPool
 from rnnlab.nn.recurrent import GRU, LSTM, RNN, RNNBase
 
 __all__ = [
-    "GRU", "LSTM", "RNN", "CrossEntropyLoss", "Dropout", "Embedding", "Linear", "MSELoss", "Module",
-    "Parameter", "RNNBase", "log_softmax", "softmax",
+    "GRU", "LSTM", "RNN", "CrossEntropyLoss", "Dropout", "Embedding", "LastPool", "Linear", "MSELoss",
+    "MaxPool", "MeanPool", "Module", "Parameter", "RNNBase", "log_softmax", "softmax",
 ]

@@ -9,7 +9,8 @@ from rnnlab.optim.lr_scheduler import (
     SequentialLR,
     StepLR,
 )
-from rnnlab.optim.optimizers import SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop
+from rnnlab.optim.optimizer import Optimizer
+from rnnlab.optim.optimizers import SGD, Adagrad, Adam, AdamW, RMSprop
 
 __all__ = [
     "SGD",

@@ -22,7 +22,7 @@ import numpy as np
 
 from rnnlab.errors import RnnlabError
 from rnnlab.nn.module import Parameter
-from rnnlab.optim.optimizers import _checked, _is_number, _non_negative
+from rnnlab.optim.optimizer import _checked, _is_number, _non_negative
 
 
 def _grads(params: Parameter | Iterable[Parameter]) -> list[np.ndarray]:

@@ -29,7 +29,7 @@ import numbers
 from bisect import bisect_right
 
 from rnnlab.errors import RnnlabError
-from rnnlab.optim.optimizers import Optimizer, _checked, _is_number, _non_negative
+from rnnlab.optim.optimizer import Optimizer, _checked, _is_number, _non_negative
 
 
 def _positive_int(name: str, value) -> int:

@@ -5,192 +5,70 @@
     series  (T, F) --standardise (training statistics)----/
 
 Batches are padded to their longest member and carry a (B, T) mask; the recurrent layer carries
-its state across padded steps and pooling reads valid steps only ('last': the final state of each
-direction, 'mean' / 'max' over valid steps), so a sequence's prediction does not depend on how much
-padding its batch has or on which side it sits.
+its state across padded steps and pooling reads valid steps only, so a sequence's prediction does
+not depend on how much padding its batch has or on which side it sits. The network and the
+training of one network are in `rnnlab.tasks.classify_net`, the settings in `classify_config`.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+import hashlib
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
 
 import numpy as np
 
 from rnnlab.checkpoint import load_checkpoint, save_checkpoint, split_prefix, with_prefix
-from rnnlab.clf_metrics import accuracy, confusion_matrix, macro_f1, precision_recall_f1
-from rnnlab.data.batching import pad_sequences
+from rnnlab.data.batching import UNK
+from rnnlab.data.datasets import as_series, stratified_split
 from rnnlab.data.scalers import StandardScaler
 from rnnlab.data.text import CharVocab
 from rnnlab.errors import RnnlabError, invalid_argument
-from rnnlab.nn import CrossEntropyLoss, Dropout, Embedding, Linear, Module, softmax
-from rnnlab.nn.models import CELLS, build_recurrent
-from rnnlab.optim import Adam, CosineAnnealingLR
-from rnnlab.tasks.classify_data import as_series, stratified_split
-from rnnlab.train import LoopConfig, train_loop
+from rnnlab.metrics.classification import accuracy, confusion_matrix, precision_recall_f1
+from rnnlab.nn import CrossEntropyLoss, softmax
+from rnnlab.tasks.base import RunFolder, Task, resume_settings
+from rnnlab.tasks.classify_config import ClassifyConfig
+from rnnlab.tasks.classify_net import ClassifierNet, NetTrainer, pad_batch
 
-POOLINGS = ("last", "mean", "max")
-PAD, UNK = 0, 1  # reserved character ids; real characters start at 2
-
-
-@dataclass(frozen=True)
-class ClassifierConfig:
-    """Hyperparameters of a `SequenceClassifier`; printed at the start of a run, saved in the checkpoint."""
-
-    cell: str = "gru"
-    hidden_size: int = 128
-    num_layers: int = 1
-    bidirectional: bool = True
-    embedding_dim: int = 32  # text only: numeric series go in as their standardised features
-    pooling: str = "max"
-    dropout: float = 0.2  # before the head, and between recurrent layers
-    char_dropout: float = 0.0  # text only: while training, each character is read as <unk> with this probability
-    lr: float = 3e-3  # Adam, cosine-annealed to lr * lr_min_factor over the epochs
-    lr_min_factor: float = 0.05
-    batch_size: int = 64
-    epochs: int = 30
-    patience: int | None = 6  # epochs without a better validation score before stopping
-    validation_fraction: float = 0.1  # stratified; 0 trains all epochs and keeps the last weights
-    monitor: str = "val_loss"  # or "val_accuracy", "val_macro_f1"
-    class_weight: str | None = None  # None, "balanced" (weights N / (C * n_c) in the loss) or "sqrt" (their root)
-    clip_norm: float | None = 5.0
-    minutes: float | None = None  # training time limit for each member of the ensemble
-    ensemble: int = 1  # nets trained with seeds seed, seed + 1, ...; their probabilities are averaged
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        if self.cell not in CELLS:
-            raise invalid_argument("cell", f"one of {', '.join(CELLS)}", self.cell)
-        if self.pooling not in POOLINGS:
-            raise invalid_argument("pooling", f"one of {', '.join(POOLINGS)}", self.pooling)
-        for name in ("hidden_size", "num_layers", "embedding_dim", "batch_size", "epochs", "ensemble"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise invalid_argument(name, "a positive integer", value)
-        for name in ("dropout", "char_dropout"):
-            if not 0 <= getattr(self, name) < 1:
-                raise invalid_argument(name, "a number in [0, 1)", getattr(self, name))
-        if not self.lr > 0 or not 0 < self.lr_min_factor <= 1:
-            raise invalid_argument("lr", "a positive number (and lr_min_factor in (0, 1])", self.lr)
-        if not 0 <= self.validation_fraction < 1:
-            raise invalid_argument("validation_fraction", "a number in [0, 1)", self.validation_fraction)
-        if self.monitor not in ("val_loss", "val_accuracy", "val_macro_f1"):
-            raise invalid_argument("monitor", "'val_loss', 'val_accuracy' or 'val_macro_f1'", self.monitor)
-        if self.class_weight not in (None, "balanced", "sqrt"):
-            raise invalid_argument("class_weight", "None, 'balanced' or 'sqrt'", self.class_weight)
-        if self.patience is not None and self.patience < 1:
-            raise invalid_argument("patience", "a positive integer or None", self.patience)
+FIRST_CHAR_ID = UNK + 1  # character ids start after the reserved PAD and UNK
 
 
-class ClassifierNet(Module):
-    """(Embedding) -> RNN/LSTM/GRU (optionally bidirectional) -> pooling over valid steps -> Dropout -> Linear.
-
-    >>> net = ClassifierNet(num_inputs=30, num_classes=5, config=ClassifierConfig(hidden_size=8), text=True, seed=0)
-    >>> ids, mask = pad_sequences([[2, 3, 4], [5, 6]])
-    >>> net(ids, mask).shape
-    (2, 5)
-    """
-
-    def __init__(self, num_inputs: int, num_classes: int, config: ClassifierConfig, text: bool,
-                 seed: int | None = None, dtype: type = np.float32) -> None:
-        super().__init__()
-        rng = np.random.default_rng(seed)
-        self.text, self.pooling, self.dtype = text, config.pooling, np.dtype(dtype)
-        if text:
-            self.embedding = Embedding(num_inputs, config.embedding_dim, padding_idx=PAD, dtype=dtype, seed=rng)
-        input_size = config.embedding_dim if text else num_inputs
-        self.rnn = build_recurrent(config.cell, input_size, config.hidden_size, num_layers=config.num_layers,
-                                   dropout=config.dropout if config.num_layers > 1 else 0.0,
-                                   bidirectional=config.bidirectional, dtype=dtype, seed=rng)
-        self.num_directions = 2 if config.bidirectional else 1
-        self.drop = Dropout(config.dropout, seed=rng)
-        self.head = Linear(config.hidden_size * self.num_directions, num_classes, dtype=dtype, seed=rng)
-
-    def forward(self, x: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        """x: ids (B, T) or features (B, T, F); mask (B, T) bool, True at real steps. Returns logits (B, C)."""
-        if self.text:
-            inputs = self.embedding(np.ascontiguousarray(x.T))  # (T, B, E)
-        else:
-            inputs = np.ascontiguousarray(x.transpose(1, 0, 2), dtype=self.dtype)  # (T, B, F)
-        step_mask = np.ascontiguousarray(mask.T)  # (T, B)
-        output, h_n = self.rnn(inputs, mask=step_mask)  # (T, B, D*H)
-        if isinstance(h_n, tuple):  # LSTM: (h_n, c_n)
-            h_n = h_n[0]
-        valid = step_mask[:, :, None]  # (T, B, 1)
-        if self.pooling == "last":
-            pooled = np.concatenate(list(h_n[-self.num_directions:]), axis=1)  # (B, D*H)
-        elif self.pooling == "mean":
-            pooled = (output * valid).sum(axis=0) / valid.sum(axis=0)  # (B, D*H)
-        else:
-            scores = np.where(valid, output, -np.inf)  # (T, B, D*H)
-            self._argmax = scores.argmax(axis=0)  # (B, D*H) step of each maximum
-            pooled = np.take_along_axis(output, self._argmax[None], axis=0)[0]
-        self._shapes = (output.shape, h_n.shape, valid)
-        return self.head(self.drop(pooled.astype(self.dtype)))
-
-    def backward(self, d_logits: np.ndarray) -> None:
-        """d_logits (B, C) -> parameter gradients, added into each `.grad`."""
-        d_pooled = self.drop.backward(self.head.backward(d_logits.astype(self.dtype)))  # (B, D*H)
-        output_shape, h_n_shape, valid = self._shapes
-        d_output = np.zeros(output_shape, self.dtype)  # (T, B, D*H)
-        d_h_n = None
-        if self.pooling == "last":
-            d_h_n = np.zeros(h_n_shape, self.dtype)  # (L*D, B, H)
-            hidden = h_n_shape[2]
-            for direction in range(self.num_directions):
-                top_layer_index = len(d_h_n) - self.num_directions + direction
-                d_h_n[top_layer_index] = d_pooled[:, direction * hidden:(direction + 1) * hidden]
-        elif self.pooling == "mean":
-            d_output[...] = valid * (d_pooled / valid.sum(axis=0))[None]
-        else:
-            np.put_along_axis(d_output, self._argmax[None], d_pooled[None], axis=0)
-        d_inputs = self.rnn.backward(d_output, d_h_n)
-        if self.text:
-            self.embedding.backward(d_inputs)
-
-
-def _length_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
-    """Shuffled batches of indices, each drawn from a pool of similar lengths so little is padding."""
-    order = rng.permutation(len(lengths))
-    pool = batch_size * 50
-    batches = []
-    for start in range(0, len(order), pool):
-        chunk = order[start:start + pool]
-        chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
-        batches.extend(chunk[i:i + batch_size] for i in range(0, len(chunk), batch_size))
-    return [batches[i] for i in rng.permutation(len(batches))]
-
-
-class SequenceClassifier:
+class SequenceClassifier(Task):
     """Classify whole sequences: strings (characters through an embedding) or numeric series (T, F).
 
-    >>> clf = SequenceClassifier(hidden_size=8, epochs=2, validation_fraction=0, progress=False)
-    >>> clf = clf.fit(["ab", "ba", "abab", "bbb", "aaa", "aab"], ["x", "y", "x", "y", "x", "x"])
+    For scikit-learn, X is a list of N strings, or numeric series: an array (N, T) / (N, T, F) or a
+    list of (T_i, F) arrays; y holds N labels; `score` is the accuracy.
+
+    >>> clf = SequenceClassifier(hidden_size=8, epochs=2, val_fraction=0)
+    >>> clf = clf.fit(["ab", "ba", "abab", "bbb", "aaa", "aab"], ["x", "y", "x", "y", "x", "x"], progress=False)
     >>> clf.predict_proba(["ab", "b"]).shape, clf.classes_.tolist()
     ((2, 2), ['x', 'y'])
+
+    Learned state: `kind_` ("text" or "numeric"), `classes_`, `vocab_` (text) or `n_features_` and
+    `scaler_` (series), `nets_`, `history_` (one dict per evaluation; with "member" in an ensemble),
+    `best_step_` (one per net), `train_seconds_`.
     """
 
-    def __init__(self, cell: str = "gru", hidden_size: int = 128, num_layers: int = 1, bidirectional: bool = True,
-                 embedding_dim: int = 32, pooling: str = "max", dropout: float = 0.2, char_dropout: float = 0.0,
-                 lr: float = 3e-3,
-                 lr_min_factor: float = 0.05, batch_size: int = 64, epochs: int = 30, patience: int | None = 6,
-                 validation_fraction: float = 0.1, monitor: str = "val_loss", class_weight: str | None = None,
-                 clip_norm: float | None = 5.0, minutes: float | None = None, ensemble: int = 1, seed: int = 0,
-                 progress: bool = True) -> None:
-        self.cell, self.hidden_size, self.num_layers, self.bidirectional = cell, hidden_size, num_layers, bidirectional
-        self.embedding_dim, self.pooling, self.dropout, self.lr = embedding_dim, pooling, dropout, lr
-        self.char_dropout = char_dropout
-        self.lr_min_factor, self.batch_size, self.epochs, self.patience = lr_min_factor, batch_size, epochs, patience
-        self.validation_fraction, self.monitor, self.class_weight = validation_fraction, monitor, class_weight
-        self.clip_norm, self.minutes, self.ensemble, self.seed = clip_norm, minutes, ensemble, seed
-        self.progress = progress
-        self.config = self._config()  # checks every hyperparameter now, where it enters
-
-    def _config(self) -> ClassifierConfig:
-        return ClassifierConfig(**{f.name: getattr(self, f.name) for f in fields(ClassifierConfig)})
+    name = "classify"
+    Config = ClassifyConfig
+    _estimator_type = "classifier"
+    _resume_from: tuple[dict, dict] | None = None
 
     # ---- inputs -------------------------------------------------------------------------------------------
+    def _learn_inputs(self, X) -> int:
+        """Vocabulary (text) or scaler (series) from the training split; returns the net's input size."""
+        if self.kind_ == "text":
+            self.vocab_ = CharVocab(set("".join(X)) or {" "})
+            return self._index_vocab()
+        series = as_series(X)
+        self.n_features_ = series[0].shape[1]
+        self.scaler_ = StandardScaler().fit(np.concatenate(series))  # training split only
+        return self.n_features_
+
+    def _index_vocab(self) -> int:
+        self._char_index = {c: i + FIRST_CHAR_ID for i, c in enumerate(self.vocab_.chars)}
+        return len(self.vocab_) + FIRST_CHAR_ID
+
     def _encode(self, X) -> list[np.ndarray]:
         """Raw inputs -> model inputs: id arrays (T,) for text, standardised float32 (T, F) for series."""
         if self.kind_ == "text":
@@ -203,54 +81,8 @@ class SequenceClassifier:
             raise RnnlabError(f"expected series with {self.n_features_} features per step, got {series[0].shape[1]}")
         return [self.scaler_.transform(s).astype(np.float32) for s in series]
 
-    def unknown_characters(self, texts: list[str]) -> list[str]:
-        """Characters of `texts` not seen in training (they are read as <unk>), in order of first appearance."""
-        if self.kind_ != "text":
-            return []
-        return list(dict.fromkeys(c for text in texts for c in text if c not in self._char_index))
-
-    def _batch(self, encoded: list[np.ndarray], side: str = "post") -> tuple[np.ndarray, np.ndarray]:
-        return pad_sequences(encoded, side=side, dtype=np.int64 if self.kind_ == "text" else np.float32)
-
-    # ---- training -----------------------------------------------------------------------------------------
-    def fit(self, X, y, X_val=None, y_val=None) -> Self:
-        """Learn from N sequences `X` (strings, or series (T_i, F) / an array (N, T[, F])) and labels `y` (N,).
-
-        Without `X_val`, a stratified `validation_fraction` of `X` is held out for early stopping.
-        """
-        config = self.config = self._config()
-        y = np.asarray(y)
-        if y.ndim != 1 or len(y) != len(X) or len(y) == 0:
-            raise RnnlabError(f"expected one label per sequence, got {len(y)} labels for {len(X)} sequences")
-        self.kind_ = "text" if all(isinstance(x, str) for x in X) else "numeric"
-        if X_val is None and config.validation_fraction > 0:
-            kept, held = stratified_split(y, config.validation_fraction, config.seed)
-            X_val, y_val = [X[i] for i in held], y[held]
-            X, y = [X[i] for i in kept], y[kept]
-        self.classes_ = np.unique(y)
-        if self.kind_ == "text":
-            self.vocab_ = CharVocab(set("".join(X)) or {" "})
-            self._char_index = {c: i + 2 for i, c in enumerate(self.vocab_.chars)}
-            num_inputs = len(self.vocab_) + 2
-        else:
-            series = as_series(X)
-            self.n_features_ = num_inputs = series[0].shape[1]
-            self.scaler_ = StandardScaler().fit(np.concatenate(series))  # training split only
-        self.nets_ = [ClassifierNet(num_inputs, len(self.classes_), config, self.kind_ == "text", seed=config.seed + k)
-                      for k in range(config.ensemble)]
-        validation = None
-        if X_val is not None and len(X_val) > 0:
-            validation = (self._encode(X_val), self._targets(y_val))
-        encoded, targets = self._encode(X), self._targets(y)
-        self.history_, self.best_step_, self.train_seconds_ = [], [], 0.0
-        for member, net in enumerate(self.nets_):
-            state = self._train(net, config.seed + member, encoded, targets, validation)
-            self.history_.extend({"member": member, **metrics} for metrics in state.history)
-            self.best_step_.append(state.best_step)
-            self.train_seconds_ += state.seconds
-        return self
-
     def _targets(self, y) -> np.ndarray:
+        """Labels (N,) -> class ids (N,) int64, refusing labels not seen in training."""
         y = np.asarray(y)
         ids = np.searchsorted(self.classes_, y)
         known = (ids < len(self.classes_)) & (self.classes_[np.minimum(ids, len(self.classes_) - 1)] == y)
@@ -258,60 +90,111 @@ class SequenceClassifier:
             raise RnnlabError(f"label {y[~known][0]!r} is not one of the classes seen in training")
         return ids
 
-    def _train(self, net: ClassifierNet, seed: int, encoded: list[np.ndarray], targets: np.ndarray, validation):
-        """Train one member of the ensemble; keeps the weights of its best evaluation. Returns the loop state."""
-        config = self.config
-        rng = np.random.default_rng(seed)
-        lengths = np.array([len(e) for e in encoded])
-        steps_per_epoch = -(-len(encoded) // config.batch_size)
-        max_steps = steps_per_epoch * config.epochs
-        weight = None
-        if config.class_weight is not None:
-            counts = np.bincount(targets, minlength=len(self.classes_))
-            weight = len(targets) / (len(counts) * np.maximum(counts, 1))  # (C,) "balanced"
-            weight = (np.sqrt(weight) if config.class_weight == "sqrt" else weight).astype(np.float32)
-        loss_fn = CrossEntropyLoss(weight=weight)
-        optimizer = Adam(net.parameters(), lr=config.lr)
-        scheduler = CosineAnnealingLR(optimizer, T_max=max_steps, eta_min=config.lr * config.lr_min_factor)
-        queue: list[np.ndarray] = []
+    def unknown_characters(self, texts: list[str]) -> list[str]:
+        """Characters of `texts` not seen in training (they are read as <unk>), in order of first appearance."""
+        self._check_fitted()
+        if self.kind_ != "text":
+            return []
+        return list(dict.fromkeys(c for text in texts for c in text if c not in self._char_index))
 
-        def step_fn() -> tuple[float, int]:
-            if not queue:
-                queue.extend(_length_batches(lengths, config.batch_size, rng))
-            batch = queue.pop()
-            x, mask = self._batch([encoded[i] for i in batch])
-            if self.kind_ == "text" and config.char_dropout > 0:
-                x = np.where(mask & (rng.random(x.shape) < config.char_dropout), UNK, x)  # (B, T)
-            loss = loss_fn(net(x, mask), targets[batch])
-            net.backward(loss_fn.backward())
-            return loss, int(mask.sum())
+    # ---- training -----------------------------------------------------------------------------------------
+    def fit(self, X, y, X_val=None, y_val=None, *, run_dir: str | Path | RunFolder | None = None,
+            progress: bool = True, source: dict | None = None) -> Self:
+        """Learn from N sequences `X` (strings, or series (T_i, F) / an array (N, T[, F])) and labels `y` (N,).
 
-        def evaluate() -> dict[str, float]:
-            if validation is None:
-                return {}
-            probabilities = self._probabilities(validation[0], [net])
-            predicted = probabilities.argmax(axis=1)
-            true = validation[1]
-            loss = float(-np.mean(np.log(np.maximum(probabilities[np.arange(len(true)), true], 1e-12))))
-            return {"val_loss": loss, "val_accuracy": accuracy(true, predicted),
-                    "val_macro_f1": macro_f1(true, predicted, len(self.classes_))}
+        Without `X_val`, a stratified `val_fraction` of `X` is held out for early stopping. With
+        `run_dir`, everything is checked before the folder is created; then log.jsonl gets a line per
+        epoch and the `best` / `latest` checkpoints are written (every epoch for one net, at the end
+        for an ensemble). `source` (JSON-ready: how the data was read) is kept in the checkpoints so
+        the command line can read the same data again on resume.
+        """
+        c, resumed = self.config, self._resume_from
+        y = np.asarray(y)
+        if y.ndim != 1 or len(y) != len(X) or len(y) == 0:
+            raise RnnlabError(f"expected one label per sequence, got {len(y)} labels for {len(X)} sequences")
+        fingerprint = _fingerprint(X, y, X_val, y_val)
+        if resumed is not None and resumed[1]["data"]["sha256"] != fingerprint:
+            raise RnnlabError("the training data differ from those the run was started on "
+                              f"({(resumed[1]['data'].get('source') or {}).get('data') or 'arrays'})")
+        self.kind_ = "text" if all(isinstance(x, str) for x in X) else "numeric"
+        if X_val is None and c.val_fraction > 0:
+            kept, held = stratified_split(y, c.val_fraction, c.seed)
+            X_val, y_val = [X[i] for i in held], y[held]
+            X, y = [X[i] for i in kept], y[kept]
+        self.classes_ = np.unique(y)
+        num_inputs = self._learn_inputs(X)
+        encoded, targets = self._encode(X), self._targets(y)
+        validation = (self._encode(X_val), self._targets(y_val)) if X_val is not None and len(X_val) else None
+        self.data_ = {"sha256": fingerprint, "source": source if resumed is None else resumed[1]["data"]["source"]}
+        self.nets_ = [ClassifierNet(num_inputs, len(self.classes_), c, self.kind_ == "text", seed=c.seed + k)
+                      for k in range(c.ensemble)]
+        run = run_dir if run_dir is None or isinstance(run_dir, RunFolder) else RunFolder(run_dir,
+                                                                                           resume=resumed is not None)
+        if run is not None:
+            run.open()
+        self._train(encoded, targets, validation, run, progress)
+        self._resume_from = None
+        return self
 
-        best: dict[str, np.ndarray] = {}
+    def _train(self, encoded: list[np.ndarray], targets: np.ndarray, validation, run: RunFolder | None,
+               progress: bool) -> None:
+        """Train each net of the ensemble in turn (seeds seed, seed + 1, ...); checkpoints into `run`."""
+        c, each_epoch = self.config, run is not None and resumable(self.config)
+        steps_per_epoch = -(-len(encoded) // c.batch_size)
+        loss_fn = CrossEntropyLoss(weight=self._class_weights(targets))
+        self.history_, self.best_step_, self.train_seconds_ = [], [], 0.0
+        trainers: list[NetTrainer] = []
+        for k, net in enumerate(self.nets_):
+            trainer = NetTrainer(net, c, steps_per_epoch, c.seed + k)
+            before = list(self.history_)  # the loop state of a resumed net holds its own history
+            if self._resume_from is not None:
+                arrays, meta = self._resume_from
+                trainer.restore(arrays, meta["training"], split_prefix(arrays, "model"))
 
-        def on_eval(state, metrics, improved) -> None:
-            if improved:
-                best.update(net.state_dict())
+            def label(metrics: dict, k: int = k) -> dict:
+                return metrics if c.ensemble == 1 else {"member": k, **metrics}
 
-        mode = "min" if config.monitor == "val_loss" else "max"
-        loop = LoopConfig(max_steps=max_steps, minutes=config.minutes, eval_every=steps_per_epoch,
-                          clip_norm=config.clip_norm, monitor=config.monitor, mode=mode,
-                          patience=config.patience if validation is not None else None)
-        state = train_loop(net, optimizer, step_fn, evaluate, loop, scheduler=scheduler, on_eval=on_eval,
-                           desc="classify", progress=self.progress)
-        if best:
-            net.load_state_dict(best)
-        net.eval()
-        return state
+            def on_eval(state, metrics, improved, trainer=trainer, before=before, label=label) -> None:
+                self.history_ = before + [label(m) for m in state.history]
+                self.best_step_ = [t.state.best_step for t in trainers] + [state.best_step]
+                self.train_seconds_ = sum(t.state.seconds for t in trainers) + state.seconds
+                if run is not None:
+                    run.append_log(label(metrics))
+                if each_epoch:
+                    if improved:  # the net holds its best weights now
+                        self._save(run.path, "best")
+                    self._save(run.path, "latest", trainer)
+                    run.committed()
+
+            def evaluate(net: ClassifierNet = net) -> dict[str, float]:
+                return {} if validation is None else self._validation_scores(net, *validation)
+
+            trainer.train(encoded, targets, loss_fn, evaluate, on_eval, validation is not None, progress,
+                          desc="classify" if c.ensemble == 1 else f"classify {k + 1}/{c.ensemble}")
+            self.history_ = before + [label(m) for m in trainer.state.history]
+            trainers.append(trainer)
+        self.best_step_ = [t.state.best_step for t in trainers]
+        self.train_seconds_ = sum(t.state.seconds for t in trainers)
+        if run is not None:  # (one net: its `latest`, with the training state, was written at its last epoch)
+            self._save(run.path, "best")
+            if not each_epoch:
+                self._save(run.path, "latest")
+            run.committed()
+
+    def _class_weights(self, targets: np.ndarray) -> np.ndarray | None:
+        """(C,) float32 loss weights: N / (C * n_c) for "balanced", their square roots for "sqrt"."""
+        if self.config.class_weight is None:
+            return None
+        counts = np.bincount(targets, minlength=len(self.classes_))
+        weight = len(targets) / (len(counts) * np.maximum(counts, 1))  # (C,)
+        return (np.sqrt(weight) if self.config.class_weight == "sqrt" else weight).astype(np.float32)
+
+    def _validation_scores(self, net: ClassifierNet, encoded: list[np.ndarray], true: np.ndarray) -> dict[str, float]:
+        probabilities = self._probabilities(encoded, [net])  # (N, C)
+        predicted = probabilities.argmax(axis=1)
+        loss = float(-np.mean(np.log(np.maximum(probabilities[np.arange(len(true)), true], 1e-12))))
+        scores = classification_scores(true, predicted, len(self.classes_))
+        return {"val_loss": loss, "val_accuracy": scores["accuracy"], "val_macro_f1": scores["macro_f1"]}
 
     # ---- prediction ---------------------------------------------------------------------------------------
     def _probabilities(self, encoded: list[np.ndarray], nets: list[ClassifierNet] | None = None,
@@ -324,13 +207,9 @@ class SequenceClassifier:
             net.eval()
             for start in range(0, len(order), batch_size):
                 chunk = order[start:start + batch_size]
-                x, mask = self._batch([encoded[i] for i in chunk])
+                x, mask = pad_batch([encoded[i] for i in chunk], self.kind_ == "text")
                 out[chunk] += softmax(net(x, mask).astype(np.float64))
         return out / len(nets)
-
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "nets_"):
-            raise RnnlabError("this SequenceClassifier is not fitted yet; call fit(X, y) or load(path) first")
 
     def predict_proba(self, X) -> np.ndarray:
         """Probabilities (N, C) over `classes_` for N sequences."""
@@ -339,64 +218,132 @@ class SequenceClassifier:
 
     def predict(self, X) -> np.ndarray:
         """The most probable class of each of N sequences: (N,) drawn from `classes_`."""
-        probabilities = self.predict_proba(X)
+        probabilities = self.predict_proba(X)  # (N, C)
         return self.classes_[probabilities.argmax(axis=1)]
 
     def top_k(self, X, k: int = 3) -> list[list[tuple[str, float]]]:
         """For each sequence, the k most probable (class, probability) pairs, best first."""
+        if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
+            raise invalid_argument("k", "a positive integer", k)
         probabilities = self.predict_proba(X)
         best = np.argsort(-probabilities, axis=1, kind="stable")[:, :k]
         return [[(str(self.classes_[c]), float(p[c])) for c in row] for p, row in zip(probabilities, best, strict=True)]
 
-    def evaluate(self, X, y) -> dict:
-        """Accuracy, macro-F1, per-class precision / recall / F1 / support and the (C, C) confusion matrix."""
+    def evaluate(self, X, y) -> dict[str, Any]:
+        """n, accuracy, macro_f1, classes, per-class precision / recall / f1 / support, confusion (rows true).
+
+        macro_f1 follows scikit-learn's `f1_score(average="macro")`: the mean F1 over the classes that
+        occur in the labels or the predictions, so classes absent from an evaluation set do not count.
+        """
         self._check_fitted()
         true = self._targets(y)
         predicted = self.predict_proba(X).argmax(axis=1)
-        C = len(self.classes_)
-        precision, recall, f1, support = precision_recall_f1(true, predicted, C)
-        return {"n": len(true), "accuracy": accuracy(true, predicted), "macro_f1": macro_f1(true, predicted, C),
-                "classes": [str(c) for c in self.classes_], "precision": precision.tolist(),
-                "recall": recall.tolist(), "f1": f1.tolist(), "support": support.tolist(),
-                "confusion": confusion_matrix(true, predicted, C).tolist(), "predicted": predicted.tolist(),
-                "true": true.tolist()}
+        scores = classification_scores(true, predicted, len(self.classes_))
+        return {"n": len(true), "accuracy": scores.pop("accuracy"), "macro_f1": scores.pop("macro_f1"),
+                "classes": [str(c) for c in self.classes_], **scores}
 
-    # ---- persistence --------------------------------------------------------------------------------------
-    def save(self, path: str | Path, name: str = "best", extra: dict | None = None) -> Path:
-        """Write `path/name.safetensors` + `path/name.json` (weights, config, classes, vocabulary or scaler)."""
-        self._check_fitted()
-        meta = {"task": "classify", "config": asdict(self.config), "kind": self.kind_,
-                "classes": self.classes_.tolist(), "best_step": self.best_step_,
-                "train_seconds": round(self.train_seconds_, 2), **(extra or {})}
+    def score(self, X, y) -> float:
+        """The accuracy on (X, y): scikit-learn's score for classifiers."""
+        return self.evaluate(X, y)["accuracy"]
+
+    # ---- checkpoints --------------------------------------------------------------------------------------
+    @classmethod
+    def resume(cls, run_dir: str | Path, **budget: Any) -> SequenceClassifier:
+        """The run in `run_dir` as its `latest` checkpoint left it; `fit(same data, run_dir=run_dir)` continues it.
+
+        Only `epochs` and `minutes` may change. The cosine schedule then spans the new number of
+        epochs: step s of the continued run gets lr_min + (lr - lr_min) (1 + cos(pi s / S)) / 2 with S
+        the new total of steps, as if the run had been started with that budget. An ensemble
+        (`ensemble` > 1) cannot be resumed.
+        """
+        arrays, meta = load_checkpoint(run_dir, "latest")
+        if meta.get("task") != cls.name:
+            raise RnnlabError(f"{run_dir}: not a {cls.name} run (it is {meta.get('task')!r})")
+        saved = cls.Config.from_json(meta["config"])
+        if not resumable(saved) or "training" not in meta:
+            raise RnnlabError(f"{run_dir}: a classify run of an ensemble ({saved.ensemble} nets) cannot be resumed; "
+                              f"train it again with the budget you want")
+        model = cls(**resume_settings(saved, budget))
+        model._restore(arrays, meta)
+        model._resume_from = (arrays, meta)
+        return model
+
+    @property
+    def data_source_(self) -> dict | None:
+        """How the training data was read (the `source` given to `fit`), None if not given."""
+        return self.data_.get("source")
+
+    def _save(self, folder: Path, name: str, trainer: NetTrainer | None = None) -> Path:
+        """A checkpoint of the model; with `trainer`, also its training state (the `latest` of a resumable run)."""
+        arrays, meta = self._state()
+        if trainer is not None:
+            arrays |= with_prefix(trainer.best.state, "model") | trainer.arrays()
+            meta["training"] = trainer.meta()
+        return save_checkpoint(folder, name, arrays, {"task": self.name, "config": self.config.to_json(), **meta})
+
+    def _state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        arrays = {}
+        for k, net in enumerate(self.nets_):  # "model.*" for the first net, "model1.*", ... for the others
+            arrays |= with_prefix(net.state_dict(), f"model{k or ''}")
+        meta = {"kind": self.kind_, "classes": self.classes_.tolist(), "best_step": self.best_step_,
+                "train_seconds": round(self.train_seconds_, 2), "history": self.history_, "data": self.data_}
         if self.kind_ == "text":
             meta["vocab"] = self.vocab_.to_json()
         else:
             meta |= {"n_features": self.n_features_, "scaler": self.scaler_.to_json()}
-        arrays = {}
-        for member, net in enumerate(self.nets_):  # "model.*" for the first net, "model1.*", ... for the others
-            arrays |= with_prefix(net.state_dict(), f"model{member or ''}")
-        return save_checkpoint(path, name, arrays, meta)
+        return arrays, meta
 
-    @classmethod
-    def load(cls, path: str | Path, name: str = "best") -> SequenceClassifier:
-        """The classifier saved by `save` in the run folder (or checkpoint file) `path`."""
-        arrays, meta = load_checkpoint(path, name)
-        if meta.get("task") != "classify":
-            raise RnnlabError(f"{path}: not a classifier checkpoint (task {meta.get('task')!r})")
-        clf = cls(**meta["config"], progress=False)
-        clf.kind_, clf.classes_ = meta["kind"], np.array(meta["classes"])
-        clf.best_step_, clf.train_seconds_ = meta.get("best_step"), meta.get("train_seconds", 0.0)
-        if clf.kind_ == "text":
-            clf.vocab_ = CharVocab.from_json(meta["vocab"])
-            clf._char_index = {c: i + 2 for i, c in enumerate(clf.vocab_.chars)}
-            num_inputs = len(clf.vocab_) + 2
+    def _restore(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+        c = self.config
+        self.kind_, self.classes_ = meta["kind"], np.array(meta["classes"])
+        self.best_step_, self.train_seconds_ = meta.get("best_step"), meta.get("train_seconds", 0.0)
+        self.history_, self.data_ = meta.get("history", []), meta.get("data", {})
+        if self.kind_ == "text":
+            self.vocab_ = CharVocab.from_json(meta["vocab"])
+            num_inputs = self._index_vocab()
         else:
-            clf.n_features_ = num_inputs = meta["n_features"]
-            clf.scaler_ = StandardScaler.from_json(meta["scaler"])
-        clf.nets_ = []
-        for member in range(clf.config.ensemble):
-            net = ClassifierNet(num_inputs, len(clf.classes_), clf.config, clf.kind_ == "text")
-            net.load_state_dict(split_prefix(arrays, f"model{member or ''}"))
-            clf.nets_.append(net.eval())
-        return clf
+            self.n_features_ = num_inputs = meta["n_features"]
+            self.scaler_ = StandardScaler.from_json(meta["scaler"])
+        self.nets_ = []
+        for k in range(c.ensemble):
+            net = ClassifierNet(num_inputs, len(self.classes_), c, self.kind_ == "text")
+            net.load_state_dict(split_prefix(arrays, f"model{k or ''}"))
+            self.nets_.append(net.eval())
 
+
+def resumable(config: ClassifyConfig) -> bool:
+    """Whether a run of these settings can be resumed: one net (an ensemble trains its nets one after another)."""
+    return config.ensemble == 1
+
+
+def classification_scores(true: np.ndarray, predicted: np.ndarray, n_classes: int) -> dict[str, Any]:
+    """accuracy, macro_f1 (scikit-learn's: over the classes present in `true` or `predicted`), per-class lists.
+
+    `true`, `predicted`: (N,) class ids in [0, n_classes).
+
+    >>> scores = classification_scores(np.array([0, 0, 1]), np.array([0, 1, 1]), n_classes=3)
+    >>> round(scores["macro_f1"], 4), scores["f1"][2]  # class 2 occurs nowhere: left out of the mean
+    (0.6667, 0.0)
+    """
+    precision, recall, f1, support = precision_recall_f1(true, predicted, n_classes)
+    matrix = confusion_matrix(true, predicted, n_classes)  # (C, C)
+    present = (matrix.sum(axis=0) + matrix.sum(axis=1)) > 0  # (C,) in the labels or the predictions
+    return {"accuracy": accuracy(true, predicted), "macro_f1": float(f1[present].mean()),
+            "precision": precision.tolist(), "recall": recall.tolist(), "f1": f1.tolist(),
+            "support": support.tolist(), "confusion": matrix.tolist()}
+
+
+def _fingerprint(*parts) -> str:
+    """SHA-256 of the data given to `fit` (texts or arrays, and labels), to check a resumed run reads the same."""
+    digest = hashlib.sha256()
+    for part in parts:
+        if part is None:
+            digest.update(b"\x00none")
+            continue
+        for item in part:
+            if isinstance(item, str):
+                digest.update(b"\x01" + item.encode("utf-8", "surrogatepass"))
+            else:
+                array = np.asarray(item)
+                digest.update(b"\x02" + str((array.shape, array.dtype.str)).encode() + array.tobytes())
+    return digest.hexdigest()

@@ -1,314 +1,210 @@
 """Multi-step forecasting with a recurrent network, every statistic fitted on the training part only.
 
-    raw target y (T,) --log?--> u --seasonal difference (lag m)?--> v --difference (order d)?--> z
+    raw target y (T,) --TargetTransform: log?, seasonal difference?, difference?--> z (T,)
     features (T, D) = [z, covariates...] --scaler fitted on training rows--> windows (N, lookback, D)
-    --RNN/LSTM/GRU (batch_first)--> last output (N, hidden) --Linear--> (N, H) or (N, 1)
+    --ForecastNetwork (RNN/LSTM/GRU, last output, Linear)--> (N, H), or (N, 1) per network
 
 Strategies: "multi-output" (one network, H outputs), "direct" (H networks, network h predicts step
 h + 1 only) and "recursive" (one network predicting one step, fed its own predictions; needs no
 covariates, since their future values are unknown). Predictions go back through the scaler and the
 transforms to data units before any number is reported.
 
-Leakage rule: `fit(data, train_end=c)` reads rows [0, c) and nothing after (pinned by a test), the
-validation tail used for early stopping is the end of that training part, and `evaluate` refuses
-forecast origins inside it. Backtests and report tables live in `rnnlab.tasks.forecast_eval`.
+Leakage rule: `fit(X, train_end=c)` reads rows [0, c) and nothing after (pinned by a test), the
+validation tail used for early stopping is the end of that training part, and `report` refuses
+forecast origins inside it. The tables beside the baselines are built by `rnnlab.tasks.forecast_report`.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import time
-from dataclasses import dataclass
+import hashlib
 from pathlib import Path
 from typing import Any, Self
 
 import numpy as np
 
-from rnnlab.baselines import infer_season
 from rnnlab.checkpoint import load_checkpoint, save_checkpoint, split_prefix, with_prefix
-from rnnlab.data.scalers import (
-    Differencing,
-    IdentityScaler,
-    LogTransform,
-    MinMaxScaler,
-    StandardScaler,
-    fit_transform_split,
-    make_windows,
-    scaler_from_json,
-)
+from rnnlab.config import positive_int
+from rnnlab.data.scalers import make_windows, rolling_origins, scaler_from_json
 from rnnlab.data.timeseries import Series, from_array
+from rnnlab.data.transforms import TargetTransform
 from rnnlab.errors import RnnlabError, invalid_argument
-from rnnlab.nn import Dropout, Linear, Module, MSELoss
-from rnnlab.nn.models import CELLS, build_recurrent
-from rnnlab.optim import Adam
-from rnnlab.train import LoopConfig, train_loop
-
-STRATEGIES = ("multi-output", "direct", "recursive")
-SCALERS = {"standard": StandardScaler, "minmax": MinMaxScaler, "none": IdentityScaler}
+from rnnlab.metrics.forecast import mae
+from rnnlab.tasks.base import RunFolder, Task, resume_settings
+from rnnlab.tasks.forecast_config import SCALERS, ForecastConfig
+from rnnlab.tasks.forecast_network import ForecastNetwork, NetworkTrainer
+from rnnlab.tasks.forecast_report import ForecastReport, build_report
 
 
-@dataclass(frozen=True)
-class ForecastConfig:
-    """Everything that defines a forecaster; printed at the start of a run and saved in its checkpoint.
-
-    seasonal_difference: "auto" differences at the season when one is known from the calendar
-    (monthly 12, weekly 52, ...) or given as `season`; "on" also accepts an inferred season; "off".
-    season: observations per cycle for seasonal differencing, seasonal naive and MASE; None: from the
-    series' freq, else inferred from the training part's autocorrelation (`infer_season`).
-    """
-
-    lookback: int = 24
-    horizon: int = 12
-    strategy: str = "multi-output"
-    cell: str = "lstm"
-    hidden_size: int = 32
-    num_layers: int = 1
-    dropout: float = 0.0
-    scaler: str = "standard"
-    log: bool = False
-    difference: int = 0
-    seasonal_difference: str = "auto"
-    season: int | None = None
-    target: str | None = None  # None: the first value column
-    covariates: tuple[str, ...] = ()
-    lr: float = 3e-3
-    batch_size: int = 32
-    max_steps: int = 1500
-    eval_every: int = 25
-    patience: int = 12
-    val_fraction: float = 0.2
-    refit_full: bool = False  # after early stopping, retrain on every window (validation too) for the best step count
-    interval: float = 0.8  # coverage of the residual-quantile prediction interval
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        for name in ("lookback", "horizon", "hidden_size", "num_layers", "batch_size", "max_steps", "eval_every",
-                     "patience"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-                raise invalid_argument(name, "a positive integer", value)
-        choices = {"strategy": STRATEGIES, "cell": CELLS, "scaler": tuple(SCALERS),
-                   "seasonal_difference": ("auto", "on", "off")}
-        for name, allowed in choices.items():
-            if getattr(self, name) not in allowed:
-                raise invalid_argument(name, f"one of {', '.join(allowed)}", getattr(self, name))
-        if self.difference not in (0, 1, 2):
-            raise invalid_argument("difference", "0, 1 or 2", self.difference)
-        if self.season is not None and (not isinstance(self.season, int | np.integer) or self.season < 2):
-            raise invalid_argument("season", "an integer >= 2 or None", self.season)
-        if not 0 <= self.dropout < 1:
-            raise invalid_argument("dropout", "a number in [0, 1)", self.dropout)
-        if not 0 < self.val_fraction < 1:
-            raise invalid_argument("val_fraction", "a number in (0, 1)", self.val_fraction)
-        if not 0 < self.interval < 1:
-            raise invalid_argument("interval", "a coverage in (0, 1), e.g. 0.8", self.interval)
-        if not self.lr > 0:
-            raise invalid_argument("lr", "a positive number", self.lr)
-        if self.strategy == "recursive" and self.covariates:
-            raise RnnlabError("strategy 'recursive' feeds predictions back and cannot know future covariates; "
-                              "use 'multi-output' or 'direct' with --covariates")
-        object.__setattr__(self, "covariates", tuple(self.covariates))
-
-
-class ForecastNetwork(Module):
-    """Recurrent layers over the window, the last step's output through dropout and a linear head.
-
-    >>> net = ForecastNetwork("lstm", input_size=2, hidden_size=8, num_layers=1, dropout=0.0, num_outputs=3, seed=0)
-    >>> net(np.zeros((5, 10, 2), np.float32)).shape  # (batch, lookback, features) -> (batch, outputs)
-    (5, 3)
-    """
-
-    def __init__(self, cell: str, input_size: int, hidden_size: int, num_layers: int, dropout: float,
-                 num_outputs: int, seed: int | np.random.Generator | None = None) -> None:
-        super().__init__()
-        rng = np.random.default_rng(seed)
-        self.rnn = build_recurrent(cell, input_size, hidden_size, num_layers=num_layers, batch_first=True,
-                                   dropout=dropout if num_layers > 1 else 0.0, seed=rng)
-        self.drop = Dropout(dropout, seed=rng)
-        self.head = Linear(hidden_size, num_outputs, seed=rng)
-        self._output_shape: tuple[int, ...] = ()
-
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        """x (B, lookback, D) float32 -> predictions (B, num_outputs)."""
-        output, _ = self.rnn(x)  # (B, lookback, hidden)
-        self._output_shape = output.shape
-        return self.head(self.drop(output[:, -1]))
-
-    def backward(self, d_pred: np.ndarray) -> None:
-        """d loss / d predictions (B, num_outputs) into every parameter's grad; only the last step gets one."""
-        d_output = np.zeros(self._output_shape, dtype=d_pred.dtype)  # (B, lookback, hidden)
-        d_output[:, -1] = self.drop.backward(self.head.backward(d_pred))
-        self.rnn.backward(d_output)
-
-
-class Forecaster:
+class Forecaster(Task):
     """Fit a recurrent forecaster on a series and forecast `horizon` steps in data units.
 
-    Hyperparameters: a `ForecastConfig`, or its fields as keywords (`Forecaster(lookback=12, horizon=6)`).
-    Learned state: `scaler_`, `networks_`, `season_`, `seasonal_lag_`, `columns_`, `tail_` (the last
-    rows needed to forecast), `interval_` ((2, H) residual quantiles), `history_` (loss curves).
+    For scikit-learn, X is the series: an array (T,) or (T, D) (or a `rnnlab.data.timeseries.Series`)
+    whose first column is the target (or the `target` column) and y is ignored (None). `score(X)`
+    is minus the MAE of the forecasts from every origin inside X with `lookback` (plus differencing)
+    rows before it, so time-ordered splits give honest cross-validation:
 
-    >>> t = np.arange(200.0)
-    >>> model = Forecaster(lookback=12, horizon=4, hidden_size=8, max_steps=20, progress=False).fit(np.sin(t / 4))
-    >>> model.predict().shape
+    >>> from sklearn.model_selection import TimeSeriesSplit, cross_val_score
+    >>> series = np.sin(np.arange(240) / 4)
+    >>> model = Forecaster(lookback=12, horizon=4, hidden_size=8, max_steps=20)
+    >>> cross_val_score(model, series, cv=TimeSeriesSplit(n_splits=3), params={"progress": False}).shape
+    (3,)
+    >>> model.fit(series, train_end=200, progress=False).predict().shape  # the 4 steps after row 199
     (4,)
+
+    Learned state: `columns_`, `transform_` (the target's `TargetTransform`), `scaler_`, `networks_`,
+    `season_`, `seasonal_lag_`, `tail_` (the last rows needed to forecast), `interval_` ((2, H)
+    residual quantiles), `history_` (one dict per evaluation, with its `network`), `best_step_`,
+    `data_source_` (how the series was read: `read_series_csv` arguments, None for arrays).
     """
 
-    def __init__(self, config: ForecastConfig | None = None, *, progress: bool = True, **params: Any) -> None:
-        self.config = dataclasses.replace(config or ForecastConfig(), **params) if params else (config or
-                                                                                                ForecastConfig())
-        self.progress = progress
+    name = "forecast"
+    Config = ForecastConfig
+    _estimator_type = "regressor"
+    _resume_from: tuple[dict, dict] | None = None
 
-    def get_params(self) -> dict[str, Any]:
-        """The hyperparameters as a JSON-ready dict."""
-        return {**dataclasses.asdict(self.config), "covariates": list(self.config.covariates)}
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = False  # y is not used: the series is its own target
+        return tags
 
-    # ---------------------------------------------------------------------------------------------
-    # Fitting
-    # ---------------------------------------------------------------------------------------------
-
-    def fit(self, data: Series | np.ndarray, train_end: int | None = None, log_path: Path | None = None) -> Self:
-        """Fit on rows [0, train_end) of `data` (a Series or an array (T,) / (T, D)); returns self.
+    # ---- fitting ------------------------------------------------------------------------------------------
+    def fit(self, X: Series | np.ndarray, y: None = None, *, train_end: int | None = None,
+            run_dir: str | Path | RunFolder | None = None, progress: bool = True) -> Self:
+        """Fit on rows [0, train_end) of the series X (a Series or an array (T,) / (T, D)); returns self.
 
         Nothing at or after `train_end` is read: transforms, scaler, season and weights come from the
         training rows alone. The last `val_fraction` of them is the validation tail for early stopping.
+        With `run_dir`, everything is checked before the folder is created; then log.jsonl gets a line
+        per evaluation and the `best` / `latest` checkpoints are written (at every evaluation when one
+        network is trained without `refit_full`, else at the end).
         """
-        c = self.config
-        series = as_series(data)
+        series, resumed = as_series(X), self._resume_from
+        if resumed is not None:
+            saved_end = resumed[1]["n_train"]
+            if train_end not in (None, saved_end):
+                raise RnnlabError(f"a resumed run trains on its first {saved_end} rows, not on {train_end}")
+            train_end = saved_end
         train_end = len(series) if train_end is None else train_end
         if not isinstance(train_end, int | np.integer) or not 1 <= train_end <= len(series):
             raise invalid_argument("train_end", f"an integer in [1, {len(series)}]", train_end)
-        series = Series(series.times[:train_end], series.values[:train_end], series.columns, series.freq,
-                        regular=series.regular)
-        self.columns_ = _model_columns(series, c)
+        data = self._prepare(series, int(train_end))
+        if resumed is not None and resumed[1]["data"]["sha256"] != self.data_sha256_:
+            raise RnnlabError(f"the training rows differ from those the run was started on "
+                              f"({resumed[1]['data'].get('source') or 'an array'})")
+        own = run_dir is not None and not isinstance(run_dir, RunFolder)
+        run = RunFolder(run_dir, resume=resumed is not None) if own else run_dir
+        if run is not None:
+            run.open()
+        try:
+            self._train(data, run, progress)
+        except BaseException:
+            if own:  # a folder this call made goes again unless it holds a checkpoint
+                run.discard()
+            raise
+        self._resume_from = None
+        return self
+
+    def _prepare(self, series: Series, train_end: int) -> dict[str, Any]:
+        """Learn columns, season, transforms and scaler from rows [0, train_end); the windows to train on."""
+        c = self.config
+        self.columns_ = c.model_columns(series.columns)
+        values = series.column_values(self.columns_)[:train_end]  # (T, D) target first
         self.freq_ = series.freq
-        values = _select(series, self.columns_)  # (T, D) target first
-        self.season_ = _resolve_season(c, series, values[:, 0])
-        self.seasonal_lag_ = _resolve_seasonal_lag(c, series, self.season_, len(values))
-        offset = self.seasonal_lag_ + c.difference
+        self.season_ = c.resolve_season(series.season, values[:, 0])
+        lag = c.seasonal_lag(series.season, self.season_, len(values))
+        self.transform_, self.seasonal_lag_ = TargetTransform.build(c.log, lag, c.difference), lag
+        offset = self.transform_.lost
         val_size = max(c.horizon, int(round(c.val_fraction * (len(values) - offset))))
         needed = offset + c.lookback + 2 * c.horizon + val_size
         if len(values) < needed:
-            raise RnnlabError(
-                f"lookback {c.lookback} with horizon {c.horizon} needs at least {needed} training rows "
-                f"({offset} lost to differencing, {val_size} for validation), got {len(values)}; "
-                f"use a shorter --lookback or --horizon"
-            )
-        features = self._features(values)  # (T, D), NaN in the first `offset` rows
-        self.scaler_ = SCALERS[c.scaler]()
-        scaled, _, _ = fit_transform_split(features[offset:], len(features) - offset, self.scaler_)
-        started = time.perf_counter()
-        windows = self._windows(scaled, val_size)
-        self.networks_, self.history_ = self._train(windows, log_path)
-        self._fit_interval(values, val_size)  # before the refit, so the residuals are out of sample
-        if c.refit_full:
-            self.networks_ = self._refit(windows)
-        self.train_seconds_ = time.perf_counter() - started
-        self.tail_ = values[-(c.lookback + offset):].copy()
-        self.train_end_time_ = series.times[-1]
-        self.n_train_ = len(values)
-        return self
+            raise RnnlabError(f"lookback {c.lookback} with horizon {c.horizon} needs at least {needed} training rows "
+                              f"({offset} lost to differencing, {val_size} for validation), got {len(values)}; "
+                              f"use a shorter lookback or horizon (--lookback, --horizon)")
+        self.transform_.fit(values[:, 0])
+        features = self._features(values)[offset:]  # (T - offset, D)
+        self.scaler_ = SCALERS[c.scaler]().fit(features)
+        window_horizon = 1 if c.strategy == "recursive" else c.horizon
+        X, Y = make_windows(self.scaler_.transform(features), c.lookback, window_horizon)  # (N, L, D), (N, h)
+        first_target = np.arange(len(X)) + c.lookback  # row of each window's first target
+        cut = len(features) - val_size
+        self.tail_, self.n_train_ = values[-(c.lookback + offset):].copy(), train_end
+        self.train_end_time_ = series.times[train_end - 1]
+        self.data_source_, self.data_sha256_ = series.source, hashlib.sha256(values.tobytes()).hexdigest()
+        return {"values": values, "val_size": val_size, "X": X.astype(np.float32), "Y": Y.astype(np.float32),
+                "train": first_target + window_horizon <= cut, "val": first_target >= cut}
 
     def _features(self, values: np.ndarray) -> np.ndarray:
-        """Raw (T, D) -> transformed (T, D): the target column through log and differencing; NaN where undefined."""
-        c, lag = self.config, self.seasonal_lag_
-        target = LogTransform().transform(values[:, 0]) if c.log else values[:, 0].copy()  # (T,) u
-        if lag:
-            target = np.concatenate([np.full(lag, np.nan), target[lag:] - target[:-lag]])  # v_t = u_t - u_{t-m}
-        if c.difference:
-            target = np.concatenate([np.full(c.difference, np.nan), Differencing(c.difference).transform(target)])
-        return np.column_stack([target, values[:, 1:]])
+        """Raw (T, D) -> (T, D): the target column transformed (NaN where undefined), covariates as they are."""
+        return np.column_stack([self.transform_.transform(values[:, 0]), values[:, 1:]])
 
-    def _windows(self, scaled: np.ndarray, val_size: int) -> dict[str, np.ndarray]:
-        """Training and validation windows (float32) from the scaled rows; validation = the last val_size rows."""
-        c = self.config
-        window_horizon = 1 if c.strategy == "recursive" else c.horizon
-        X, Y = make_windows(scaled, c.lookback, window_horizon)  # (N, L, D), (N, h)
-        first_target = np.arange(len(X)) + c.lookback  # row of each window's first target
-        val = first_target >= len(scaled) - val_size
-        train = first_target + window_horizon <= len(scaled) - val_size  # targets end before the tail
-        X, Y = X.astype(np.float32), Y.astype(np.float32)
-        return {"X": X, "Y": Y, "train": train, "val": val}
+    def _train(self, data: dict[str, Any], run: RunFolder | None, progress: bool) -> None:
+        """Train every network (one per step ahead for "direct"), the interval, and the refit if asked."""
+        c, X, train, val = self.config, data["X"], data["train"], data["val"]
+        targets = [data["Y"][:, h: h + 1] for h in range(c.horizon)] if c.strategy == "direct" else [data["Y"]]
+        each_eval = run is not None and self.resumable
+        self.networks_, self.history_, self.best_step_, trainers = [], [], [], []
+        for k, Y in enumerate(targets):
+            trainer = NetworkTrainer(c, X.shape[2], Y.shape[1], c.seed + 1000 * k)
+            if self._resume_from is not None:
+                arrays, meta = self._resume_from
+                trainer.restore(arrays, meta["training"], split_prefix(arrays, "model0"), 0)
+            before = list(self.history_)
+            self.networks_.append(trainer.network)
 
-    def _targets(self, Y: np.ndarray) -> list[np.ndarray]:
-        """One target array per network: all H columns, or column h for the direct strategy."""
-        if self.config.strategy == "direct":
-            return [Y[:, h: h + 1] for h in range(self.config.horizon)]
-        return [Y]
+            def on_eval(state, metrics, improved, k=k, trainer=trainer, before=before) -> None:
+                self.history_ = before + [{"network": k, **m} for m in state.history]
+                self.best_step_ = [t.best_step for t in trainers] + [trainer.best_step]
+                self.train_seconds_ = sum(t.state.seconds for t in trainers) + state.seconds
+                if run is not None:
+                    run.append_log({"network": k, **metrics})
+                if each_eval:
+                    if improved:  # the network holds its best weights now
+                        self._fit_interval(data["values"], data["val_size"])
+                        self._save(run.path, "best")
+                    self._save(run.path, "latest", trainer)
+                    run.committed()
 
-    def _train(self, w: dict[str, np.ndarray], log_path: Path | None) -> tuple[list, list[dict]]:
-        """Train each network on the training windows with early stopping on the validation windows."""
-        networks, history = [], []
-        X, train, val = w["X"], w["train"], w["val"]
-        for k, Y in enumerate(self._targets(w["Y"])):
-            network, best_step, log = self._train_one(X[train], Y[train], X[val], Y[val], None, log_path, k)
-            networks.append(network)
-            history.append({"network": k, "best_step": best_step, "log": log})
-        return networks, history
+            trainer.train(X[train], Y[train], X[val], Y[val], max_steps=c.max_steps, on_eval=on_eval,
+                          desc="forecast" if len(targets) == 1 else f"forecast t+{k + 1}", progress=progress)
+            self.history_ = before + [{"network": k, **m} for m in trainer.state.history]
+            trainers.append(trainer)
+        self.best_step_ = [t.best_step for t in trainers]
+        self._fit_interval(data["values"], data["val_size"])  # before the refit, so the residuals are out of sample
+        self.train_seconds_ = sum(t.state.seconds for t in trainers)
+        if c.refit_full:
+            self.networks_ = [self._refit(X, Y, k, progress) for k, Y in enumerate(targets)]
+        if run is not None:
+            self._save(run.path, "best")
+            self._save(run.path, "latest", trainers[0] if self.resumable else None)
+            run.committed()
 
-    def _refit(self, w: dict[str, np.ndarray]) -> list:
-        """Retrain from scratch on every window (validation ones too) for each network's best step count."""
-        networks = []
-        for k, Y in enumerate(self._targets(w["Y"])):
-            network, _, log = self._train_one(w["X"], Y, None, None, self.history_[k]["best_step"], None, k)
-            networks.append(network)
-            self.history_[k]["refit_log"] = log
-        return networks
+    def _refit(self, X: np.ndarray, Y: np.ndarray, k: int, progress: bool) -> ForecastNetwork:
+        """Network k trained from scratch on every window (validation ones too) for its best step count."""
+        trainer = NetworkTrainer(self.config, X.shape[2], Y.shape[1], self.config.seed + 1000 * k)
+        steps = max(self.best_step_[k], self.config.eval_every)
+        state = trainer.train(X, Y, None, None, max_steps=steps, desc=f"forecast (refit {k})", progress=progress)
+        self.history_ += [{"network": k, "refit": True, **m} for m in state.history]
+        self.train_seconds_ += state.seconds
+        return trainer.network
 
-    def _train_one(self, X, Y, X_val, Y_val, steps, log_path, step_index) -> tuple[ForecastNetwork, int, list]:
-        c = self.config
-        seed = c.seed + 1000 * step_index
-        network = ForecastNetwork(c.cell, X.shape[2], c.hidden_size, c.num_layers, c.dropout, Y.shape[1], seed)
-        optimizer, loss_fn, rng = Adam(network.parameters(), lr=c.lr), MSELoss(), np.random.default_rng(seed)
-        best: dict[str, Any] = {"state": network.state_dict(), "step": 0}
-
-        def step_fn() -> tuple[float, int]:
-            batch = rng.choice(len(X), size=min(c.batch_size, len(X)), replace=False)
-            loss = loss_fn(network(X[batch]), Y[batch])
-            network.backward(loss_fn.backward())
-            return loss, len(batch)
-
-        def evaluate() -> dict[str, float]:
-            if X_val is None:
-                return {}
-            network.eval()
-            return {"val_loss": MSELoss()(network(X_val), Y_val)}
-
-        def on_eval(state, metrics, improved) -> None:
-            if improved:
-                best["state"], best["step"] = network.state_dict(), state.step
-
-        validating = X_val is not None
-        loop = LoopConfig(max_steps=steps or c.max_steps, eval_every=c.eval_every, clip_norm=1.0,
-                          monitor="val_loss" if validating else "train_loss",
-                          patience=c.patience if validating else None)
-        desc = "forecast" if c.strategy != "direct" else f"forecast t+{step_index + 1}"
-        state = train_loop(network, optimizer, step_fn, evaluate, loop, on_eval=on_eval, log_path=log_path,
-                           desc=desc + ("" if validating else " (refit)"), progress=self.progress)
-        if validating:
-            network.load_state_dict(best["state"])
-        network.eval()
-        return network, max(best["step"], c.eval_every) if validating else state.step, state.history
+    @property
+    def resumable(self) -> bool:
+        """Whether a run of these settings can be resumed: one network, not refitted after training."""
+        return self.config.strategy != "direct" and not self.config.refit_full
 
     def _fit_interval(self, values: np.ndarray, val_size: int) -> None:
         """Empirical residual quantiles per step over the validation origins, in data units: `interval_` (2, H)."""
         c = self.config
         origins = np.arange(len(values) - val_size, len(values) - c.horizon + 1)
-        forecasts = self._forecast_origins(values, origins)  # (N, H)
-        actual = np.stack([values[o: o + c.horizon, 0] for o in origins])
-        residuals = actual - forecasts
+        residuals = np.stack([values[o: o + c.horizon, 0] for o in origins]) - self._forecast_origins(values, origins)
         alpha = (1 - c.interval) / 2
         self.interval_ = np.quantile(residuals, [alpha, 1 - alpha], axis=0)  # (2, H)
         self.interval_windows_ = len(origins)
 
-    # ---------------------------------------------------------------------------------------------
-    # Forecasting
-    # ---------------------------------------------------------------------------------------------
-
+    # ---- forecasting --------------------------------------------------------------------------------------
     def _forecast_origins(self, values: np.ndarray, origins: np.ndarray) -> np.ndarray:
         """Forecasts (N, H) in data units made at each origin o from values[:o] (T, D) alone."""
-        c = self.config
-        offset = self.seasonal_lag_ + c.difference
+        c, offset = self.config, self.transform_.lost
         origins = np.asarray(origins, dtype=np.int64)
         if len(origins) and origins.min() < c.lookback + offset:
             raise RnnlabError(f"a forecast origin needs {c.lookback + offset} earlier rows "
@@ -323,20 +219,7 @@ class Forecaster:
         else:
             scaled = np.concatenate([net(windows) for net in self.networks_], axis=1)  # (N, H)
         transformed = self.scaler_.inverse_transform(scaled.astype(np.float64), column=0)  # (N, H) z units
-        return np.stack([self._integrate(z, values[:o, 0]) for z, o in zip(transformed, origins, strict=True)])
-
-    def _integrate(self, z: np.ndarray, history: np.ndarray) -> np.ndarray:
-        """Undo differencing and log: z (H,) forecasts of the transformed target -> levels (H,), given raw history."""
-        c, lag = self.config, self.seasonal_lag_
-        u = LogTransform().transform(history) if c.log else history  # (T,)
-        v_history = u[lag:] - u[:-lag] if lag else u
-        v = Differencing(c.difference).inverse_transform(z, history=v_history) if c.difference else z
-        if lag:
-            extended = np.concatenate([u, np.zeros(len(v))])
-            for h in range(len(v)):  # u_{T+h} = v_{T+h} + u_{T+h-m}, using earlier forecasts once h >= m
-                extended[len(u) + h] = v[h] + extended[len(u) + h - lag]
-            v = extended[len(u):]
-        return LogTransform().inverse_transform(v) if c.log else v
+        return np.stack([self.transform_.inverse(z, values[:o, 0]) for z, o in zip(transformed, origins, strict=True)])
 
     def predict(self, history: Series | np.ndarray | None = None) -> np.ndarray:
         """Forecast (H,) in data units after the end of `history`, or after the training data if None.
@@ -376,146 +259,145 @@ class Forecaster:
             return self.tail_
         series = as_series(history)
         if isinstance(history, Series) or series.values.shape[1] != len(self.columns_):
-            return _select(series, self.columns_)
+            return series.column_values(self.columns_)
         return series.values
 
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "networks_"):
-            raise RnnlabError("this Forecaster is not fitted yet; call fit(...) or Forecaster.load(run_dir)")
+    # ---- evaluation ---------------------------------------------------------------------------------------
+    def report(self, X: Series | np.ndarray, *, test_start: int | None = None, step: int = 1) -> ForecastReport:
+        """Forecasts from every `step`-th origin in [test_start, T - H] beside the baselines, without refitting.
 
-    # ---------------------------------------------------------------------------------------------
-    # Evaluation (tables and backtests in forecast_eval)
-    # ---------------------------------------------------------------------------------------------
-
-    def evaluate(self, data: Series | np.ndarray, test_start: int | None = None, step: int = 1):
-        """Forecast from every origin in [test_start, T - H] (every `step`) with this fitted model.
-
-        test_start defaults to the first row after the training data (found by its time). Origins
-        inside the training data are refused. Returns a `ForecastReport` with the baselines beside it.
+        test_start defaults to the first row after the training data (found by its time); origins
+        inside the training data are refused.
         """
-        from rnnlab.tasks.forecast_eval import evaluate_tail
-
-        return evaluate_tail(self, as_series(data), test_start, step)
-
-    def backtest(self, data: Series | np.ndarray, n_origins: int = 5, step: int | None = None):
-        """Rolling-origin backtest: refit on rows [0, o) at each origin o, forecast [o, o + H).
-
-        Origins from `rnnlab.data.scalers.rolling_origins` (`step` apart, default H; the last at T - H).
-        Returns a `ForecastReport` with the baselines beside it. The fitted state of self is not changed.
-        """
-        from rnnlab.tasks.forecast_eval import rolling_backtest
-
-        return rolling_backtest(self.config, as_series(data), n_origins, step, progress=self.progress)
-
-    # ---------------------------------------------------------------------------------------------
-    # Checkpoints
-    # ---------------------------------------------------------------------------------------------
-
-    def save(self, folder: str | Path, name: str = "best") -> Path:
-        """Write `folder/name.safetensors` (weights) and `name.json` (config, scaler, transforms, tail)."""
         self._check_fitted()
+        series, H = as_series(X), self.config.horizon
+        values = series.column_values(self.columns_)
+        if test_start is None:
+            after = np.nonzero(series.times > self.train_end_time_)[0]
+            if len(after) == 0:
+                raise RnnlabError(f"the data ends at {series.times[-1]}, not after the training data (which ends "
+                                  f"at {self.train_end_time_}): nothing held out to evaluate on")
+            test_start = int(after[0])
+        if not 1 <= test_start <= len(values) - H:
+            raise RnnlabError(f"the data has {len(values) - test_start} rows from {series.times[test_start]} on, "
+                              f"fewer than the horizon {H}: no window to evaluate")
+        if series.times[test_start] <= self.train_end_time_:
+            raise RnnlabError(f"evaluation origin {series.times[test_start]} lies inside the training data (which "
+                              f"ends at {self.train_end_time_}); evaluate on rows after the training cut-off")
+        origins = np.arange(test_start, len(values) - H + 1, step)
+        rnn = self._forecast_origins(values, origins)
+        with np.errstate(all="ignore"):
+            return build_report(self.columns_[0], f"held-out tail (one fit, origins every {step} step(s))",
+                                values[:, 0], series.times, origins, rnn, self.season_, self.train_seconds_)
+
+    def evaluate(self, X: Series | np.ndarray, *, test_start: int | None = None, step: int = 1) -> dict[str, Any]:
+        """The figures of `report(...)` as plain JSON-ready numbers (the keys of docs/cli.md)."""
+        return self.report(X, test_start=test_start, step=step).to_json()
+
+    def score(self, X: Series | np.ndarray, y: None = None) -> float:
+        """Minus the MAE (data units) of forecasts from every origin of X with lookback + differencing rows before."""
+        values, H = self._history_values(X), self.config.horizon
+        first = self.config.lookback + self.transform_.lost
+        if len(values) - H < first:
+            raise RnnlabError(f"score needs at least {first + H} rows (lookback, differencing and horizon), "
+                              f"got {len(values)}")
+        origins = np.arange(first, len(values) - H + 1)
+        actual = np.stack([values[o: o + H, 0] for o in origins])  # (N, H)
+        return -mae(actual, self._forecast_origins(values, origins))
+
+    def backtest(self, X: Series | np.ndarray, *, n_origins: int = 5, step: int | None = None,
+                 progress: bool = True) -> ForecastReport:
+        """Rolling-origin backtest: a copy of this forecaster, refitted on rows [0, o), forecasts [o, o + H).
+
+        The origins o are `step` rows apart (default H) and the last is T - H. Self is not changed.
+        """
+        series, H = as_series(X), self.config.horizon
+        step = H if step is None else step
+        for name, value in (("n_origins", n_origins), ("step", step)):
+            if not positive_int.accepts(value):
+                raise invalid_argument(name, positive_int.expected, value)
+        if len(series) - H - step * (n_origins - 1) < 1:
+            raise RnnlabError(f"{n_origins} origins {step} rows apart with horizon {H} need more than "
+                              f"{H + step * (n_origins - 1)} rows, the series has {len(series)}; use fewer origins, "
+                              f"a smaller step or a shorter horizon (--origins, --step, --horizon)")
+        origins = rolling_origins(len(series), H, n_origins, step)
+        columns = self.config.model_columns(series.columns)
+        values, forecasts, seconds, season = series.column_values(columns), [], 0.0, None
+        for origin in origins:
+            model = type(self)(**self.get_params()).fit(series, train_end=origin, progress=progress)
+            forecasts.append(model.predict(values[:origin]))
+            seconds, season = seconds + model.train_seconds_, model.season_
+        kind = f"rolling-origin backtest (refit at each of {len(origins)} origins, {step} steps apart)"
+        return build_report(columns[0], kind, values[:, 0], series.times, np.array(origins), np.stack(forecasts),
+                            season, seconds)
+
+    # ---- checkpoints --------------------------------------------------------------------------------------
+    @classmethod
+    def resume(cls, run_dir: str | Path, **budget: Any) -> Forecaster:
+        """The run in `run_dir` as its `latest` checkpoint left it; `fit(same data, run_dir=run_dir)` continues it.
+
+        Only `max_steps` and `minutes` may change. Runs of strategy "direct" (one network per step
+        ahead) or with `refit_full` cannot be resumed.
+        """
+        arrays, meta = load_checkpoint(run_dir, "latest")
+        if meta.get("task") != cls.name:
+            raise RnnlabError(f"{run_dir}: not a {cls.name} run (it is {meta.get('task')!r})")
+        saved = cls.Config.from_json(meta["config"])
+        if saved.strategy == "direct" or saved.refit_full:
+            why = "strategy 'direct' (one network per step ahead)" if saved.strategy == "direct" else "refit_full"
+            raise RnnlabError(f"{run_dir}: a forecast run with {why} cannot be resumed; train it again with the "
+                              f"budget you want")
+        model = cls(**resume_settings(saved, budget))
+        model._restore(arrays, meta)
+        model._resume_from = (arrays, meta)
+        return model
+
+    def _save(self, folder: Path, name: str, trainer: NetworkTrainer | None = None) -> Path:
+        """A checkpoint of the model; with `trainer`, also its training state (the `latest` of a resumable run)."""
+        arrays, meta = self._state()
+        if trainer is not None:
+            arrays |= with_prefix(trainer.best.state, "model0") | trainer.arrays(0)
+            meta["training"] = trainer.meta()
+        return save_checkpoint(folder, name, arrays, {"task": self.name, "config": self.config.to_json(), **meta})
+
+    def _state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         arrays = {}
         for k, network in enumerate(self.networks_):
-            arrays.update(with_prefix(network.state_dict(), f"model{k}"))
-        meta = {
-            "task": "forecast",
-            "config": self.get_params(),
-            "columns": self.columns_,
-            "freq": self.freq_,
-            "season": self.season_,
-            "seasonal_lag": self.seasonal_lag_,
-            "scaler": self.scaler_.to_json(),
-            "transforms": self._transforms_json(),
-            "tail": self.tail_.tolist(),
-            "train_end_time": str(self.train_end_time_),
-            "n_train": self.n_train_,
-            "interval": self.interval_.tolist(),
-            "interval_windows": self.interval_windows_,
-            "train_seconds": self.train_seconds_,
-            "history": self.history_,
-        }
-        return save_checkpoint(folder, name, arrays, meta)
+            arrays |= with_prefix(network.state_dict(), f"model{k}")
+        meta = {"columns": self.columns_, "freq": self.freq_, "season": self.season_,
+                "transform": self.transform_.to_json(), "scaler": self.scaler_.to_json(), "tail": self.tail_.tolist(),
+                "train_end_time": str(self.train_end_time_), "n_train": self.n_train_,
+                "data": {"source": self.data_source_, "sha256": self.data_sha256_},
+                "interval": self.interval_.tolist(), "interval_windows": self.interval_windows_,
+                "train_seconds": self.train_seconds_, "best_step": self.best_step_, "history": self.history_}
+        return arrays, meta
 
-    def _transforms_json(self) -> list[dict[str, Any]]:
-        transforms = [LogTransform().to_json()] if self.config.log else []
-        if self.seasonal_lag_:
-            transforms.append({"type": "SeasonalDifferencing", "lag": self.seasonal_lag_})
-        if self.config.difference:
-            transforms.append(Differencing(self.config.difference).to_json())
-        return transforms
-
-    @classmethod
-    def load(cls, path: str | Path, name: str = "best") -> Forecaster:
-        """Rebuild a fitted Forecaster from a run folder or checkpoint file written by `save`."""
-        arrays, meta = load_checkpoint(path, name)
-        if meta.get("task") != "forecast":
-            raise RnnlabError(f"{path}: not a forecast checkpoint (task {meta.get('task')!r})")
-        params = dict(meta["config"], covariates=tuple(meta["config"]["covariates"]))
-        model = cls(ForecastConfig(**params), progress=False)
-        c = model.config
-        model.columns_, model.freq_, model.season_ = meta["columns"], meta["freq"], meta["season"]
-        model.seasonal_lag_, model.scaler_ = meta["seasonal_lag"], scaler_from_json(meta["scaler"])
-        model.tail_ = np.asarray(meta["tail"], dtype=np.float64)
-        model.train_end_time_ = np.datetime64(meta["train_end_time"])
-        model.n_train_, model.train_seconds_ = meta["n_train"], meta["train_seconds"]
-        model.interval_, model.interval_windows_ = np.asarray(meta["interval"]), meta["interval_windows"]
-        model.history_ = meta["history"]
+    def _restore(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+        c = self.config
+        self.columns_, self.freq_, self.season_ = meta["columns"], meta["freq"], meta["season"]
+        self.transform_, self.scaler_ = TargetTransform.from_json(meta["transform"]), scaler_from_json(meta["scaler"])
+        self.seasonal_lag_ = self.transform_.seasonal_lag  # read back from the saved pipeline
+        self.tail_ = np.asarray(meta["tail"], dtype=np.float64)
+        self.train_end_time_ = np.datetime64(meta["train_end_time"])
+        self.n_train_, self.train_seconds_ = meta["n_train"], meta["train_seconds"]
+        self.data_source_, self.data_sha256_ = meta["data"]["source"], meta["data"]["sha256"]
+        self.interval_, self.interval_windows_ = np.asarray(meta["interval"]), meta["interval_windows"]
+        self.history_, self.best_step_ = meta["history"], meta["best_step"]
         outputs = 1 if c.strategy in ("recursive", "direct") else c.horizon
-        model.networks_ = []
+        self.networks_ = []
         for k in range(c.horizon if c.strategy == "direct" else 1):
-            network = ForecastNetwork(c.cell, len(model.columns_), c.hidden_size, c.num_layers, c.dropout, outputs)
+            network = ForecastNetwork(c.cell, len(self.columns_), c.hidden_size, c.num_layers, c.dropout, outputs)
             network.load_state_dict(split_prefix(arrays, f"model{k}"))
-            model.networks_.append(network.eval())
-        return model
+            self.networks_.append(network.eval())
 
 
 def as_series(data: Series | np.ndarray) -> Series:
-    """A Series as given, or one made from an array (T,) / (T, D) with columns y0, y1, ..."""
+    """A regular Series as given, or one made from an array (T,) / (T, D) with columns y0, y1, ..."""
     if isinstance(data, Series):
         if not data.regular:
             raise RnnlabError("the series is not evenly spaced (rows were dropped); read it with "
-                              "missing='interpolate' to keep a regular grid")
+                              "missing='interpolate' (--missing interpolate) to keep a regular grid")
         return data
     if isinstance(data, np.ndarray | list | tuple):
         return from_array(np.asarray(data, dtype=np.float64))
     raise RnnlabError(f"expected a Series or a NumPy array of shape (T,) or (T, D), got {type(data).__name__}")
-
-
-def _model_columns(series: Series, c: ForecastConfig) -> list[str]:
-    """[target, *covariates], checked against the series' columns."""
-    target = c.target or series.columns[0]
-    for name in (target, *c.covariates):
-        if name not in series.columns:
-            raise RnnlabError(f"no column {name!r} in the data; its value columns are {series.columns}")
-    if target in c.covariates:
-        raise RnnlabError(f"column {target!r} is the target and cannot also be a covariate")
-    return [target, *c.covariates]
-
-
-def _select(series: Series, columns: list[str]) -> np.ndarray:
-    """The named columns of a Series as (T, D) float64."""
-    missing = [name for name in columns if name not in series.columns]
-    if missing:
-        raise RnnlabError(f"the data lacks the model's columns {missing}; it has {series.columns}")
-    return series.values[:, [series.columns.index(name) for name in columns]]
-
-
-def _resolve_season(c: ForecastConfig, series: Series, target: np.ndarray) -> int | None:
-    """Given season, else the calendar's, else one inferred from the training target (or None)."""
-    if c.season is not None or series.season is not None:
-        return int(c.season or series.season)
-    max_lag = min(60, (len(target) - 2) // 3)
-    return infer_season(target, max_lag=max_lag) if max_lag >= 2 else None
-
-
-def _resolve_seasonal_lag(c: ForecastConfig, series: Series, season: int | None, n: int) -> int:
-    """The lag of seasonal differencing: 0 when off, or when "auto" finds no given or calendar season."""
-    if c.seasonal_difference == "off":
-        return 0
-    known = c.season or series.season
-    if c.seasonal_difference == "auto":
-        return int(known) if known and n >= 3 * known + c.lookback + 2 * c.horizon else 0
-    if season is None:
-        raise RnnlabError("seasonal_difference='on' needs a season: pass --season, or use data with a "
-                          "calendar frequency")
-    return int(season)

@@ -1,15 +1,16 @@
 """Honest forecast evaluation: the RNN and the simple baselines on identical windows, in data units.
 
-A `ForecastReport` holds, for N forecast origins, the actual values (N, H) and each method's
-forecasts (N, H): "rnn", "naive", "seasonal_naive" (when a season is known or inferred) and
-"drift", every one made from the same history values[:origin]. Metrics (RMSE, MAE, MAPE, sMAPE,
-MASE) average over all N * H entries; `per_horizon` gives them per step ahead. MASE scales each
-window by the in-sample seasonal-naive MAE of its own history (season 1 when there is none).
+This module knows nothing of the model: the forecaster (`rnnlab.tasks.forecast`) makes the RNN's
+forecasts and hands them to `build_report`. A `ForecastReport` holds, for N forecast origins, the
+actual values (N, H) and each method's forecasts (N, H): "rnn", "naive", "seasonal_naive" (when a
+season is known or inferred) and "drift", every one made from the same history values[:origin].
+Metrics (RMSE, MAE, MAPE, sMAPE, MASE) average over all N * H entries; `per_horizon` gives them per
+step ahead. MASE scales each window by the in-sample seasonal-naive MAE of its own history (season
+1 when there is none). `to_json` gives the document of `rnnlab forecast eval --json` (docs/cli.md).
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,17 +18,15 @@ from typing import Any
 
 import numpy as np
 
-from rnnlab.baselines import drift_forecast, naive_forecast, seasonal_naive_forecast
-from rnnlab.data.scalers import rolling_origins
-from rnnlab.data.timeseries import Series
+from rnnlab.baselines.forecast import drift_forecast, naive_forecast, seasonal_naive_forecast
 from rnnlab.diagnostics.plots import save_png
 from rnnlab.errors import RnnlabError
-from rnnlab.metrics import mae, mape, per_horizon, rmse, smape
+from rnnlab.metrics.forecast import mae, mape, per_horizon, rmse, smape
 
 METRICS: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
     "MAE": mae, "RMSE": rmse, "MAPE%": mape, "sMAPE%": smape,
 }
-METHODS = ("rnn", "naive", "seasonal_naive", "drift")
+BASELINES = ("naive", "seasonal_naive", "drift")
 
 
 @dataclass
@@ -101,12 +100,24 @@ class ForecastReport:
         lines.append(self.verdict())
         return "\n".join(lines)
 
+    def figures(self, method: str = "rnn") -> dict[str, Any]:
+        """One method's figures under the keys of docs/cli.md (MAPE and sMAPE as fractions, not percent)."""
+        row = self.metrics()[method]
+        return {"mae": row["MAE"], "rmse": row["RMSE"], "mape": row["MAPE%"] / 100, "smape": row["sMAPE%"] / 100,
+                "mase": row["MASE"], "per_horizon": {"mae": self.per_horizon("MAE")[method].tolist(),
+                                                     "rmse": self.per_horizon("RMSE")[method].tolist()}}
+
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "kind": self.kind, "windows": len(self.origins), "horizon": self.actual.shape[1],
-                "origins": [self._time(o) for o in self.origins], "season": self.season,
-                "train_seconds": self.train_seconds, "metrics": self.metrics(),
-                "per_horizon_mae": {m: v.tolist() for m, v in self.per_horizon("MAE").items()},
-                "notes": self.notes, "verdict": self.verdict()}
+        """The documented JSON document: horizon, windows, the RNN's figures, and each baseline's (None if not made).
+
+        >>> report = build_report("toy", "test", np.arange(1.0, 21.0), np.arange(20), np.array([16]),
+        ...                       np.full((1, 2), 17.0), season=None, train_seconds=0.0)
+        >>> document = report.to_json()
+        >>> document["horizon"], document["windows"], document["mae"], document["baselines"]["naive"]["mae"]
+        (2, 1, 0.5, 1.5)
+        """
+        return {"horizon": int(self.actual.shape[1]), "windows": len(self.origins), **self.figures("rnn"),
+                "baselines": {m: self.figures(m) if m in self.forecasts else None for m in BASELINES}}
 
     def plot(self, path: str | Path, method: str = "rnn") -> Path:
         """The series with `method`'s forecast at each origin (PNG)."""
@@ -160,68 +171,21 @@ def build_report(name: str, kind: str, series_values: np.ndarray, times: np.ndar
                           notes)
 
 
-def evaluate_tail(model, series: Series, test_start: int | None, step: int) -> ForecastReport:
-    """A fitted model's forecasts from every `step`-th origin after its training data (no refit)."""
-    from rnnlab.tasks.forecast import _select
-
-    model._check_fitted()
-    H = model.config.horizon
-    values = _select(series, model.columns_)
-    if test_start is None:
-        after = np.nonzero(series.times > model.train_end_time_)[0]
-        if len(after) == 0:
-            raise RnnlabError(f"the data ends at {series.times[-1]}, not after the training data "
-                              f"(which ends at {model.train_end_time_}): nothing held out to evaluate on")
-        test_start = int(after[0])
-    if not 1 <= test_start <= len(values) - H:
-        raise RnnlabError(f"test_start {test_start} leaves no window of {H} steps in {len(values)} rows")
-    if series.times[test_start] <= model.train_end_time_:
-        raise RnnlabError(f"evaluation origin {series.times[test_start]} lies inside the training data (which ends "
-                          f"at {model.train_end_time_}); evaluate on rows after the training cut-off")
-    origins = np.arange(test_start, len(values) - H + 1, step)
-    rnn = model._forecast_origins(values, origins)
-    with np.errstate(all="ignore"):
-        return build_report(model.columns_[0], f"held-out tail (one fit, origins every {step} step(s))",
-                            values[:, 0], series.times, origins, rnn, model.season_, model.train_seconds_)
-
-
-def rolling_backtest(config, series: Series, n_origins: int, step: int | None, progress: bool = False,
-                     on_origin: Callable[[int, Any], None] | None = None) -> ForecastReport:
-    """Refit `Forecaster(config)` on rows [0, o) at each rolling origin o and forecast [o, o + H)."""
-    from rnnlab.tasks.forecast import Forecaster, _model_columns, _select
-
-    H = config.horizon
-    origins = rolling_origins(len(series), H, n_origins, step)
-    columns = _model_columns(series, config)
-    values = _select(series, columns)
-    forecasts, seconds, season = [], 0.0, None
-    for origin in origins:
-        started = time.perf_counter()
-        model = Forecaster(config, progress=progress).fit(series, train_end=origin)
-        seconds += time.perf_counter() - started
-        forecasts.append(model.predict(values[:origin]))
-        season = model.season_
-        if on_origin is not None:
-            on_origin(origin, model)
-    kind = f"rolling-origin backtest (refit at each of {len(origins)} origins, {step or H} steps apart)"
-    return build_report(columns[0], kind, values[:, 0], series.times, np.array(origins), np.stack(forecasts),
-                        season, seconds)
-
-
-def plot_losses(path: str | Path, history: list[dict], title: str = "") -> Path:
-    """Training and validation loss (scaled units) against step for each network, written as PNG."""
+def plot_losses(path: str | Path, history: list[dict], best_steps: list[int], title: str = "") -> Path:
+    """Training and validation loss (scaled units) against step, per network, from a forecaster's `history_`."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
     figure = Figure(figsize=(8, 4), dpi=100, layout="constrained")
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
-    for k, entry in enumerate(history[:3]):  # the direct strategy has H networks; three curves are enough
-        steps = [line["step"] for line in entry["log"]]
-        suffix = f" (network {k})" if len(history) > 1 else ""
-        axes.plot(steps, [line["train_loss"] for line in entry["log"]], label="training loss (smoothed)" + suffix)
-        axes.plot(steps, [line["val_loss"] for line in entry["log"]], linestyle="--", label="validation loss" + suffix)
-        axes.axvline(entry["best_step"], color="grey", linestyle=":", linewidth=0.8)
+    for k, best_step in enumerate(best_steps[:3]):  # the direct strategy has H networks; three curves are enough
+        log = [line for line in history if line["network"] == k and not line.get("refit")]
+        steps = [line["step"] for line in log]
+        suffix = f" (network {k})" if len(best_steps) > 1 else ""
+        axes.plot(steps, [line["train_loss"] for line in log], label="training loss (smoothed)" + suffix)
+        axes.plot(steps, [line["val_loss"] for line in log], linestyle="--", label="validation loss" + suffix)
+        axes.axvline(best_step, color="grey", linestyle=":", linewidth=0.8)
     axes.set_xlabel("step")
     axes.set_ylabel("MSE (scaled, transformed units)")
     axes.set_yscale("log")

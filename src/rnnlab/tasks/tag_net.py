@@ -87,6 +87,7 @@ class TaggerNet(Module):
         self.lstm = LSTM(input_size, c.hidden_size, bidirectional=True, dtype=dtype, seed=rng)
         self.output_dropout = Dropout(c.dropout, seed=rng)
         self.head = Linear(2 * c.hidden_size, c.num_tags, dtype=dtype, seed=rng)
+        self.dropout_generator = rng  # what both dropout layers draw their masks from (saved for an exact resume)
         self._cache = None
 
     def forward(self, batch: dict[str, np.ndarray]) -> np.ndarray:

@@ -1,0 +1,214 @@
+"""The command grammar every task shares, built once.
+
+    rnnlab TASK train   --data PATH --out RUN [--force] [--quiet] [settings...]
+    rnnlab TASK train   --resume RUN [--max-steps N | --epochs N | --minutes M]
+    rnnlab TASK eval    --ckpt RUN --data PATH [--json [FILE]] [--plot FILE.png]
+    rnnlab TASK predict --ckpt RUN ... [--json [FILE]]
+
+The settings flags come from the task's `Config` fields (`hidden_size` -> `--hidden-size`), with
+their defaults, choices and help, so the command line cannot drift from the API. Only the flags a
+user typed reach the task (`given_settings`); errors in their values name the flag.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+import typing
+from dataclasses import MISSING, fields
+from pathlib import Path
+from typing import Any
+
+from rnnlab.config import Config, allows_none, base_type
+from rnnlab.errors import InvalidArgument, RnnlabError
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, with its usage errors on one line (`rnnlab: error: ...`) and exit status 2."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        self.exit(2, f"rnnlab: error: {self.prog.removeprefix('rnnlab ')}: {message}\n")
+
+
+def flag(name: str) -> str:
+    """The command-line flag of a setting: `hidden_size` -> `--hidden-size`."""
+    return "--" + name.replace("_", "-")
+
+
+def _value_type(kind: type, optional: bool, name: str):
+    def parse(text: str):
+        if optional and text.lower() == "none":
+            return None
+        try:
+            return kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {kind.__name__}{' or none' if optional else ''}, "
+                                             f"got {text!r}") from None
+
+    parse.__name__ = kind.__name__
+    return parse
+
+
+def add_settings(parser: argparse.ArgumentParser, config_class: type[Config], skip: tuple[str, ...] = ()) -> None:
+    """One flag per field of `config_class` (except `skip` and fields marked cli=False), in a 'settings' group."""
+    group = parser.add_argument_group("settings (defaults from the API; `none` turns an optional setting off)")
+    hints = typing.get_type_hints(config_class)
+    for f in fields(config_class):
+        if f.name in skip or not f.metadata.get("cli", True):
+            continue
+        kind, optional = base_type(hints[f.name]), allows_none(hints[f.name])
+        default = None if f.default is MISSING else f.default
+        text = f"{f.metadata.get('help', '')} (default: {default})"
+        kwargs: dict[str, Any] = {"dest": f.name, "default": argparse.SUPPRESS, "help": text}
+        if kind is bool:
+            kwargs["action"] = argparse.BooleanOptionalAction
+        elif kind is tuple:
+            kwargs.update(nargs="*", metavar="NAME")
+        else:
+            kwargs["type"] = _value_type(kind, optional, f.name)
+            if f.metadata.get("choices"):
+                kwargs["choices"] = list(f.metadata["choices"]) + ([None] if optional else [])
+                kwargs["metavar"] = "{" + ",".join(map(str, f.metadata["choices"])) + "}"
+        group.add_argument(flag(f.name), **kwargs)
+
+
+def given_settings(args: argparse.Namespace, config_class: type[Config]) -> dict[str, Any]:
+    """The settings the user typed (only those), as keyword arguments for the task."""
+    values = {f.name: getattr(args, f.name) for f in fields(config_class) if hasattr(args, f.name)}
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+
+
+def build(task_class, settings: dict[str, Any]):
+    """`task_class(**settings)`, with a bad value reported under the flag the user typed."""
+    try:
+        return task_class(**settings)
+    except InvalidArgument as error:
+        raise error.for_flag(flag(error.name)) from None
+
+
+def add_train_flags(parser: argparse.ArgumentParser, data_help: str, data_required: bool = True) -> None:
+    """--data, --out, --resume, --force, --quiet: the same for every task's `train`."""
+    parser.add_argument("--data", help=data_help + ("" if data_required else " (default: see below)"))
+    parser.add_argument("--out", help="run folder to create (checkpoints, log.jsonl, report); default "
+                        "runs/TASK-DATE-TIME")
+    parser.add_argument("--resume", metavar="RUN", help="continue the run in this folder where it stopped; only "
+                        "--max-steps / --epochs / --minutes may be given with it")
+    parser.add_argument("--force", action="store_true",
+                        help="replace an existing run folder (once the new run has written its first checkpoint)")
+    add_quiet(parser)
+
+
+def add_quiet(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--quiet", action="store_true", help="no progress bar and no settings echo")
+
+
+def add_threads(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--threads", type=int, default=1, help="BLAS threads for matrix products (default 1)")
+
+
+def limit_threads(args: argparse.Namespace):
+    """A context in which BLAS uses `--threads` threads."""
+    from threadpoolctl import threadpool_limits
+
+    threads = getattr(args, "threads", 1)
+    if threads < 1:
+        raise InvalidArgument("--threads", "a positive integer", threads)
+    return threadpool_limits(threads)
+
+
+def add_ckpt(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--ckpt", required=True, metavar="RUN", help="run folder (its best checkpoint) or a "
+                        "checkpoint .json file")
+
+
+def add_json(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", nargs="?", const="-", metavar="FILE.json",
+                        help="print the result as one JSON document on standard output (other text goes to "
+                        "standard error), or write it to FILE.json")
+
+
+def json_to_stdout(argv: list[str]) -> list[str]:
+    """`--json` followed by anything but a .json file name or `-` means standard output, so that
+    `rnnlab classify predict --ckpt RUN --json Dostoevsky` does not read the name as the output file.
+
+    >>> json_to_stdout(["predict", "--json", "Dostoevsky"])
+    ['predict', '--json', '-', 'Dostoevsky']
+    >>> json_to_stdout(["eval", "--json", "out.json"])
+    ['eval', '--json', 'out.json']
+    """
+    argv = list(argv)
+    for i, word in enumerate(argv):
+        if word == "--json" and i + 1 < len(argv) and argv[i + 1] != "-" and not argv[i + 1].endswith(".json"):
+            return argv[:i + 1] + ["-"] + json_to_stdout(argv[i + 1:])
+    return argv
+
+
+def add_plot(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument("--plot", metavar="FILE.png", help=f"write {what} as a PNG image here")
+
+
+def check_train_args(args: argparse.Namespace, settings: dict[str, Any], budgets: tuple[str, ...]) -> None:
+    """--resume takes no --data / --out / --force and no settings but the budget; without --out a new run goes
+    to runs/TASK-DATE-TIME."""
+    if args.resume:
+        extra = [flag(k) for k in settings if k not in budgets]
+        extra += [f"--{k}" for k in ("data", "out") if getattr(args, k, None)] + (["--force"] if args.force else [])
+        if extra:
+            raise RnnlabError(f"--resume continues a run as it was configured; only "
+                              f"{', '.join(map(flag, budgets))} may be given with it, not {', '.join(extra)}")
+    elif not args.out:  # a new folder for each run: runs/charlm-20261130-141502
+        args.out = f"runs/{args.command}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+class Output:
+    """Where a command's results go: text for people, or `--json` for programs.
+
+    With `--json` (or `--json -`) the JSON document is the only thing on standard output and
+    `say` writes to standard error; with `--json FILE` text stays on standard output and the
+    document is written to FILE (atomically). `quiet` drops the settings echo (`note`).
+    """
+
+    def __init__(self, json_target: str | None = None, quiet: bool = False) -> None:
+        self.json_target, self.quiet = json_target, quiet
+        self.stream = sys.stderr if json_target == "-" else sys.stdout
+
+    def say(self, text: str = "") -> None:
+        print(text, file=self.stream, flush=True)
+
+    def note(self, text: str) -> None:
+        if not self.quiet:
+            self.say(text)
+
+    def result(self, document: dict[str, Any]) -> None:
+        if self.json_target is None:
+            return
+        text = json.dumps(finite(document), indent=1, ensure_ascii=False, allow_nan=False, default=_plain) + "\n"
+        if self.json_target == "-":
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        else:
+            from rnnlab.checkpoint import atomic_write_bytes
+
+            atomic_write_bytes(Path(self.json_target), text.encode("utf-8"))
+            self.say(f"wrote {self.json_target}")
+
+
+def _plain(value: Any) -> Any:
+    """NumPy scalars and arrays as plain JSON numbers and lists."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"not JSON-serialisable: {type(value).__name__}")
+
+
+def finite(document: Any) -> Any:
+    """The document with NaN and infinities as null (JSON has no NaN)."""
+    if isinstance(document, dict):
+        return {k: finite(v) for k, v in document.items()}
+    if isinstance(document, list | tuple):
+        return [finite(v) for v in document]
+    if isinstance(document, float) and not math.isfinite(document):
+        return None
+    return document

@@ -1,0 +1,130 @@
+"""Hyperparameters as frozen dataclasses: one source for the API, the command line and the checks.
+
+A task's settings are one `Config` subclass whose fields are declared with `option`:
+
+    @dataclass(frozen=True)
+    class ClassifyConfig(Config):
+        hidden_size: int = option(128, "hidden units per layer and direction", check=positive_int)
+        cell: str = option("gru", "recurrent cell", choices=CELLS)
+
+From those fields come the task's constructor keywords (`SequenceClassifier(hidden_size=64)`), its
+command-line flags (`--hidden-size 64`, built by `rnnlab.cli.common`), their defaults, choices and
+help, and the checks run at construction. A bad value is refused where it enters, naming the
+keyword (the CLI renames it to the flag the user typed):
+
+>>> from dataclasses import dataclass
+>>> @dataclass(frozen=True)
+... class Example(Config):
+...     hidden_size: int = option(8, "hidden units", check=positive_int)
+>>> Example(hidden_size=0)
+Traceback (most recent call last):
+...
+rnnlab.errors.InvalidArgument: Received an invalid value for argument `hidden_size`, expected a positive integer, got 0.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
+from typing import Any, NamedTuple
+
+from rnnlab.errors import RnnlabError, invalid_argument
+
+
+class Check(NamedTuple):
+    """A predicate on one value and the words for what it accepts ("a positive integer")."""
+
+    expected: str
+    accepts: Callable[[Any], bool]
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+positive_int = Check("a positive integer", lambda v: _is_int(v) and v > 0)
+non_negative_int = Check("an integer >= 0", lambda v: _is_int(v) and v >= 0)
+positive = Check("a positive number", lambda v: _is_number(v) and v > 0)
+non_negative = Check("a number >= 0", lambda v: _is_number(v) and v >= 0)
+probability = Check("a number in [0, 1)", lambda v: _is_number(v) and 0 <= v < 1)
+open_fraction = Check("a number in (0, 1)", lambda v: _is_number(v) and 0 < v < 1)
+unit_fraction = Check("a number in (0, 1]", lambda v: _is_number(v) and 0 < v <= 1)
+boolean = Check("True or False", lambda v: isinstance(v, bool))
+
+
+def option(default: Any, help: str, *, check: Check | None = None, choices: tuple | None = None,
+           cli: bool = True) -> Any:
+    """A config field with its help text and its check (or its allowed values).
+
+    `None` passes every check when the field's type allows None (`int | None`). `cli=False`
+    keeps a field out of the command line (it is set by the task or by a preset).
+    """
+    metadata = {"help": help, "check": check, "choices": choices, "cli": cli}
+    if isinstance(default, list | dict | set):
+        raise TypeError("mutable defaults are not allowed in a frozen config; use a tuple")
+    return field(default=default, metadata=metadata)
+
+
+@dataclass(frozen=True)
+class Config:
+    """Base of every task's settings: checks each field on construction, then `check()` across fields."""
+
+    def __post_init__(self) -> None:
+        hints = typing.get_type_hints(type(self))
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is None and allows_none(hints[f.name]):
+                continue
+            choices, check = f.metadata.get("choices"), f.metadata.get("check")
+            if choices is not None and value not in choices:
+                raise invalid_argument(f.name, "one of " + ", ".join(map(str, choices)), value)
+            if check is not None and not check.accepts(value):
+                raise invalid_argument(f.name, check.expected, value)
+            if value is None:
+                raise invalid_argument(f.name, f"a value of type {hints[f.name].__name__}", value)
+        self.check()
+
+    def check(self) -> None:
+        """Checks that involve several fields; subclasses raise `invalid_argument` naming one of them."""
+
+    def to_json(self) -> dict[str, Any]:
+        """The settings as a JSON-ready dict (tuples become lists)."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Config:
+        """Settings saved by `to_json`; unknown keys (from a newer rnnlab) are refused."""
+        names = {f.name for f in fields(cls)}
+        unknown = set(data) - names
+        if unknown:
+            raise RnnlabError(f"unknown settings {', '.join(sorted(unknown))} (saved by a newer rnnlab?)")
+        hints = typing.get_type_hints(cls)
+        values = {k: tuple(v) if isinstance(v, list) and is_tuple(hints[k]) else v for k, v in data.items()}
+        return cls(**values)
+
+
+def allows_none(hint: Any) -> bool:
+    """Whether a type hint such as `int | None` admits None."""
+    return type(None) in typing.get_args(hint)
+
+
+def is_tuple(hint: Any) -> bool:
+    """Whether a type hint is a tuple type (`tuple[str, ...]`)."""
+    return hint is tuple or typing.get_origin(hint) is tuple
+
+
+def base_type(hint: Any) -> Any:
+    """The type a hint stands for once None is removed: `int | None` -> int, `tuple[str, ...]` -> tuple."""
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    if typing.get_origin(hint) is tuple:
+        return tuple
+    if args and typing.get_origin(hint) is not None and len(args) == 1:
+        return args[0]
+    return hint

@@ -1,0 +1,229 @@
+"""The contract every task follows: scikit-learn's estimator manners, one checkpoint format, one run folder.
+
+A task is a subclass of `Task` with two class attributes,
+
+    class SequenceClassifier(Task):
+        name = "classify"              # the command (`rnnlab classify`) and the checkpoint's "task"
+        Config = ClassifyConfig        # a frozen `rnnlab.config.Config` of hyperparameters
+
+and from `Config` it gets keyword-only constructor arguments (one per field, same defaults, checked
+at construction), `get_params` / `set_params` (so `sklearn.base.clone`, `cross_val_score` and
+`GridSearchCV` work), `config` (the current settings as a `Config`), `save(run_dir, name)` and
+`Task.load(run_dir, name)`. The subclass writes the learning:
+
+    fit(...) -> self            learns; with `run_dir`, writes `best` / `latest` checkpoints and log.jsonl there
+    evaluate(...) -> dict       plain JSON-ready numbers under the keys docs/cli.md names
+    predict(...)                the task's answer
+    score(...) -> float         the main figure, higher is better (accuracy; negative MAE for forecasts)
+    _state() / _restore()       what a checkpoint holds beyond the config, and how to read it back
+
+Learned state ends in `_` (`classes_`, `model_`); `history_` is the list of per-evaluation dicts.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import secrets
+import shutil
+import typing
+from dataclasses import fields
+from pathlib import Path
+from typing import Any, ClassVar, Self
+
+import numpy as np
+
+from rnnlab.checkpoint import atomic_write_bytes, load_checkpoint, save_checkpoint
+from rnnlab.config import Config
+from rnnlab.errors import RnnlabError
+
+BUDGETS = ("max_steps", "epochs", "minutes")  # the only settings `resume` may change
+
+
+class Task:
+    """Base class of the tasks; see the module docstring for the contract."""
+
+    name: ClassVar[str]
+    Config: ClassVar[type[Config]]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "Config" not in cls.__dict__:
+            return
+        hints = typing.get_type_hints(cls.Config)
+        keywords = [inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default,
+                                      annotation=hints[f.name]) for f in fields(cls.Config)]
+
+        def __init__(self, **params: Any) -> None:
+            Task.__init__(self, **params)
+
+        __init__.__signature__ = inspect.Signature(  # what help(), IDEs and scikit-learn's clone read
+            [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD), *keywords])
+        __init__.__doc__ = f"Hyperparameters: the fields of `{cls.Config.__name__}`, as keywords."
+        __init__.__qualname__ = f"{cls.__qualname__}.__init__"
+        cls.__init__ = __init__
+
+    def __init__(self, **params: Any) -> None:
+        self._check_names(params)
+        for f in fields(self.Config):
+            setattr(self, f.name, params.get(f.name, f.default))
+        self.config  # noqa: B018  checks every value now, where it enters
+
+    # ---- hyperparameters ---------------------------------------------------------------------------------
+    @classmethod
+    def _check_names(cls, params: dict[str, Any]) -> None:
+        known = [f.name for f in fields(cls.Config)]
+        unknown = sorted(set(params) - set(known))
+        if unknown:
+            raise RnnlabError(f"{cls.__name__} has no setting {', '.join(map(repr, unknown))}; "
+                              f"its settings are {', '.join(known)}")
+
+    @property
+    def config(self) -> Config:
+        """The current hyperparameters as a checked, printable `Config` (reflects `set_params`)."""
+        return self.Config(**self.get_params())
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """The constructor arguments as given (scikit-learn's contract)."""
+        return {f.name: getattr(self, f.name) for f in fields(self.Config)}
+
+    def set_params(self, **params: Any) -> Self:
+        """Change hyperparameters (checked at once); takes effect at the next `fit`."""
+        self._check_names(params)
+        self.Config(**(self.get_params() | params))
+        for key, value in params.items():
+            setattr(self, key, value)
+        return self
+
+    def __repr__(self) -> str:
+        changed = {f.name: getattr(self, f.name) for f in fields(self.Config) if getattr(self, f.name) != f.default}
+        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in changed.items())})"
+
+    def __sklearn_tags__(self):  # read only by scikit-learn, so imported only then
+        from sklearn.utils import ClassifierTags, RegressorTags, Tags, TargetTags
+
+        kind = getattr(self, "_estimator_type", None)
+        return Tags(estimator_type=kind, target_tags=TargetTags(required=True),
+                    classifier_tags=ClassifierTags() if kind == "classifier" else None,
+                    regressor_tags=RegressorTags() if kind == "regressor" else None)
+
+    # ---- checkpoints -------------------------------------------------------------------------------------
+    def _check_fitted(self) -> None:
+        if not self.is_fitted():
+            raise RnnlabError(f"this {type(self).__name__} is not fitted yet: call fit() or "
+                              f"{type(self).__name__}.load(run_dir) first")
+
+    def is_fitted(self) -> bool:
+        return hasattr(self, "history_")
+
+    def save(self, run_dir: str | Path, name: str = "best") -> Path:
+        """Write `run_dir/name.safetensors` (arrays) and `run_dir/name.json` (config and state); returns the JSON."""
+        self._check_fitted()
+        arrays, meta = self._state()
+        return save_checkpoint(run_dir, name, arrays, {"task": self.name, "config": self.config.to_json(), **meta})
+
+    @classmethod
+    def load(cls, run_dir: str | Path, name: str = "best") -> Self:
+        """The model saved as `name` in a run folder (or a checkpoint .json file)."""
+        arrays, meta = load_checkpoint(run_dir, name)
+        if meta.get("task") != cls.name:
+            raise RnnlabError(f"{run_dir}: not a {cls.name} checkpoint (it is {meta.get('task')!r})")
+        if not isinstance(meta.get("config"), dict):
+            raise RnnlabError(f"{run_dir}: checkpoint has no settings")
+        task = cls(**vars(cls.Config.from_json(meta["config"])))
+        task._restore(arrays, meta)
+        return task
+
+    def _state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """(arrays, JSON-ready meta) that `_restore` reads back; `task` and `config` are added by `save`."""
+        raise NotImplementedError
+
+    def _restore(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+
+def resume_settings(saved: Config, budget: dict[str, Any]) -> dict[str, Any]:
+    """The saved settings with a larger budget; any other change is refused (a resumed run is the same run)."""
+    other = sorted(k for k in budget if k not in BUDGETS)
+    if other:
+        raise RnnlabError(f"a resumed run keeps its settings; only {', '.join(BUDGETS)} may change, "
+                          f"not {', '.join(other)}")
+    return vars(saved) | {k: v for k, v in budget.items() if hasattr(saved, k)}
+
+
+class KeepBest:
+    """The weights of a module at its best evaluation, put back at the end of training."""
+
+    def __init__(self, module) -> None:
+        self.module, self.state = module, None
+
+    def update(self, improved: bool) -> None:
+        if improved or self.state is None:
+            self.state = {k: v.copy() for k, v in self.module.state_dict().items()}
+
+    def restore(self) -> None:
+        if self.state is not None:
+            self.module.load_state_dict(self.state)
+
+
+class RunFolder:
+    """Where a training run writes: nothing is created until `open()`, nothing replaced until a checkpoint.
+
+    A new run needs a missing or empty folder. With `force`, an existing run is replaced only once
+    the new one has written its first checkpoint: until then the new run lives in a hidden sibling
+    folder, and `committed()` swaps the two by renames (the old one is then deleted). Write through
+    `path` at the time of writing, since it changes at the swap.
+    """
+
+    def __init__(self, path: str | Path, force: bool = False, resume: bool = False) -> None:
+        self.final, self.force, self.resume = Path(path), force, resume
+        if resume:
+            if not (self.final / "latest.json").is_file():
+                raise RnnlabError(f"{self.final}: no run to resume there (no latest.json)")
+        elif self.final.exists() and not self.final.is_dir():
+            raise RnnlabError(f"{self.final}: exists and is not a folder; choose another --out")
+        elif self._occupied() and not force:
+            raise RnnlabError(f"{self.final}: run folder exists and is not empty "
+                              f"(--resume it, pass --force to replace it, or choose another --out)")
+        self.path = self.final
+        self._staged = self._created = self._checkpointed = False
+
+    def _occupied(self) -> bool:
+        return self.final.is_dir() and any(self.final.iterdir())
+
+    def open(self) -> Path:
+        """Create the folder the run writes into (a hidden staging folder when replacing a run)."""
+        if not self.resume and self._occupied():
+            self.path = self.final.parent / f".{self.final.name}.new-{secrets.token_hex(4)}"
+            self._staged = True
+        self._created = not self.path.exists()
+        self.path.mkdir(parents=True, exist_ok=True)
+        return self.path
+
+    def committed(self) -> None:
+        """Call after each checkpoint: the first one under --force puts the new run in place of the old."""
+        self._checkpointed = True
+        if not self._staged:
+            return
+        old = self.final.parent / f".{self.final.name}.old-{secrets.token_hex(4)}"
+        self.final.rename(old)
+        self.path.rename(self.final)
+        self.path, self._staged = self.final, False
+        shutil.rmtree(old, ignore_errors=True)
+
+    def discard(self) -> None:
+        """After a failure: remove what this run created if it never wrote a checkpoint (an old run stays)."""
+        if not self._checkpointed and (self._staged or self._created):
+            shutil.rmtree(self.path, ignore_errors=True)
+        self.path, self._staged, self._created = self.final, False, False
+
+    def append_log(self, metrics: dict[str, Any]) -> None:
+        """One JSON line per evaluation in `log.jsonl`."""
+        with open(self.path / "log.jsonl", "a", encoding="utf-8") as log:
+            log.write(json.dumps(metrics) + "\n")
+
+    def write_json(self, name: str, document: dict[str, Any]) -> Path:
+        path = self.path / name
+        atomic_write_bytes(path, (json.dumps(document, indent=1, ensure_ascii=False) + "\n").encode("utf-8"))
+        return path
+

@@ -1,0 +1,68 @@
+"""The sequence classifier's settings.
+
+Every field is a constructor keyword of `rnnlab.tasks.classify.SequenceClassifier` and a flag of
+`rnnlab classify train` (`hidden_size` -> `--hidden-size`), with this default, check and help.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rnnlab.config import (
+    Config,
+    boolean,
+    non_negative_int,
+    option,
+    positive,
+    positive_int,
+    probability,
+    unit_fraction,
+)
+from rnnlab.nn.models import CELLS
+
+POOLINGS = ("last", "mean", "max")
+MONITORS = ("val_loss", "val_accuracy", "val_macro_f1")
+CLASS_WEIGHTS = ("balanced", "sqrt")
+
+
+@dataclass(frozen=True)
+class ClassifyConfig(Config):
+    """Hyperparameters of a `SequenceClassifier`; printed at the start of a run, saved in the checkpoint.
+
+    >>> ClassifyConfig(hidden_size=64).pooling
+    'max'
+    >>> ClassifyConfig(pooling="median")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    rnnlab.errors.InvalidArgument: Received an invalid value for argument `pooling`, expected one of last, ...
+    """
+
+    cell: str = option("gru", "recurrent cell", choices=CELLS)
+    hidden_size: int = option(128, "hidden units per layer and direction", check=positive_int)
+    num_layers: int = option(1, "recurrent layers", check=positive_int)
+    bidirectional: bool = option(True, "read each sequence in both directions", check=boolean)
+    embedding_dim: int = option(32, "character embedding size (text only; series go in as their features)",
+                                check=positive_int)
+    pooling: str = option("max", "how the steps become one vector: final state of each direction, or mean / max "
+                          "over valid steps", choices=POOLINGS)
+    dropout: float = option(0.2, "dropout before the head, and between recurrent layers", check=probability)
+    char_dropout: float = option(0.0, "text only: while training, read each character as <unk> with this "
+                                 "probability", check=probability)
+    lr: float = option(3e-3, "Adam learning rate, cosine-annealed to lr * lr_min_factor over the epochs",
+                       check=positive)
+    lr_min_factor: float = option(0.05, "the learning rate at the end, as a fraction of lr", check=unit_fraction)
+    batch_size: int = option(64, "sequences per batch", check=positive_int)
+    epochs: int = option(30, "passes over the training data", check=positive_int)
+    patience: int | None = option(6, "epochs without a better validation score before stopping (none: never)",
+                                  check=positive_int)
+    val_fraction: float = option(0.1, "stratified share of the training data held out for early stopping (0: none; "
+                                 "all epochs run and the last weights are kept)", check=probability)
+    monitor: str = option("val_loss", "the validation figure that picks the best epoch", choices=MONITORS)
+    class_weight: str | None = option(None, "weight the loss by class: balanced (N / (C * n_c)) or sqrt (its root)",
+                                      choices=CLASS_WEIGHTS)
+    clip_norm: float | None = option(5.0, "clip the gradient norm to this (none: no clipping)", check=positive)
+    minutes: float | None = option(None, "training time limit for each net of the ensemble, per call",
+                                   check=positive)
+    ensemble: int = option(1, "nets trained with seeds seed, seed + 1, ...; their probabilities are averaged",
+                           check=positive_int)
+    seed: int = option(0, "random seed (weights, validation split, batches, dropout)", check=non_negative_int)

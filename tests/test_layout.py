@@ -95,3 +95,23 @@ def test_no_source_file_is_over_400_lines():
     long = {str(p.relative_to(SRC)): n for p in PACKAGE.rglob("*.py")
             if (n := len(p.read_text(encoding="utf-8").splitlines())) > 420}
     assert long == {}
+
+
+# Data flows one way: a layer imports only from its own layer and the ones above it in this list.
+LAYERS = [("rnnlab.errors", "rnnlab.config"), ("rnnlab.nn",), ("rnnlab.optim",),
+          ("rnnlab.data", "rnnlab.metrics", "rnnlab.baselines", "rnnlab.checkpoint"),
+          ("rnnlab.train", "rnnlab.diagnostics"), ("rnnlab.tasks",),
+          ("rnnlab.demos", "rnnlab.bench", "rnnlab.backends"), ("rnnlab.cli", "rnnlab.__main__")]
+
+
+def layer(module: str) -> int:
+    for level, prefixes in enumerate(LAYERS):
+        if any(module == p or module.startswith(p + ".") for p in prefixes):
+            return level
+    raise AssertionError(f"{module} is in no layer of LAYERS")
+
+
+def test_lower_layers_never_import_higher_ones():
+    upward = sorted(f"{name} -> {imported}" for name, targets in import_graph().items() if name != "rnnlab"
+                    for imported in targets if imported != "rnnlab" and layer(imported) > layer(name))
+    assert upward == []

@@ -20,7 +20,7 @@ import secrets
 from pathlib import Path
 
 import numpy as np
-from safetensors.numpy import load_file, save_file
+from safetensors.numpy import load_file, save
 
 from rnnlab.errors import RnnlabError
 
@@ -50,14 +50,10 @@ def save_checkpoint(folder: str | Path, name: str, arrays: dict[str, np.ndarray]
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     weights_path = folder / f"{name}.safetensors"
-    temp = folder / f".{name}.{secrets.token_hex(6)}.safetensors.tmp"  # the umask decides its mode, as for any file
-    try:
-        save_file({k: np.ascontiguousarray(v) for k, v in arrays.items()}, temp)
-        digest = _sha256(Path(temp))
-        os.replace(temp, weights_path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    # Serialised in memory and written by `atomic_write_bytes`: safetensors' save_file makes private (0600) files.
+    weights = save({k: np.ascontiguousarray(v) for k, v in arrays.items()})
+    digest = hashlib.sha256(weights).hexdigest()
+    atomic_write_bytes(weights_path, weights)
     document = {"format": FORMAT, "weights": weights_path.name, "sha256": digest, **meta}
     json_path = folder / f"{name}.json"
     atomic_write_bytes(json_path, (json.dumps(document, indent=1, ensure_ascii=False) + "\n").encode("utf-8"))

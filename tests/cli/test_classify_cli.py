@@ -64,6 +64,7 @@ def test_numeric_series_train_and_predict_from_an_npz_file(tmp_path, capsys):
     (None, "unknown format"),
     (b"", "empty file"),
     (b"text,tag\nhello,x\n", "no column 'label'"),
+    (b"text,label\nhello,x\nworld,y\n", "holds none out for testing"),  # one example a class: no test split
 ])
 def test_bad_data_is_a_one_line_error_with_status_2(tmp_path, capsys, content, message):
     path = tmp_path / ("data.xyz" if content is None else "data.csv")
@@ -71,6 +72,7 @@ def test_bad_data_is_a_one_line_error_with_status_2(tmp_path, capsys, content, m
     assert main(["classify", "train", "--data", str(path), "--out", str(tmp_path / "run")]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1 and "Traceback" not in err
+    assert not (tmp_path / "run").exists()
 
 
 def test_predict_with_a_missing_checkpoint_is_a_one_line_error(tmp_path, capsys):
@@ -133,6 +135,18 @@ def test_resume_reads_the_data_as_the_run_did(languages_csv, tmp_path, capsys):
     assert "train 42, test 18" in capsys.readouterr().out  # the saved --test-fraction 0.3 and columns
     resumed = [json.loads(line)["step"] for line in (run / "log.jsonl").read_text().splitlines()]
     assert resumed[:len(steps)] == steps and len(resumed) == len(steps) + 1 and resumed[-1] > steps[-1]
+
+
+def test_resume_works_from_another_folder_and_names_the_flag_of_a_bad_budget(languages_csv, tmp_path, capsys,
+                                                                             monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the data given by a relative path ...
+    assert main(["classify", "train", "--data", languages_csv.name, "--out", "run", "--quiet", *COLUMNS,
+                 *FAST]) == 0
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")  # ... is found again from another folder
+    assert main(["classify", "train", "--resume", "../run", "--epochs", "0"]) == 2
+    assert "argument `--epochs`" in capsys.readouterr().err
+    assert main(["classify", "train", "--resume", "../run", "--epochs", "3", "--quiet"]) == 0
 
 
 def test_a_missing_label_column_names_the_file_and_the_column(languages_csv, tmp_path, capsys):

@@ -89,6 +89,18 @@ def test_resume_extends_max_steps_and_the_log_continues(tmp_path, capsys):
     assert "not --hidden-size" in err[0] and "--missing cannot be given" in err[1]
 
 
+def test_resume_works_from_another_folder_and_names_the_flag_of_a_bad_budget(tmp_path, capsys, monkeypatch):
+    monthly_csv(tmp_path / "sales.csv")
+    monkeypatch.chdir(tmp_path)  # the data given by a relative path ...
+    assert main(["forecast", "train", "--data", "sales.csv", "--out", "run", *FAST]) == 0
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")  # ... is found again from another folder
+    assert main(["forecast", "train", "--resume", "../run", "--max-steps", "0"]) == 2
+    assert "argument `--max-steps`" in capsys.readouterr().err
+    assert main(["forecast", "train", "--resume", "../run", "--max-steps", "40", "--quiet"]) == 0
+    assert log_steps(tmp_path / "run") == [10, 20, 30, 40]
+
+
 def test_a_direct_run_refuses_resume_in_one_line(tmp_path, capsys):
     csv = monthly_csv(tmp_path / "sales.csv")
     run = tmp_path / "run"

@@ -179,3 +179,15 @@ def test_force_replaces_a_run_only_once_the_new_one_has_a_checkpoint(tmp_path, c
     assert run([*command, "--force"]) == 0
     assert (out / "best.json").is_file() and not (out / "mine.txt").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.conllu", "run", "train.conllu"]
+
+
+def test_a_run_trained_from_python_is_refused_by_resume_in_one_line(tmp_path, capsys):
+    from rnnlab.data.conllu import read_conllu
+    from rnnlab.tasks.tag import SequenceTagger
+
+    sentences = read_conllu(write_conllu(tmp_path / "train.conllu", 10), column="upos")
+    SequenceTagger(hidden_size=4, word_dim=4, char_dim=4, char_hidden=4, epochs=1).fit(
+        [w for w, _ in sentences], [t for _, t in sentences], run_dir=tmp_path / "run", progress=False)
+    assert run(["tag", "train", "--resume", tmp_path / "run", "--epochs", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "trained from Python" in err and err.count("\n") == 1 and "Traceback" not in err

@@ -13,6 +13,7 @@ into the run folder.
 from __future__ import annotations
 
 import argparse
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +108,9 @@ def _split(source: dict[str, Any], seed: int, out: Output) -> dict[str, Any]:
         split = (inputs, labels, test.inputs, test.labels)
     else:
         kept, held = stratified_split(labels, source["test_fraction"], seed)
+        if len(held) == 0:  # (a class with a single example keeps it for training)
+            raise RnnlabError(f"{source['data']}: {len(labels)} example(s), no class with two or more, so "
+                              f"--test-fraction holds none out for testing; give more data or --test PATH")
         split = ([inputs[i] for i in kept], labels[kept], [inputs[i] for i in held], labels[held])
     return {"kind": data.kind, "train_X": split[0], "train_y": split[1], "test_X": split[2], "test_y": split[3]}
 
@@ -125,7 +129,7 @@ def _train(args: argparse.Namespace) -> int:
                                           ("--keep-duplicates", args.keep_duplicates)) if value]
         if typed:
             raise RnnlabError(f"--resume reads the data as the run did; {', '.join(typed)} cannot be given with it")
-        clf = SequenceClassifier.resume(args.resume, **settings)
+        clf = build(functools.partial(SequenceClassifier.resume, args.resume), settings)
         if clf.data_source_ is None:
             raise RnnlabError(f"{args.resume}: the run was trained from Python, not on a file; resume it with "
                               f"SequenceClassifier.resume")
@@ -138,7 +142,9 @@ def _train(args: argparse.Namespace) -> int:
         if not args.test and not 0 < fraction < 1:
             raise InvalidArgument("--test-fraction", "a number in (0, 1)", fraction)
         run = RunFolder(args.out, force=args.force)
-        source = {"data": args.data, "test": args.test, "test_fraction": None if args.test else fraction,
+        # absolute paths, so that --resume reads the same files from any working folder
+        source = {"data": str(Path(args.data).absolute()), "test": args.test and str(Path(args.test).absolute()),
+                  "test_fraction": None if args.test else fraction,
                   "text_column": args.text_column, "label_column": args.label_column,
                   "keep_duplicates": args.keep_duplicates}
     data = _split(source, clf.seed, out)

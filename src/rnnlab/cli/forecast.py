@@ -8,6 +8,7 @@ backtest's `--origins` / `--step`.
 from __future__ import annotations
 
 import argparse
+import functools
 from pathlib import Path
 
 from rnnlab.cli.common import (
@@ -118,7 +119,7 @@ def _train(args: argparse.Namespace) -> int:
                                           ("--missing", args.missing)) if value is not None]
         if typed:
             raise RnnlabError(f"--resume reads the data as the run did; {', '.join(typed)} cannot be given with it")
-        model = Forecaster.resume(args.resume, **settings)
+        model = build(functools.partial(Forecaster.resume, args.resume), settings)
         run = RunFolder(args.resume, resume=True)
         if model.data_source_ is None:
             raise RnnlabError(f"{args.resume}: the run was trained on an array in Python, not on a CSV; resume it "

@@ -86,6 +86,9 @@ def train(args: argparse.Namespace) -> int:
         run = RunFolder(args.resume, resume=True)
         tagger = build(functools.partial(SequenceTagger.resume, args.resume), settings)
         info = tagger.info_
+        if not info.get("data"):
+            raise RnnlabError(f"{args.resume}: the run was trained from Python, not on a file; resume it with "
+                              f"SequenceTagger.resume")
     else:
         if not args.data:
             raise RnnlabError("--data is required (the training CoNLL-U file), or --resume RUN")

@@ -219,7 +219,8 @@ def read_series_csv(path: str | Path, time_column: str | None = None, value_colu
         raise RnnlabError(f"Received an invalid value for argument `missing`, expected one of {_MISSING_POLICIES}, "
                           f"got {missing!r}.")
     header, rows, lines = _read_rows(Path(path))
-    source = {"path": str(path), "time_column": time_column, "value_columns": value_columns, "missing": missing}
+    source = {"path": str(Path(path).absolute()),  # absolute, so that a run reads it again from any folder
+              "time_column": time_column, "value_columns": value_columns, "missing": missing}
     time_index = _column_index(path, header, time_column) if time_column else 0
     names = value_columns or [name for j, name in enumerate(header) if j != time_index]
     value_indices = [_column_index(path, header, name) for name in names]

@@ -187,6 +187,7 @@ class RunFolder:
                               f"(--resume it, pass --force to replace it, or choose another --out)")
         self.path = self.final
         self._staged = self._created = self._checkpointed = False
+        self._before: set[Path] | None = None  # what an existing folder held when the run opened it
 
     def _occupied(self) -> bool:
         return self.final.is_dir() and any(self.final.iterdir())
@@ -198,6 +199,7 @@ class RunFolder:
             self._staged = True
         self._created = not self.path.exists()
         self.path.mkdir(parents=True, exist_ok=True)
+        self._before = set(self.path.iterdir())
         return self.path
 
     def committed(self) -> None:
@@ -215,7 +217,13 @@ class RunFolder:
         """After a failure: remove what this run created if it never wrote a checkpoint (an old run stays)."""
         if not self._checkpointed and (self._staged or self._created):
             shutil.rmtree(self.path, ignore_errors=True)
-        self.path, self._staged, self._created = self.final, False, False
+        elif not self._checkpointed and not self.resume and self._before is not None:
+            for made in set(self.path.iterdir()) - self._before:  # in a folder that was there (empty) before
+                if made.is_dir() and not made.is_symlink():
+                    shutil.rmtree(made, ignore_errors=True)
+                else:
+                    made.unlink(missing_ok=True)
+        self.path, self._staged, self._created, self._before = self.final, False, False, None
 
     def append_log(self, metrics: dict[str, Any]) -> None:
         """One JSON line per evaluation in `log.jsonl`."""

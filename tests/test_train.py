@@ -258,3 +258,66 @@ def test_early_stopping_on_a_figure_the_evaluation_does_not_give_is_an_error():
     config = LoopConfig(max_steps=10, eval_every=2, monitor="val_loss", patience=3)
     with pytest.raises(RnnlabError, match="val_loss"):
         train_loop(model, SGD(model.parameters(), lr=0.01), step_fn, evaluate, config, progress=False)
+
+
+def _round_trip(state: LoopState) -> LoopState:
+    """The loop state as a checkpoint holds it."""
+    return LoopState.from_json(json.loads(json.dumps(state.to_json())))
+
+
+def test_a_run_that_stopped_early_stays_stopped_when_resumed():
+    model, real_step = _regression()
+    steps = []
+
+    def step_fn() -> tuple[float, int]:
+        steps.append(1)
+        return real_step()
+
+    evaluate, calls = _scripted([1.0, 2.0, 3.0])
+    config = LoopConfig(max_steps=100, eval_every=2, patience=2)
+    state = train_loop(model, SGD(model.parameters(), lr=0.01), step_fn, evaluate, config, progress=False)
+    assert state.step == 6 and state.evals_since_best == 2
+    weights = model.state_dict()
+    larger = LoopConfig(max_steps=200, eval_every=2, patience=2)
+    resumed = train_loop(model, SGD(model.parameters(), lr=0.01), step_fn, evaluate, larger,
+                         state=_round_trip(state), progress=False)
+    assert resumed.step == 6 and len(steps) == 6 and len(calls) == 3  # not one step more
+    assert all(np.array_equal(weights[k], v) for k, v in model.state_dict().items())
+
+
+def test_an_evaluation_made_as_time_ran_out_does_not_count_towards_patience(monkeypatch):
+    # Uninterrupted: best at step 4, misses at 8 and 12 stop the run at 12. Stopped by the clock at
+    # step 6 (evaluated there, off the grid, another miss) and resumed, it must stop at 12 as well.
+    clock = _fake_clock(monkeypatch)
+    model, real_step = _regression()
+
+    def step_fn() -> tuple[float, int]:
+        clock[0] += 10.0
+        return real_step()
+
+    evaluate, _ = _scripted([1.0, 2.0, 2.0, 2.0, 2.0])
+    seen = []
+    config = LoopConfig(max_steps=100, eval_every=4, minutes=1.0, patience=2)
+    state = train_loop(model, SGD(model.parameters(), lr=0.01), step_fn, evaluate, config, progress=False,
+                       on_eval=lambda state, metrics, improved: seen.append(metrics))
+    assert [h["step"] for h in state.history] == [4, 6]
+    assert seen[1]["scheduled"] is False and "scheduled" not in seen[0]
+    assert state.evals_since_best == 0 and state.best_step == 4
+    unlimited = LoopConfig(max_steps=100, eval_every=4, patience=2)
+    state = train_loop(model, SGD(model.parameters(), lr=0.01), step_fn, evaluate, unlimited,
+                       state=_round_trip(state), progress=False)
+    assert [h["step"] for h in state.history] == [4, 6, 8, 12] and state.step == 12
+
+
+def test_the_smoothed_train_loss_continues_across_a_resume():
+    def train(max_steps: int, state: LoopState | None = None) -> LoopState:
+        evaluate, _ = _scripted([1.0] * 10)
+        return train_loop(model, SGD(model.parameters(), lr=0.01), step_fn, evaluate,
+                          LoopConfig(max_steps=max_steps, eval_every=5), state=state, progress=False)
+
+    model, step_fn = _regression()
+    whole = train(10)
+    model, step_fn = _regression()
+    halves = train(10, _round_trip(train(5)))
+    assert [h["train_loss"] for h in halves.history] == [h["train_loss"] for h in whole.history]
+    assert halves.train_loss == whole.train_loss

@@ -25,48 +25,30 @@ rnnlab.errors.InvalidArgument: Received an invalid value for argument `hidden_si
 from __future__ import annotations
 
 import dataclasses
-import math
 import typing
-from collections.abc import Callable
 from dataclasses import dataclass, field, fields
-from typing import Any, NamedTuple
+from typing import Any
 
+from rnnlab.checks import (  # noqa: F401  re-exported: configs declare their checks from here
+    Check,
+    boolean,
+    non_negative,
+    non_negative_int,
+    open_fraction,
+    positive,
+    positive_int,
+    probability,
+    unit_fraction,
+)
 from rnnlab.errors import RnnlabError, invalid_argument
 
 
-class Check(NamedTuple):
-    """A predicate on one value and the words for what it accepts ("a positive integer")."""
-
-    expected: str
-    accepts: Callable[[Any], bool]
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
-positive_int = Check("a positive integer", lambda v: _is_int(v) and v > 0)
-non_negative_int = Check("an integer >= 0", lambda v: _is_int(v) and v >= 0)
-positive = Check("a positive number", lambda v: _is_number(v) and v > 0)
-non_negative = Check("a number >= 0", lambda v: _is_number(v) and v >= 0)
-probability = Check("a number in [0, 1)", lambda v: _is_number(v) and 0 <= v < 1)
-open_fraction = Check("a number in (0, 1)", lambda v: _is_number(v) and 0 < v < 1)
-unit_fraction = Check("a number in (0, 1]", lambda v: _is_number(v) and 0 < v <= 1)
-boolean = Check("True or False", lambda v: isinstance(v, bool))
-
-
-def option(default: Any, help: str, *, check: Check | None = None, choices: tuple | None = None,
-           cli: bool = True) -> Any:
+def option(default: Any, help: str, *, check: Check | None = None, choices: tuple | None = None) -> Any:
     """A config field with its help text and its check (or its allowed values).
 
-    `None` passes every check when the field's type allows None (`int | None`). `cli=False`
-    keeps a field out of the command line (it is set by the task or by a preset).
+    `None` passes every check when the field's type allows None (`int | None`).
     """
-    metadata = {"help": help, "check": check, "choices": choices, "cli": cli}
+    metadata = {"help": help, "check": check, "choices": choices}
     if isinstance(default, list | dict | set):
         raise TypeError("mutable defaults are not allowed in a frozen config; use a tuple")
     return field(default=default, metadata=metadata)
@@ -96,7 +78,8 @@ class Config:
 
     def to_json(self) -> dict[str, Any]:
         """The settings as a JSON-ready dict (tuples become lists)."""
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+        return {k: list(v) if isinstance(v, tuple) else getattr(v, "item", lambda v=v: v)()
+                for k, v in dataclasses.asdict(self).items()}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Config:

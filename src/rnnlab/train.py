@@ -10,7 +10,12 @@ Each step: zero the gradients, `step_fn`, clip, optimizer step, scheduler step. 
 `monitor`, call `on_eval` (the task saves checkpoints there), and stop early once the
 monitored value has not improved for `patience` evaluations. The loop ends at `max_steps`
 or after `minutes` of training in this call, whichever comes first, and shows a progress bar with the
-step, losses, tokens per second and time left.
+step, losses, tokens per second and time left. An evaluation made only because the time ran out
+(off the `eval_every` grid) carries "scheduled": False and does not count towards `patience`, so
+a run stopped by the clock and resumed stops early where an uninterrupted run would.
+
+`Trainer` holds one module in training (optimizer, schedule, random generators, loop state, best
+weights), trains it through `train_loop` and saves and restores all of that for an exact resume.
 """
 
 from __future__ import annotations
@@ -21,9 +26,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 from tqdm import tqdm
 
+from rnnlab.checkpoint import split_prefix, with_prefix
 from rnnlab.errors import RnnlabError, invalid_argument
 from rnnlab.nn.module import Module
 from rnnlab.optim import clip_grad_norm_, clip_grad_value_
@@ -40,6 +48,7 @@ class LoopState:
     best_step: int | None = None
     evals_since_best: int = 0
     history: list[dict] = field(default_factory=list)
+    train_loss: float | None = None  # the smoothed training loss, so a resumed run's figure continues
 
     def to_json(self) -> dict:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -84,12 +93,18 @@ def train_loop(
     desc: str = "train",
     progress: bool = True,
 ) -> LoopState:
-    """Train until `config.max_steps` or `config.minutes`; returns the final loop state."""
+    """Train until `config.max_steps` or `config.minutes`; returns the final loop state.
+
+    A `state` that had already stopped early (`patience` evaluations without improvement) comes
+    back as it is: a resumed run that had stopped early stays stopped.
+    """
     state = state or LoopState()
+    if _stopped_early(state, config):
+        return state
     params = model.parameters()
     bar = tqdm(total=config.max_steps, initial=state.step, desc=desc, disable=not progress or None,
                dynamic_ncols=True, leave=True)
-    smoothed, last_metrics = None, {}
+    last_metrics = {}
     started, seconds_before = time.perf_counter(), state.seconds
     try:
         while state.step < config.max_steps:
@@ -110,23 +125,30 @@ def train_loop(
             state.tokens += tokens
             elapsed = time.perf_counter() - started
             state.seconds = seconds_before + elapsed
-            smoothed = loss if smoothed is None else 0.98 * smoothed + 0.02 * loss
+            smoothed = state.train_loss = loss if state.train_loss is None else 0.98 * state.train_loss + 0.02 * loss
             out_of_time = config.minutes is not None and elapsed >= 60 * config.minutes
-            last = state.step == config.max_steps or out_of_time
-            if state.step % config.eval_every == 0 or last:
-                last_metrics = _evaluate(state, evaluate, smoothed, optimizer.lr, config, on_eval, log_path)
+            scheduled = state.step % config.eval_every == 0 or state.step == config.max_steps
+            if scheduled or out_of_time:
+                last_metrics = _evaluate(state, evaluate, smoothed, optimizer.lr, config, on_eval, log_path,
+                                         scheduled)
             bar.set_postfix_str(_postfix(state, smoothed, last_metrics, config, seconds_before), refresh=False)
             bar.update(1)
-            if last or (config.patience is not None and state.evals_since_best >= config.patience):
+            if state.step == config.max_steps or out_of_time or _stopped_early(state, config):
                 break
     finally:
         bar.close()
     return state
 
 
-def _evaluate(state, evaluate, smoothed, lr, config, on_eval, log_path) -> dict:
+def _stopped_early(state: LoopState, config: LoopConfig) -> bool:
+    return config.patience is not None and state.evals_since_best >= config.patience
+
+
+def _evaluate(state, evaluate, smoothed, lr, config, on_eval, log_path, scheduled: bool) -> dict:
     metrics = {"step": state.step, "train_loss": smoothed, "lr": lr, **evaluate(),
                "seconds": round(state.seconds, 2), "tokens_per_s": state.tokens / max(state.seconds, 1e-9)}
+    if not scheduled:  # made because the time ran out: an uninterrupted run would not have made it
+        metrics["scheduled"] = False
     value = metrics.get(config.monitor)
     if value is None and config.patience is not None:
         raise RnnlabError(f"cannot stop early on {config.monitor!r}: the evaluation gives {', '.join(metrics)}")
@@ -134,7 +156,7 @@ def _evaluate(state, evaluate, smoothed, lr, config, on_eval, log_path) -> dict:
     improved = finite and (state.best is None or (value < state.best if config.mode == "min" else value > state.best))
     if improved:
         state.best, state.best_step, state.evals_since_best = value, state.step, 0
-    else:
+    elif scheduled:
         state.evals_since_best += 1
     state.history.append(metrics)
     if log_path is not None:
@@ -155,3 +177,87 @@ def _postfix(state: LoopState, smoothed: float, metrics: dict, config: LoopConfi
     if config.minutes is not None:
         parts.append(f"{max(0.0, 60 * config.minutes - (state.seconds - seconds_before)):.0f}s left")
     return ", ".join(parts)
+
+
+class KeepBest:
+    """The weights of a module at its best evaluation, put back at the end of training."""
+
+    def __init__(self, module: Module) -> None:
+        self.module, self.state = module, None
+
+    def update(self, improved: bool) -> None:
+        if improved or self.state is None:
+            self.state = {k: v.copy() for k, v in self.module.state_dict().items()}
+
+    def restore(self) -> None:
+        if self.state is not None:
+            self.module.load_state_dict(self.state)
+
+
+class Trainer:
+    """One module in training: its optimizer, optional schedule, random generators, loop state and best weights.
+
+    `train` runs `train_loop` and leaves the best weights in the module (`last` keeps the weights
+    training stopped at). `arrays(suffix)` / `meta()` hold the complete training state and `restore`
+    puts it back, so a run continues exactly where it stopped. `generators` (name -> Generator: the
+    batch order, dropout masks, ...) are saved and restored under their names.
+    """
+
+    def __init__(self, module: Module, optimizer, generators: dict[str, np.random.Generator],
+                 scheduler=None) -> None:
+        self.module, self.optimizer, self.generators, self.scheduler = module, optimizer, generators, scheduler
+        self.state = LoopState()
+        self.best = KeepBest(module)
+        self.last: dict[str, np.ndarray] | None = None  # the weights training stopped at, once the best are back
+
+    def train(self, step_fn: Callable[[], tuple[float, int]], evaluate: Callable[[], dict[str, float]],
+              config: LoopConfig, on_eval: Callable[[LoopState, dict, bool], None] | None = None,
+              keep_best: bool = True, desc: str = "train", progress: bool = True) -> LoopState:
+        """Train through `train_loop`; with `keep_best`, the module ends with its best weights. Eval mode after."""
+
+        def after_eval(state: LoopState, metrics: dict, improved: bool) -> None:
+            self.best.update(improved)
+            if on_eval is not None:
+                on_eval(state, metrics, improved)
+
+        self.last = None
+        self.state = train_loop(self.module, self.optimizer, step_fn, evaluate, config, state=self.state,
+                                scheduler=self.scheduler, on_eval=after_eval, desc=desc, progress=progress)
+        if keep_best:
+            self.last = self.module.state_dict()
+            self.best.restore()
+        self.module.eval()
+        return self.state
+
+    def arrays(self, suffix: str = "", weights: bool = True) -> dict[str, np.ndarray]:
+        """Optimizer buffers (`optim{suffix}.*`) and, with `weights`, the best weights so far (`model{suffix}.*`)
+        and the training ones (`train{suffix}.*`)."""
+        buffers = with_prefix(self.optimizer.state_dict()["buffers"], f"optim{suffix}")
+        if not weights:
+            return buffers
+        return (with_prefix(self.best.state, f"model{suffix}")
+                | with_prefix(self.last or self.module.state_dict(), f"train{suffix}") | buffers)
+
+    def meta(self) -> dict[str, Any]:
+        """Optimizer settings, loop state and generator states, JSON-ready."""
+        return {"optimizer": self.optimizer.state_dict()["hyper"], "loop": self.state.to_json(),
+                "generators": {name: g.bit_generator.state for name, g in self.generators.items()}}
+
+    def restore(self, arrays: dict[str, np.ndarray], meta: dict[str, Any], suffix: str = "",
+                best: dict[str, np.ndarray] | None = None, weights: str | None = None) -> None:
+        """Put back what `arrays(suffix)` and `meta()` saved.
+
+        The best weights are `best` when given, else `model{suffix}.*`; the training weights are read
+        from `train{suffix}.*`, or from `weights.*` when given. A schedule is put at the step reached,
+        on its current length (a resumed run may have a larger budget).
+        """
+        self.module.load_state_dict(split_prefix(arrays, f"model{suffix}") if best is None else best)
+        self.best.update(True)
+        self.module.load_state_dict(split_prefix(arrays, weights or f"train{suffix}"))
+        self.optimizer.load_state_dict({"hyper": meta["optimizer"], "buffers": split_prefix(arrays, f"optim{suffix}")})
+        self.state = LoopState.from_json(meta["loop"])
+        for name, generator in self.generators.items():
+            generator.bit_generator.state = meta["generators"][name]
+        if self.scheduler is not None:
+            self.scheduler.last_epoch = self.state.step - 1
+            self.scheduler.step()  # the rate of step `state.step` on the schedule of the new budget

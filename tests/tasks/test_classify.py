@@ -201,5 +201,5 @@ def test_ts_reader_and_baselines_on_italy_power_demand(data_dir):
     test = load_dataset(data_dir / "ucr/ItalyPowerDemand/ItalyPowerDemand_TEST.ts")
     assert len(train) == 67 and len(test) == 1029 and train.inputs[0].shape == (24, 1)
     scores = baseline_scores("numeric", train.inputs, train.labels, test.inputs, test.labels)
-    assert scores["1-NN Euclidean"]["accuracy"] == pytest.approx(0.955, abs=0.001)  # UCR archive: 0.955
-    assert scores["1-NN DTW"]["accuracy"] == pytest.approx(0.950, abs=0.001)  # UCR archive, full window: 0.950
+    assert scores["nn_euclidean"]["accuracy"] == pytest.approx(0.955, abs=0.001)  # UCR archive: 0.955
+    assert scores["nn_dtw"]["accuracy"] == pytest.approx(0.950, abs=0.001)  # UCR archive, full window: 0.950

@@ -199,3 +199,16 @@ def test_resume_with_a_larger_budget_continues_the_step_count_and_the_history(tm
     resumed.fit(sentences, tags, run_dir=tmp_path / "run", progress=False)
     assert [e["step"] for e in resumed.history_] == [3, 6, 9]
     assert resumed.history_[:2] == first.history_
+
+
+def test_a_run_that_stopped_early_resumes_as_stopped_and_trains_no_further(tmp_path):
+    sentences, tags = toy_corpus(NOUNS, VERBS, 40, seed=8)
+    first = SequenceTagger(**{**SMALL, "epochs": 30, "patience": 1}).fit(sentences, tags, run_dir=tmp_path / "run",
+                                                                        progress=False)
+    assert len(first.history_) < 30  # stopped early
+    latest = (tmp_path / "run" / "latest.json").read_text(encoding="utf-8")
+    resumed = SequenceTagger.resume(tmp_path / "run", epochs=40).fit(sentences, tags, run_dir=tmp_path / "run",
+                                                                     progress=False)
+    assert resumed.history_ == first.history_ and resumed.train_seconds_ == first.train_seconds_
+    assert (tmp_path / "run" / "latest.json").read_text(encoding="utf-8") == latest
+    assert resumed.predict(sentences) == first.predict(sentences)

@@ -264,7 +264,8 @@ def _resample(series: np.ndarray, length: int) -> np.ndarray:
 
 def baseline_scores(kind: str, train_X: list, train_y: np.ndarray, test_X: list, test_y: np.ndarray,
               nearest: bool = True) -> dict[str, dict[str, float]]:
-    """Test accuracy and macro-F1 of the baselines: majority class, and for series 1-NN Euclidean and DTW.
+    """Test accuracy and macro-F1 of the baselines: `majority_class`, and for series `nn_euclidean` and `nn_dtw`
+    (1-NN with Euclidean and dynamic-time-warping distances); `BASELINE_NAMES` has their printed names.
 
     DTW has no window (the full warping path), as in the UCR archive's "DTW (full)" column.
     """
@@ -275,8 +276,11 @@ def baseline_scores(kind: str, train_X: list, train_y: np.ndarray, test_X: list,
         ids = np.searchsorted(classes, predicted)
         return {"accuracy": accuracy(true, ids), "macro_f1": macro_f1(true, ids, len(classes))}
 
-    results = {"majority class": scores(majority_class(np.asarray(train_y), len(test_y)))}
+    results = {"majority_class": scores(majority_class(np.asarray(train_y), len(test_y)))}
     if kind == "numeric" and nearest:
-        results["1-NN Euclidean"] = scores(nearest_neighbour(train_X, train_y, test_X, metric="euclidean"))
-        results["1-NN DTW"] = scores(nearest_neighbour(train_X, train_y, test_X, metric="dtw"))
+        results["nn_euclidean"] = scores(nearest_neighbour(train_X, train_y, test_X, metric="euclidean"))
+        results["nn_dtw"] = scores(nearest_neighbour(train_X, train_y, test_X, metric="dtw"))
     return results
+
+
+BASELINE_NAMES = {"majority_class": "majority class", "nn_euclidean": "1-NN Euclidean", "nn_dtw": "1-NN DTW"}

@@ -7,10 +7,9 @@ The forecasting methods follow Hyndman & Athanasopoulos, Forecasting: Principles
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
+from rnnlab.checks import positive_int, require
 from rnnlab.errors import RnnlabError
 
 # ---------------------------------------------------------------------------------------------------
@@ -34,7 +33,7 @@ def seasonal_naive_forecast(history: np.ndarray, horizon: int, season: int) -> n
     >>> seasonal_naive_forecast(np.array([1.0, 2.0, 3.0, 10.0, 20.0, 30.0]), horizon=4, season=3)
     array([10., 20., 30., 10.])
     """
-    _positive_int("season", season)
+    require("season", season, positive_int)
     history = _history(history, horizon, "seasonal_naive_forecast", minimum=season)
     last_season = history[-season:]  # (m,) y_{T-m+1} .. y_T
     return last_season[np.arange(horizon) % season]
@@ -68,7 +67,7 @@ def infer_season(series_values: np.ndarray, max_lag: int) -> int | None:
     True
     """
     values = np.asarray(series_values, dtype=np.float64).ravel()
-    _positive_int("max_lag", max_lag)
+    require("max_lag", max_lag, positive_int)
     if len(values) < 2 * max_lag + 2:
         raise RnnlabError(
             f"infer_season needs at least 2 * max_lag + 2 = {2 * max_lag + 2} values to see a season repeat, "
@@ -94,17 +93,10 @@ def infer_season(series_values: np.ndarray, max_lag: int) -> int | None:
 
 def _history(history: np.ndarray, horizon: int, name: str, minimum: int) -> np.ndarray:
     """The history as a finite (T,) float array with T >= minimum; horizon checked positive."""
-    _positive_int("horizon", horizon)
+    require("horizon", horizon, positive_int)
     history = np.asarray(history, dtype=np.float64)
     if history.ndim != 1 or len(history) < minimum:
         raise RnnlabError(f"{name} needs a 1-D history of at least {minimum} values, got shape {history.shape}")
     if not np.all(np.isfinite(history)):
         raise RnnlabError(f"{name}: the history holds NaN or infinite values")
     return history
-
-
-def _positive_int(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise RnnlabError(
-            f"Received an invalid value for argument `{name}`, expected a positive integer, got {value!r}."
-        )

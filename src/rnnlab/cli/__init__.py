@@ -12,18 +12,18 @@ import importlib
 import pkgutil
 import sys
 
-from rnnlab.cli.common import Output, Parser, add_json, json_to_stdout
+from rnnlab.cli.common import Output, Parser, add_json, json_to_stdout, limit_threads
 from rnnlab.errors import RnnlabError
 
 
 def _gradcheck(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from rnnlab.diagnostics.gradcheck import CELLS, gradcheck, grid, masked_grid, report_row
+    from rnnlab.diagnostics.gradcheck import gradcheck, grid, masked_grid, report_row
 
     output = Output(args.json)
-    cells = tuple(args.cells or CELLS)
-    configs = list(grid(cells, tuple(args.layers))) + list(masked_grid(cells))
+    cells = tuple({"rnn": "rnn_tanh"}.get(c, c) for c in args.cell or ("rnn", "rnn_relu", "lstm", "gru"))
+    configs = list(grid(cells, tuple(args.num_layers))) + list(masked_grid(cells))
     rows = [report_row(c, gradcheck(c)) for c in tqdm(configs, desc="gradcheck", disable=None, leave=False)]
     output.say(f"{'configuration':58s} {'worst tensor':22s} rel. error")
     for config, row in zip(configs, rows, strict=True):
@@ -51,11 +51,12 @@ def _demo(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="rnnlab", description="Learn, check and train recurrent neural networks.")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     p = sub.add_parser("gradcheck", help="check every hand-written gradient against central differences (float64)")
-    p.add_argument("--cells", nargs="+", choices=["rnn_tanh", "rnn_relu", "lstm", "gru"], help="default: all four")
-    p.add_argument("--layers", nargs="+", type=int, default=[1, 2, 3], help="layer counts to check (default 1 2 3)")
+    p.add_argument("--cell", nargs="+", choices=["rnn", "rnn_relu", "lstm", "gru"],
+                   help="cells to check, as the tasks name them (rnn: tanh; default: all four)")
+    p.add_argument("--num-layers", nargs="+", type=int, default=[1, 2, 3], help="layer counts to check (default 1 2 3)")
     p.add_argument("--threshold", type=float, default=1e-6, help="fail above this relative error (default 1e-6)")
     add_json(p)
     p.set_defaults(run=_gradcheck)
@@ -73,7 +74,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(json_to_stdout(sys.argv[1:] if argv is None else argv))
     try:
-        return args.run(args)
+        if not hasattr(args, "threads"):
+            return args.run(args)
+        with limit_threads(args):  # every computing command has --threads
+            return args.run(args)
     except RnnlabError as error:
         print(f"rnnlab: error: {error}", file=sys.stderr)
         return 2
@@ -83,6 +87,9 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # output piped into `head` and the like: stop quietly
         sys.stderr.close()
         return 0
+    except OSError as error:  # a file that cannot be written (no permission, no space): say which, in one line
+        print(f"rnnlab: error: {error.filename or ''}: {error.strerror or error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -19,11 +19,8 @@ from rnnlab.cli.common import (
     add_train_flags,
     build,
     check_train_args,
-    flag,
     given_settings,
-    limit_threads,
 )
-from rnnlab.errors import InvalidArgument, RnnlabError
 from rnnlab.tasks.charlm_config import PRESETS, CharLMConfig
 
 BUDGETS = ("max_steps", "minutes")
@@ -31,13 +28,12 @@ BUDGETS = ("max_steps", "minutes")
 
 def register(sub) -> None:
     p = sub.add_parser("charlm", help="character language model: train, sample, eval")
-    commands = p.add_subparsers(dest="charlm_command", required=True)
+    commands = p.add_subparsers(dest="verb", metavar="VERB", required=True)
 
     train = commands.add_parser("train", help="train on a text (default: the embedded Tiny Shakespeare)")
-    add_train_flags(train, "a UTF-8 text file or a folder of them (default: the embedded Tiny Shakespeare)")
+    add_train_flags(train, "a UTF-8 text file or a folder of them (default: the embedded Tiny Shakespeare)", BUDGETS)
     train.add_argument("--preset", choices=list(PRESETS),
                        help="start from these settings; the settings flags apply on top (default: default)")
-    add_threads(train)
     add_settings(train, CharLMConfig)
     train.set_defaults(run=run_train)
 
@@ -51,21 +47,15 @@ def register(sub) -> None:
     sample.add_argument("--prime", help="text to start from (printed before the generated text)")
     sample.add_argument("--seed", type=int, help="random seed (default: the checkpoint's sampling generator)")
     add_json(sample)
+    add_threads(sample)
     sample.set_defaults(run=run_sample)
 
     evaluate = commands.add_parser("eval", help="loss, bits per character and perplexity on a text")
     add_ckpt(evaluate)
     evaluate.add_argument("--data", help="a UTF-8 text (default: the run's validation split)")
     add_json(evaluate)
+    add_threads(evaluate)
     evaluate.set_defaults(run=run_eval)
-
-
-def _flagged(call, *args, **kwargs):
-    """`call(...)`, with a bad keyword reported under the flag of the same name."""
-    try:
-        return call(*args, **kwargs)
-    except InvalidArgument as error:
-        raise error.for_flag(flag(error.name)) from None
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -75,13 +65,11 @@ def run_train(args: argparse.Namespace) -> int:
     from rnnlab.tasks.charlm import CharLM
 
     settings = given_settings(args, CharLMConfig)
-    check_train_args(args, settings, BUDGETS)
+    check_train_args(args, settings, BUDGETS, data_flags=("preset",), needs_data=False)
     out = Output(quiet=args.quiet)
     if args.resume:
-        if args.preset:
-            raise RnnlabError("--resume continues a run as it was configured; --preset cannot be given with it")
         run, label = RunFolder(args.resume, resume=True), "settings"
-        lm = _flagged(CharLM.resume, args.resume, **settings)
+        lm = build(functools.partial(CharLM.resume, args.resume), settings)
         out.say(f"resuming {args.resume} at step {lm.loop_.step} of {lm.max_steps}")
     else:
         lm = build(functools.partial(CharLM.from_preset, args.preset or "default"), settings)
@@ -91,12 +79,11 @@ def run_train(args: argparse.Namespace) -> int:
     def show_sample(step: int, text: str) -> None:
         tqdm.write(f"---- sample at step {step} ----\n{text}\n----")
 
-    with limit_threads(args):
-        try:
-            lm.fit(args.data, run_dir=run, progress=not args.quiet, on_sample=show_sample)
-        except BaseException:
-            run.discard()
-            raise
+    try:
+        lm.fit(args.data, run_dir=run, progress=not args.quiet, on_sample=show_sample)
+    except BaseException:
+        run.discard()
+        raise
     loop = lm.loop_
     out.say(f"checkpoint: {run.final / 'best.json'} (latest: {run.final / 'latest.json'})")
     if loop.history:
@@ -115,7 +102,7 @@ def run_sample(args: argparse.Namespace) -> int:
     options = dict(length=args.length, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
                    argmax=args.argmax, prime=args.prime, seed=args.seed)
     if args.json is not None:
-        text = _flagged(lm.sample, **options)
+        text = build(lm.sample, options)
         if args.json != "-":
             out.say(prime + text)
         out.result({"task": "charlm", "command": "sample", "ckpt": args.ckpt, "prime": prime, "text": text,
@@ -127,7 +114,7 @@ def run_sample(args: argparse.Namespace) -> int:
         out.stream.write(pending.pop() + char if pending else char)
         out.stream.flush()
 
-    _flagged(lm.sample, **options, stream=write)
+    build(functools.partial(lm.sample, stream=write), options)
     write("\n")
     return 0
 

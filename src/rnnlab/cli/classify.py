@@ -30,7 +30,6 @@ from rnnlab.cli.common import (
     build,
     check_train_args,
     given_settings,
-    limit_threads,
 )
 from rnnlab.errors import InvalidArgument, RnnlabError
 from rnnlab.tasks.classify_config import ClassifyConfig
@@ -41,10 +40,10 @@ DEFAULT_TEST_FRACTION = 0.1
 
 def register(sub) -> None:
     p = sub.add_parser("classify", help="classify whole sequences: names, CSV text, UCR/UEA series, images by row")
-    verbs = p.add_subparsers(dest="verb", required=True)
+    verbs = p.add_subparsers(dest="verb", metavar="VERB", required=True)
 
     t = verbs.add_parser("train", help="train, evaluate on held-out data beside baselines, save a run folder")
-    add_train_flags(t, "training data (class folder, .csv, .ts, IDX images, .npz)")
+    add_train_flags(t, "training data (class folder, .csv, .ts, IDX images, .npz)", BUDGETS)
     t.add_argument("--test", help="test data in the same format (default: a stratified --test-fraction of --data)")
     t.add_argument("--test-fraction", type=float, help=f"share of --data held out for testing when no --test "
                    f"(default {DEFAULT_TEST_FRACTION})")
@@ -52,7 +51,6 @@ def register(sub) -> None:
     t.add_argument("--keep-duplicates", action="store_true",
                    help="keep repeated (text, label) pairs (default: drop them before splitting)")
     t.add_argument("--no-nn", action="store_true", help="skip the 1-NN Euclidean / DTW baselines on series")
-    add_threads(t)
     add_settings(t, ClassifyConfig)
     t.set_defaults(run=_train)
 
@@ -121,22 +119,16 @@ def _train(args: argparse.Namespace) -> int:
     from rnnlab.tasks.classify import SequenceClassifier
 
     settings = given_settings(args, ClassifyConfig)
-    check_train_args(args, settings, BUDGETS)
+    check_train_args(args, settings, BUDGETS,
+                     data_flags=("test", "test_fraction", "text_column", "label_column", "keep_duplicates"))
     out = Output(None, args.quiet)
     if args.resume:
-        typed = [flag for flag, value in (("--test", args.test), ("--test-fraction", args.test_fraction),
-                                          ("--text-column", args.text_column), ("--label-column", args.label_column),
-                                          ("--keep-duplicates", args.keep_duplicates)) if value]
-        if typed:
-            raise RnnlabError(f"--resume reads the data as the run did; {', '.join(typed)} cannot be given with it")
         clf = build(functools.partial(SequenceClassifier.resume, args.resume), settings)
         if clf.data_source_ is None:
             raise RnnlabError(f"{args.resume}: the run was trained from Python, not on a file; resume it with "
                               f"SequenceClassifier.resume")
         run, source = RunFolder(args.resume, resume=True), clf.data_source_
     else:
-        if not args.data:
-            raise RnnlabError("--data is required (the labelled data to train on)")
         clf = build(SequenceClassifier, settings)
         fraction = DEFAULT_TEST_FRACTION if args.test_fraction is None else args.test_fraction
         if not args.test and not 0 < fraction < 1:
@@ -152,11 +144,10 @@ def _train(args: argparse.Namespace) -> int:
             f"{len(np.unique(data['train_y']))} classes)")
     out.note(str(clf.config))
     try:
-        with limit_threads(args):
-            clf.fit(data["train_X"], data["train_y"], run_dir=run, progress=not args.quiet, source=source)
-            result = clf.evaluate(data["test_X"], data["test_y"])
-            result["baselines"] = baseline_scores(data["kind"], data["train_X"], data["train_y"], data["test_X"],
-                                                  data["test_y"], nearest=not args.no_nn)
+        clf.fit(data["train_X"], data["train_y"], run_dir=run, progress=not args.quiet, source=source)
+        result = clf.evaluate(data["test_X"], data["test_y"])
+        result["baselines"] = baseline_scores(data["kind"], data["train_X"], data["train_y"], data["test_X"],
+                                              data["test_y"], nearest=not args.no_nn)
         _report(result, out, clf.train_seconds_)
         document = {"task": "classify", "command": "train", "data": source["data"], "test": source["test"],
                     **result, "train_seconds": round(clf.train_seconds_, 1)}
@@ -185,8 +176,7 @@ def _eval(args: argparse.Namespace) -> int:
     clf, columns = _load(args)
     data = _read(args.data, columns)
     _warn_unknown(clf, data.inputs, out)
-    with limit_threads(args):
-        result = clf.evaluate(data.inputs, data.labels)
+    result = clf.evaluate(data.inputs, data.labels)
     _report(result, out)
     if args.plot:
         _plot(Path(args.plot), result, Path(args.data).name)
@@ -211,8 +201,7 @@ def _predict(args: argparse.Namespace) -> int:
     else:
         raise RnnlabError("nothing to classify: give texts or --data FILE")
     _warn_unknown(clf, inputs, out)
-    with limit_threads(args):
-        best = clf.top_k(inputs, args.top_k)
+    best = clf.top_k(inputs, args.top_k)
     predictions = []
     for name, pairs in zip(names, best, strict=True):
         out.say(f"{name if isinstance(name, str) else f'#{name}'}: " +
@@ -235,6 +224,7 @@ def _report(result: dict, out: Output, seconds: float | None = None) -> None:
 
     The table covers the classes present in the labels or the predictions, as `macro_f1` does.
     """
+    from rnnlab.baselines.classification import BASELINE_NAMES
     from rnnlab.metrics.classification import classification_report
 
     matrix, classes = np.array(result["confusion"]), result["classes"]
@@ -246,7 +236,8 @@ def _report(result: dict, out: Output, seconds: float | None = None) -> None:
     out.say(format_confusion(matrix, classes))
     timing = f"  (trained in {seconds:.1f} s)" if seconds is not None else ""
     out.say(f"{'model':28s} accuracy {result['accuracy']:.4f}  macro-F1 {result['macro_f1']:.4f}{timing}")
-    for name, score in result.get("baselines", {}).items():
+    for key, score in result.get("baselines", {}).items():
+        name = BASELINE_NAMES[key]
         out.say(f"{name:28s} accuracy {score['accuracy']:.4f}  macro-F1 {score['macro_f1']:.4f}")
 
 

@@ -30,7 +30,8 @@ class Parser(argparse.ArgumentParser):
     """argparse, with its usage errors on one line (`rnnlab: error: ...`) and exit status 2."""
 
     def error(self, message: str) -> typing.NoReturn:
-        self.exit(2, f"rnnlab: error: {self.prog.removeprefix('rnnlab ')}: {message}\n")
+        where = self.prog.removeprefix("rnnlab").strip()  # the command, e.g. "classify train"
+        self.exit(2, f"rnnlab: error: {where + ': ' if where else ''}{message}\n")
 
 
 def flag(name: str) -> str:
@@ -38,7 +39,7 @@ def flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def _value_type(kind: type, optional: bool, name: str):
+def _value_type(kind: type, optional: bool):
     def parse(text: str):
         if optional and text.lower() == "none":
             return None
@@ -52,23 +53,22 @@ def _value_type(kind: type, optional: bool, name: str):
     return parse
 
 
-def add_settings(parser: argparse.ArgumentParser, config_class: type[Config], skip: tuple[str, ...] = ()) -> None:
-    """One flag per field of `config_class` (except `skip` and fields marked cli=False), in a 'settings' group."""
+def add_settings(parser: argparse.ArgumentParser, config_class: type[Config]) -> None:
+    """One flag per field of `config_class`, in a 'settings' group, with the field's help, default and choices."""
     group = parser.add_argument_group("settings (defaults from the API; `none` turns an optional setting off)")
     hints = typing.get_type_hints(config_class)
     for f in fields(config_class):
-        if f.name in skip or not f.metadata.get("cli", True):
-            continue
         kind, optional = base_type(hints[f.name]), allows_none(hints[f.name])
         default = None if f.default is MISSING else f.default
-        text = f"{f.metadata.get('help', '')} (default: {default})"
+        text = f.metadata.get("help", "")
+        text += "" if "default" in text else f" (default: {default})"
         kwargs: dict[str, Any] = {"dest": f.name, "default": argparse.SUPPRESS, "help": text}
         if kind is bool:
             kwargs["action"] = argparse.BooleanOptionalAction
         elif kind is tuple:
             kwargs.update(nargs="*", metavar="NAME")
         else:
-            kwargs["type"] = _value_type(kind, optional, f.name)
+            kwargs["type"] = _value_type(kind, optional)
             if f.metadata.get("choices"):
                 kwargs["choices"] = list(f.metadata["choices"]) + ([None] if optional else [])
                 kwargs["metavar"] = "{" + ",".join(map(str, f.metadata["choices"])) + "}"
@@ -89,16 +89,17 @@ def build(task_class, settings: dict[str, Any]):
         raise error.for_flag(flag(error.name)) from None
 
 
-def add_train_flags(parser: argparse.ArgumentParser, data_help: str, data_required: bool = True) -> None:
-    """--data, --out, --resume, --force, --quiet: the same for every task's `train`."""
-    parser.add_argument("--data", help=data_help + ("" if data_required else " (default: see below)"))
+def add_train_flags(parser: argparse.ArgumentParser, data_help: str, budgets: tuple[str, ...]) -> None:
+    """--data, --out, --resume, --force, --quiet, --threads: the same for every task's `train`."""
+    parser.add_argument("--data", help=data_help)
     parser.add_argument("--out", help="run folder to create (checkpoints, log.jsonl, report); default "
                         "runs/TASK-DATE-TIME")
     parser.add_argument("--resume", metavar="RUN", help="continue the run in this folder where it stopped; only "
-                        "--max-steps / --epochs / --minutes may be given with it")
+                        f"{' / '.join(map(flag, budgets))} may be given with it")
     parser.add_argument("--force", action="store_true",
                         help="replace an existing run folder (once the new run has written its first checkpoint)")
     add_quiet(parser)
+    add_threads(parser)
 
 
 def add_quiet(parser: argparse.ArgumentParser) -> None:
@@ -150,15 +151,23 @@ def add_plot(parser: argparse.ArgumentParser, what: str) -> None:
     parser.add_argument("--plot", metavar="FILE.png", help=f"write {what} as a PNG image here")
 
 
-def check_train_args(args: argparse.Namespace, settings: dict[str, Any], budgets: tuple[str, ...]) -> None:
-    """--resume takes no --data / --out / --force and no settings but the budget; without --out a new run goes
-    to runs/TASK-DATE-TIME."""
+def check_train_args(args: argparse.Namespace, settings: dict[str, Any], budgets: tuple[str, ...],
+                     data_flags: tuple[str, ...] = (), needs_data: bool = True) -> None:
+    """The rules of `train`, checked before anything is read or written.
+
+    --resume takes no settings but the budget, and none of --data, --out, --force or the task's
+    `data_flags` (the run reads its data as it did). A new run needs --data (unless the task has a
+    default) and, without --out, goes to a new folder runs/TASK-DATE-TIME.
+    """
     if args.resume:
         extra = [flag(k) for k in settings if k not in budgets]
-        extra += [f"--{k}" for k in ("data", "out") if getattr(args, k, None)] + (["--force"] if args.force else [])
+        extra += [flag(k) for k in ("data", "out", "force", *data_flags) if getattr(args, k, None) not in (None, False)]
         if extra:
-            raise RnnlabError(f"--resume continues a run as it was configured; only "
+            raise RnnlabError(f"--resume continues a run as it was configured and reads its data as it did; only "
                               f"{', '.join(map(flag, budgets))} may be given with it, not {', '.join(extra)}")
+    elif needs_data and not args.data:
+        raise RnnlabError(f"--data is required (the data to train on), or --resume RUN; see rnnlab {args.command} "
+                          f"train --help")
     elif not args.out:  # a new folder for each run: runs/charlm-20261130-141502
         args.out = f"runs/{args.command}-{time.strftime('%Y%m%d-%H%M%S')}"
 

@@ -11,6 +11,7 @@ import argparse
 import functools
 from pathlib import Path
 
+from rnnlab.checks import positive_int, require
 from rnnlab.cli.common import (
     Output,
     add_ckpt,
@@ -24,7 +25,6 @@ from rnnlab.cli.common import (
     check_train_args,
     finite,
     given_settings,
-    limit_threads,
 )
 from rnnlab.errors import InvalidArgument, RnnlabError
 from rnnlab.tasks.forecast_config import ForecastConfig
@@ -34,14 +34,13 @@ BUDGETS = ("max_steps", "minutes")
 
 def register(sub) -> None:
     p = sub.add_parser("forecast", help="train, evaluate, backtest and use a recurrent forecaster on a CSV series")
-    verbs = p.add_subparsers(dest="verb", required=True)
+    verbs = p.add_subparsers(dest="verb", metavar="VERB", required=True)
 
     t = verbs.add_parser("train", help="fit on all but the last --test-size rows, save the run, evaluate the tail")
-    add_train_flags(t, "CSV with a header, a time column and value columns")
+    add_train_flags(t, "CSV with a header, a time column and value columns", BUDGETS)
     _reading_flags(t)
     t.add_argument("--test-size", type=int, help="rows held out at the end for evaluation (default 2 x horizon; "
                    "0: train on everything)")
-    add_threads(t)
     add_settings(t, ForecastConfig)
     t.set_defaults(run=_train)
 
@@ -50,6 +49,7 @@ def register(sub) -> None:
     e.add_argument("--data", required=True, help="CSV with the run's columns, running past its training data")
     _reading_flags(e)
     add_json(e)
+    add_threads(e)
     add_plot(e, "the forecast from each evaluation origin")
     e.set_defaults(run=_eval)
 
@@ -58,6 +58,7 @@ def register(sub) -> None:
     r.add_argument("--data", help="forecast after the end of this CSV instead (the run's columns; no refit)")
     _reading_flags(r)
     add_json(r)
+    add_threads(r)
     add_plot(r, "the history, the forecast and its interval")
     r.set_defaults(run=_predict)
 
@@ -103,8 +104,8 @@ def _check_plot(args: argparse.Namespace) -> None:
 
 
 def _positive(flag: str, value: int | None) -> None:
-    if value is not None and value < 1:
-        raise InvalidArgument(flag, "a positive integer", value)
+    if value is not None:
+        require(flag, value, positive_int)
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -112,13 +113,9 @@ def _train(args: argparse.Namespace) -> int:
     from rnnlab.tasks.forecast import Forecaster
 
     settings = given_settings(args, ForecastConfig)
-    check_train_args(args, settings, BUDGETS)
+    check_train_args(args, settings, BUDGETS, data_flags=("test_size", "time_column", "missing"))
     out = Output(None, args.quiet)
     if args.resume:
-        typed = [flag for flag, value in (("--test-size", args.test_size), ("--time-column", args.time_column),
-                                          ("--missing", args.missing)) if value is not None]
-        if typed:
-            raise RnnlabError(f"--resume reads the data as the run did; {', '.join(typed)} cannot be given with it")
         model = build(functools.partial(Forecaster.resume, args.resume), settings)
         run = RunFolder(args.resume, resume=True)
         if model.data_source_ is None:
@@ -137,8 +134,7 @@ def _train(args: argparse.Namespace) -> int:
     out.note(str(series))
     step_before = model.history_[-1]["step"] if args.resume and model.history_ else 0
     try:
-        with limit_threads(args):
-            model.fit(series, train_end=train_end, run_dir=run, progress=not args.quiet)
+        model.fit(series, train_end=train_end, run_dir=run, progress=not args.quiet)
     except BaseException:
         run.discard()
         raise
@@ -253,8 +249,7 @@ def _backtest(args: argparse.Namespace) -> int:
     model = build(Forecaster, given_settings(args, ForecastConfig))
     series = _read(args.data, args, out)
     out.note(str(model.config))
-    with limit_threads(args):
-        report = model.backtest(series, n_origins=args.origins, step=args.step, progress=not args.quiet)
+    report = model.backtest(series, n_origins=args.origins, step=args.step, progress=not args.quiet)
     out.say(report.format())
     if args.plot:
         out.say(f"wrote {report.plot(args.plot)}")

@@ -28,23 +28,22 @@ from rnnlab.cli.common import (
     build,
     check_train_args,
     given_settings,
-    limit_threads,
 )
 from rnnlab.errors import RnnlabError
 from rnnlab.tasks.tag_config import TagConfig
 
 COLUMNS = ("upos", "xpos")
+BUDGETS = ("epochs", "minutes")
 
 
 def register(sub) -> None:
     p = sub.add_parser("tag", help="part-of-speech tagging: train, evaluate, predict")
-    tag_sub = p.add_subparsers(dest="tag_command", required=True)
+    tag_sub = p.add_subparsers(dest="verb", metavar="VERB", required=True)
 
     t = tag_sub.add_parser("train", help="train a tagger on a CoNLL-U file")
-    add_train_flags(t, "training CoNLL-U file")
+    add_train_flags(t, "training CoNLL-U file", BUDGETS)
     t.add_argument("--val", help="validation CoNLL-U file (default: hold out --val-fraction of --data)")
     t.add_argument("--column", choices=COLUMNS, help="tag column: upos or xpos (default upos)")
-    add_threads(t)
     add_settings(t, TagConfig)
     t.set_defaults(run=train)
 
@@ -79,10 +78,8 @@ def train(args: argparse.Namespace) -> int:
     from rnnlab.tasks.tag import SequenceTagger
 
     settings = given_settings(args, TagConfig)
-    check_train_args(args, settings, ("epochs", "minutes"))
+    check_train_args(args, settings, BUDGETS, data_flags=("val", "column"))
     if args.resume:
-        if args.val or args.column:
-            raise RnnlabError("--resume reads the data the run was started on; give no --val or --column with it")
         run = RunFolder(args.resume, resume=True)
         tagger = build(functools.partial(SequenceTagger.resume, args.resume), settings)
         info = tagger.info_
@@ -90,8 +87,6 @@ def train(args: argparse.Namespace) -> int:
             raise RnnlabError(f"{args.resume}: the run was trained from Python, not on a file; resume it with "
                               f"SequenceTagger.resume")
     else:
-        if not args.data:
-            raise RnnlabError("--data is required (the training CoNLL-U file), or --resume RUN")
         tagger = build(SequenceTagger, settings)
         run = RunFolder(args.out, force=args.force)
         info = {"data": str(Path(args.data).resolve()), "val": args.val and str(Path(args.val).resolve()),
@@ -100,15 +95,14 @@ def train(args: argparse.Namespace) -> int:
     val_words, val_tags = _read(info["val"], info["column"]) if info["val"] else (None, None)
     output = Output(None, args.quiet)
     output.note(str(tagger.config))
-    with limit_threads(args):
-        try:
-            tagger.fit(words, tags, val_words, val_tags, run_dir=run, progress=not args.quiet, info=info)
-            if not tagger.history_:
-                raise RnnlabError("training stopped before its first evaluation (the loss was not finite); "
-                                  "try a lower --lr")
-        except BaseException:
-            run.discard()
-            raise
+    try:
+        tagger.fit(words, tags, val_words, val_tags, run_dir=run, progress=not args.quiet, info=info)
+        if not tagger.history_:
+            raise RnnlabError("training stopped before its first evaluation (the loss was not finite); "
+                              "try a lower --lr")
+    except BaseException:
+        run.discard()
+        raise
     output.say(f"trained to step {tagger.history_[-1]['step']} ({len(tagger.history_)} evaluations, one an epoch) "
                f"in {tagger.train_seconds_:.1f} s; best validation accuracy "
                f"{tagger.best_val_accuracy_:.4f}; {len(tagger.words_) - 2} words, {len(tagger.tags_)} tags; "
@@ -125,8 +119,7 @@ def evaluate(args: argparse.Namespace) -> int:
 
     tagger = SequenceTagger.load(args.ckpt)
     words, tags = _read(args.data, args.column or tagger.info_.get("column", "upos"))
-    with limit_threads(args):
-        scores = tagger.evaluate(words, tags)
+    scores = tagger.evaluate(words, tags)
     output, baseline = Output(args.json), scores["baselines"]["most_frequent_tag"]
     output.say(f"{'':24s} {'all words':>10s} {'OOV words':>10s}")
     output.say(f"{'tokens':24s} {scores['tokens']:>10d} {scores['oov_tokens']:>10d}")
@@ -163,8 +156,7 @@ def predict(args: argparse.Namespace) -> int:
     for index, words in enumerate(sentences):
         if not words:
             raise RnnlabError(f"sentence {index + 1} ({texts[index]!r}) has no words to tag")
-    with limit_threads(args):
-        predicted = tagger.predict(sentences)
+    predicted = tagger.predict(sentences)
     output = Output(args.json)
     for words, tags in zip(sentences, predicted, strict=True):
         output.say(" ".join(f"{word}/{tag}" for word, tag in zip(words, tags, strict=True)))

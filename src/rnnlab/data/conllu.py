@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from rnnlab.data.text import _read_utf8_file
+from rnnlab.data.text import read_utf8_file
 from rnnlab.errors import RnnlabError
 
 _TAG_FIELDS = {"upos": 3, "xpos": 4}  # 0-based index of the tag field, by column name
@@ -42,7 +42,7 @@ def read_conllu(path: str | os.PathLike, column: str = "upos") -> list[tuple[lis
     sentences: list[tuple[list[str], list[str]]] = []
     words: list[str] = []
     tags: list[str] = []
-    for number, line in enumerate(_read_utf8_file(path).split("\n"), start=1):
+    for number, line in enumerate(read_utf8_file(path).split("\n"), start=1):
         line = line.rstrip("\r")
         if not line.strip():
             if words:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rnnlab.data.text import _read_file_bytes, _read_utf8_file
+from rnnlab.data.text import read_file_bytes, read_utf8_file
 from rnnlab.errors import RnnlabError
 
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -33,7 +33,7 @@ _IDX_DTYPES = {
 
 def _read_maybe_gzip(path: Path) -> bytes:
     """The bytes of `path`, decompressed when they start with the gzip magic bytes."""
-    data = _read_file_bytes(path)
+    data = read_file_bytes(path)
     if not data.startswith(_GZIP_MAGIC):
         return data
     try:
@@ -58,7 +58,7 @@ def read_class_folder(folder: str | os.PathLike) -> tuple[list[str], list[str]]:
     texts: list[str] = []
     labels: list[str] = []
     for file in files:
-        examples = [line.strip() for line in _read_utf8_file(file).split("\n")]
+        examples = [line.strip() for line in read_utf8_file(file).split("\n")]
         examples = [example for example in examples if example]
         if not examples:
             raise RnnlabError(f"{file}: no examples (every line is empty)")
@@ -76,7 +76,7 @@ def read_labelled_csv(
     error. Returns (texts, labels), two lists of equal length.
     """
     path = Path(path)
-    reader = csv.reader(io.StringIO(_read_utf8_file(path), newline=""))
+    reader = csv.reader(io.StringIO(read_utf8_file(path), newline=""))
     texts: list[str] = []
     labels: list[str] = []
     try:
@@ -211,7 +211,7 @@ def read_ts(path: str | os.PathLike) -> tuple[list[np.ndarray], np.ndarray]:
     (N,) str array, or a (0,) str array when the header says `@classLabel false`.
     """
     path = Path(path)
-    lines = _read_utf8_file(path).split("\n")
+    lines = read_utf8_file(path).split("\n")
     header, first_case = _parse_ts_header(path, lines)
     class_labels = header["class_labels"]
     dimensions = 1 if header.get("univariate") else header["dimensions"]

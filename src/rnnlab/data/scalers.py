@@ -17,6 +17,7 @@ from typing import Any, Self
 
 import numpy as np
 
+from rnnlab.checks import positive_int, require
 from rnnlab.errors import RnnlabError
 
 
@@ -208,7 +209,7 @@ def make_windows(
     values = np.asarray(values, dtype=np.float64)
     values = values[:, None] if values.ndim == 1 else values
     for name, value in (("lookback", lookback), ("horizon", horizon), ("stride", stride)):
-        _check_positive_int(name, value)
+        require(name, value, positive_int)
     if values.ndim != 2 or not 0 <= target_index < values.shape[1]:
         raise RnnlabError(f"make_windows: values of shape {values.shape} have no column {target_index}")
     if len(values) < lookback + horizon:
@@ -233,7 +234,7 @@ def rolling_origins(T: int, horizon: int, n_origins: int, step: int | None = Non
     """
     step = horizon if step is None else step
     for name, value in (("horizon", horizon), ("n_origins", n_origins), ("step", step)):
-        _check_positive_int(name, value)
+        require(name, value, positive_int)
     first = T - horizon - step * (n_origins - 1)
     if first < 1:
         raise RnnlabError(
@@ -241,10 +242,3 @@ def rolling_origins(T: int, horizon: int, n_origins: int, step: int | None = Non
             f"{T - first + 1} steps (one to train on), got T={T}"
         )
     return [first + step * k for k in range(n_origins)]
-
-
-def _check_positive_int(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise RnnlabError(
-            f"Received an invalid value for argument `{name}`, expected a positive integer, got {value!r}."
-        )

@@ -20,7 +20,7 @@ from rnnlab.errors import RnnlabError
 _READ_BYTES = 1 << 20  # bytes per read() in read_text; keeps any single read bounded
 
 
-def _read_file_bytes(path: Path) -> bytes:
+def read_file_bytes(path: Path) -> bytes:
     """The bytes of the regular file at `path`; RnnlabError if it is missing or unreadable."""
     if not path.is_file():
         raise RnnlabError(f"{path}: {'not a regular file' if path.exists() else 'no such file'}")
@@ -30,9 +30,9 @@ def _read_file_bytes(path: Path) -> bytes:
         raise RnnlabError(f"{path}: cannot read ({error.strerror or error})") from None
 
 
-def _read_utf8_file(path: Path) -> str:
+def read_utf8_file(path: Path) -> str:
     """The text of one UTF-8 file (a leading byte-order mark dropped), for the other readers."""
-    data = _read_file_bytes(path)
+    data = read_file_bytes(path)
     start = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
     try:
         return data[start:].decode("utf-8")

@@ -19,17 +19,13 @@ import warnings
 
 import numpy as np
 
+from rnnlab.checks import positive_int, require
 from rnnlab.errors import RnnlabError, invalid_argument
 from rnnlab.nn.functional import Workspace, add_rows, fused
 from rnnlab.nn.gru import gru_backward, gru_forward
 from rnnlab.nn.lstm import lstm_backward, lstm_forward
 from rnnlab.nn.module import Module, Parameter
 from rnnlab.nn.rnn import rnn_backward, rnn_forward
-
-
-def _check_positive_int(name: str, value: object) -> None:
-    if not isinstance(value, int | np.integer) or isinstance(value, bool) or value <= 0:
-        raise invalid_argument(name, "a positive integer", value)
 
 
 class RNNBase(Module):
@@ -51,7 +47,7 @@ class RNNBase(Module):
     ) -> None:
         super().__init__()
         for name, value in (("input_size", input_size), ("hidden_size", hidden_size), ("num_layers", num_layers)):
-            _check_positive_int(name, value)
+            require(name, value, positive_int)
         if not (isinstance(dropout, int | float) and 0 <= dropout < 1):
             raise invalid_argument("dropout", "a number in [0, 1)", dropout)
         if np.dtype(dtype) not in (np.float32, np.float64):

@@ -20,9 +20,9 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from rnnlab.checks import is_real, non_negative, require, require_that
 from rnnlab.errors import RnnlabError
 from rnnlab.nn.module import Parameter
-from rnnlab.optim.optimizer import _checked, _is_number, _non_negative
 
 
 def _grads(params: Parameter | Iterable[Parameter]) -> list[np.ndarray]:
@@ -44,8 +44,8 @@ def clip_grad_norm_(params: Parameter | Iterable[Parameter], max_norm: float, no
     ‖g‖ is the `norm_type`-norm of all gradients as one vector (`inf`: the largest |g|), computed
     as PyTorch does: the norm of the per-parameter norms.
     """
-    _non_negative("max_norm", max_norm)
-    _checked("norm_type", norm_type, "a positive number or inf", _is_number(norm_type) and norm_type > 0)
+    require("max_norm", max_norm, non_negative)
+    require_that("norm_type", norm_type, "a positive number or inf", is_real(norm_type) and norm_type > 0)
     grads = _grads(params)
     if not grads:
         return 0.0
@@ -63,6 +63,6 @@ def clip_grad_norm_(params: Parameter | Iterable[Parameter], max_norm: float, no
 
 def clip_grad_value_(params: Parameter | Iterable[Parameter], clip_value: float) -> None:
     """Clamp every gradient element into [-clip_value, clip_value]."""
-    _non_negative("clip_value", clip_value)
+    require("clip_value", clip_value, non_negative)
     for g in _grads(params):
         np.clip(g, -clip_value, clip_value, out=g)

@@ -25,16 +25,11 @@ is that two schedulers cannot be chained by both scaling the same learning rate.
 from __future__ import annotations
 
 import math
-import numbers
 from bisect import bisect_right
 
+from rnnlab.checks import is_real, non_negative, positive_int, require, require_that
 from rnnlab.errors import RnnlabError
-from rnnlab.optim.optimizer import Optimizer, _checked, _is_number, _non_negative
-
-
-def _positive_int(name: str, value) -> int:
-    valid = isinstance(value, numbers.Integral) and not isinstance(value, bool) and value > 0
-    return _checked(name, value, "a positive integer", valid)
+from rnnlab.optim.optimizer import Optimizer
 
 
 class LRScheduler:
@@ -90,8 +85,8 @@ class StepLR(LRScheduler):
     """η_t = η_0 γ^⌊t / step_size⌋: the learning rate times `gamma` every `step_size` epochs."""
 
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1) -> None:
-        self.step_size = _positive_int("step_size", step_size)
-        self.gamma = _non_negative("gamma", gamma)
+        self.step_size = require("step_size", step_size, positive_int)
+        self.gamma = require("gamma", gamma, non_negative)
         super().__init__(optimizer)
 
     def _get_closed_form_lr(self) -> float:
@@ -102,7 +97,7 @@ class ExponentialLR(LRScheduler):
     """η_t = η_0 γ^t: the learning rate times `gamma` every epoch."""
 
     def __init__(self, optimizer: Optimizer, gamma: float) -> None:
-        self.gamma = _non_negative("gamma", gamma)
+        self.gamma = require("gamma", gamma, non_negative)
         super().__init__(optimizer)
 
     def _get_closed_form_lr(self) -> float:
@@ -116,8 +111,8 @@ class CosineAnnealingLR(LRScheduler):
     """
 
     def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0) -> None:
-        self.T_max = _positive_int("T_max", T_max)
-        self.eta_min = _non_negative("eta_min", eta_min)
+        self.T_max = require("T_max", T_max, positive_int)
+        self.eta_min = require("eta_min", eta_min, non_negative)
         super().__init__(optimizer)
 
     def _get_closed_form_lr(self) -> float:
@@ -138,11 +133,11 @@ class LinearLR(LRScheduler):
         end_factor: float = 1.0,
         total_iters: int = 5,
     ) -> None:
-        valid = _is_number(start_factor) and 0 < start_factor <= 1
-        self.start_factor = _checked("start_factor", start_factor, "a number in (0, 1]", valid)
-        valid = _is_number(end_factor) and 0 <= end_factor <= 1
-        self.end_factor = _checked("end_factor", end_factor, "a number in [0, 1]", valid)
-        self.total_iters = _positive_int("total_iters", total_iters)
+        valid = is_real(start_factor) and 0 < start_factor <= 1
+        self.start_factor = require_that("start_factor", start_factor, "a number in (0, 1]", valid)
+        valid = is_real(end_factor) and 0 <= end_factor <= 1
+        self.end_factor = require_that("end_factor", end_factor, "a number in [0, 1]", valid)
+        self.total_iters = require("total_iters", total_iters, positive_int)
         super().__init__(optimizer)
 
     def _get_closed_form_lr(self) -> float:
@@ -160,11 +155,11 @@ class SequentialLR(LRScheduler):
     def __init__(self, optimizer: Optimizer, schedulers: list[LRScheduler], milestones: list[int]) -> None:
         schedulers, milestones = list(schedulers), list(milestones)
         valid = len(schedulers) > 0 and all(isinstance(s, LRScheduler) and s.optimizer is optimizer for s in schedulers)
-        _checked("schedulers", schedulers, "one or more schedulers of this optimizer", valid)
+        require_that("schedulers", schedulers, "one or more schedulers of this optimizer", valid)
         for milestone in milestones:
-            _positive_int("milestones", milestone)
+            require("milestones", milestone, positive_int)
         valid = len(milestones) == len(schedulers) - 1 and milestones == sorted(set(milestones))
-        _checked("milestones", milestones, f"{len(schedulers) - 1} increasing epochs", valid)
+        require_that("milestones", milestones, f"{len(schedulers) - 1} increasing epochs", valid)
         self.optimizer = optimizer
         self._schedulers = schedulers
         self._milestones = milestones

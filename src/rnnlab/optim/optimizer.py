@@ -25,27 +25,13 @@ array([ 0.95, -2.05])
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Iterable
 
 import numpy as np
 
+from rnnlab.checks import non_negative, require
 from rnnlab.errors import RnnlabError
 from rnnlab.nn.module import Parameter
-
-
-def _checked(name: str, value, expected: str, valid: bool):
-    if not valid:
-        raise RnnlabError(f"Received an invalid value for argument `{name}`, expected {expected}, got {value!r}.")
-    return value
-
-
-def _is_number(value) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
-
-
-def _non_negative(name: str, value):
-    return _checked(name, value, "a non-negative number", _is_number(value) and value >= 0)
 
 
 def _check_params(params) -> list[Parameter]:
@@ -148,7 +134,7 @@ class Optimizer:
 
     def __init__(self, params: Iterable[Parameter], lr: float) -> None:
         self.params = _check_params(params)
-        self.lr = _non_negative("lr", lr)
+        self.lr = require("lr", lr, non_negative)
         self.step_count = 0
         # PyTorch's param_group["initial_lr"]: set by the first scheduler attached, shared by the rest.
         self.initial_lr: float | None = None

@@ -9,8 +9,9 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from rnnlab.checks import is_real, non_negative, require, require_that
 from rnnlab.nn.module import Parameter
-from rnnlab.optim.optimizer import Optimizer, _add_weight_decay, _checked, _is_number, _non_negative
+from rnnlab.optim.optimizer import Optimizer, _add_weight_decay
 
 
 class SGD(Optimizer):
@@ -35,10 +36,10 @@ class SGD(Optimizer):
         nesterov: bool = False,
     ) -> None:
         super().__init__(params, lr)
-        self.momentum = _non_negative("momentum", momentum)
-        self.dampening = _checked("dampening", dampening, "a number", _is_number(dampening))
-        self.weight_decay = _non_negative("weight_decay", weight_decay)
-        self.nesterov = _checked(
+        self.momentum = require("momentum", momentum, non_negative)
+        self.dampening = require_that("dampening", dampening, "a number", is_real(dampening))
+        self.weight_decay = require("weight_decay", weight_decay, non_negative)
+        self.nesterov = require_that(
             "nesterov",
             nesterov,
             "False unless momentum > 0 and dampening == 0",
@@ -92,10 +93,10 @@ class Adagrad(Optimizer):
         eps: float = 1e-10,
     ) -> None:
         super().__init__(params, lr)
-        self.lr_decay = _non_negative("lr_decay", lr_decay)
-        self.weight_decay = _non_negative("weight_decay", weight_decay)
-        self.initial_accumulator_value = _non_negative("initial_accumulator_value", initial_accumulator_value)
-        self.eps = _non_negative("eps", eps)
+        self.lr_decay = require("lr_decay", lr_decay, non_negative)
+        self.weight_decay = require("weight_decay", weight_decay, non_negative)
+        self.initial_accumulator_value = require("initial_accumulator_value", initial_accumulator_value, non_negative)
+        self.eps = require("eps", eps, non_negative)
         self._add_buffer("sum", initial_accumulator_value)
 
     def _update(self, data, grad, state, decayed, tmp):
@@ -135,10 +136,10 @@ class RMSprop(Optimizer):
         centered: bool = False,
     ) -> None:
         super().__init__(params, lr)
-        self.alpha = _non_negative("alpha", alpha)
-        self.eps = _non_negative("eps", eps)
-        self.weight_decay = _non_negative("weight_decay", weight_decay)
-        self.momentum = _non_negative("momentum", momentum)
+        self.alpha = require("alpha", alpha, non_negative)
+        self.eps = require("eps", eps, non_negative)
+        self.weight_decay = require("weight_decay", weight_decay, non_negative)
+        self.momentum = require("momentum", momentum, non_negative)
         self.centered = centered
         self._add_buffer("square_avg")
         if momentum > 0:
@@ -202,11 +203,11 @@ class Adam(Optimizer):
     ) -> None:
         super().__init__(params, lr)
         valid = isinstance(betas, tuple | list) and len(betas) == 2
-        valid = valid and all(_is_number(beta) and 0 <= beta < 1 for beta in betas)
-        _checked("betas", betas, "two numbers in [0, 1)", valid)
+        valid = valid and all(is_real(beta) and 0 <= beta < 1 for beta in betas)
+        require_that("betas", betas, "two numbers in [0, 1)", valid)
         self.betas = tuple(betas)
-        self.eps = _non_negative("eps", eps)
-        self.weight_decay = _non_negative("weight_decay", weight_decay)
+        self.eps = require("eps", eps, non_negative)
+        self.weight_decay = require("weight_decay", weight_decay, non_negative)
         self.amsgrad = amsgrad
         self._add_buffer("exp_avg")
         self._add_buffer("exp_avg_sq")

@@ -8,14 +8,16 @@ A task is a subclass of `Task` with two class attributes,
 
 and from `Config` it gets keyword-only constructor arguments (one per field, same defaults, checked
 at construction), `get_params` / `set_params` (so `sklearn.base.clone`, `cross_val_score` and
-`GridSearchCV` work), `config` (the current settings as a `Config`), `save(run_dir, name)` and
-`Task.load(run_dir, name)`. The subclass writes the learning:
+`GridSearchCV` work), `config` (the current settings as a `Config`), `save(run_dir, name)`, `Task.load(run_dir, name)`
+and `Task.resume(run_dir, **budget)`. The subclass writes the learning:
 
     fit(...) -> self            learns; with `run_dir`, writes `best` / `latest` checkpoints and log.jsonl there
     evaluate(...) -> dict       plain JSON-ready numbers under the keys docs/cli.md names
     predict(...)                the task's answer
     score(...) -> float         the main figure, higher is better (accuracy; negative MAE for forecasts)
     _state() / _restore()       what a checkpoint holds beyond the config, and how to read it back
+    _training_state()           what `latest` adds to continue the run (optimizer, generators, loop state)
+    _restore_training()         how `resume` takes that back (or refuses a run it cannot continue)
 
 Learned state ends in `_` (`classes_`, `model_`); `history_` is the list of per-evaluation dicts.
 """
@@ -27,17 +29,27 @@ import json
 import secrets
 import shutil
 import typing
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import fields
 from pathlib import Path
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, NamedTuple, Self
 
 import numpy as np
 
-from rnnlab.checkpoint import atomic_write_bytes, load_checkpoint, save_checkpoint
+from rnnlab.checkpoint import atomic_write_bytes, load_checkpoint, resolve, save_checkpoint
 from rnnlab.config import Config
-from rnnlab.errors import RnnlabError
+from rnnlab.errors import InvalidArgument, RnnlabError
 
 BUDGETS = ("max_steps", "epochs", "minutes")  # the only settings `resume` may change
+
+
+class ResumedRun(NamedTuple):
+    """The run a task was resumed from: its folder and its `latest` checkpoint."""
+
+    folder: Path
+    arrays: dict[str, np.ndarray]
+    meta: dict[str, Any]
 
 
 class Task:
@@ -45,6 +57,7 @@ class Task:
 
     name: ClassVar[str]
     Config: ClassVar[type[Config]]
+    _resumed_from: ResumedRun | None = None  # set by `resume`, cleared once `fit` has continued the run
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -116,23 +129,48 @@ class Task:
     def is_fitted(self) -> bool:
         return hasattr(self, "history_")
 
-    def save(self, run_dir: str | Path, name: str = "best") -> Path:
-        """Write `run_dir/name.safetensors` (arrays) and `run_dir/name.json` (config and state); returns the JSON."""
+    def save(self, run_dir: str | Path, name: str = "best", training: bool = False) -> Path:
+        """Write `run_dir/name.safetensors` (arrays) and `run_dir/name.json` (config and state); returns the JSON.
+
+        With `training`, the checkpoint also holds what continuing the run needs (`_training_state`):
+        the `latest` checkpoint of a resumable run.
+        """
         self._check_fitted()
         arrays, meta = self._state()
+        if training:
+            more_arrays, more_meta = self._training_state()
+            arrays, meta = arrays | more_arrays, meta | more_meta
         return save_checkpoint(run_dir, name, arrays, {"task": self.name, "config": self.config.to_json(), **meta})
 
     @classmethod
     def load(cls, run_dir: str | Path, name: str = "best") -> Self:
         """The model saved as `name` in a run folder (or a checkpoint .json file)."""
         arrays, meta = load_checkpoint(run_dir, name)
+        task = cls(**vars(cls._saved_config(run_dir, meta)))
+        task._restore(arrays, meta)
+        return task
+
+    @classmethod
+    def resume(cls, run_dir: str | Path, **budget: Any) -> Self:
+        """The run in `run_dir` as its `latest` checkpoint left it; `fit(same data, run_dir=run_dir)` continues it.
+
+        Only the budget (`max_steps`, `epochs` or `minutes`, whichever the task has) may change.
+        """
+        cls._check_names(budget)
+        arrays, meta = load_checkpoint(run_dir, "latest")
+        task = cls(**resume_settings(cls._saved_config(run_dir, meta), budget))
+        task._restore(arrays, meta)
+        task._resumed_from = ResumedRun(resolve(run_dir, "latest").parent, arrays, meta)
+        task._restore_training(arrays, meta)
+        return task
+
+    @classmethod
+    def _saved_config(cls, run_dir: str | Path, meta: dict[str, Any]) -> Config:
         if meta.get("task") != cls.name:
             raise RnnlabError(f"{run_dir}: not a {cls.name} checkpoint (it is {meta.get('task')!r})")
         if not isinstance(meta.get("config"), dict):
             raise RnnlabError(f"{run_dir}: checkpoint has no settings")
-        task = cls(**vars(cls.Config.from_json(meta["config"])))
-        task._restore(arrays, meta)
-        return task
+        return cls.Config.from_json(meta["config"])
 
     def _state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         """(arrays, JSON-ready meta) that `_restore` reads back; `task` and `config` are added by `save`."""
@@ -141,6 +179,40 @@ class Task:
     def _restore(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
         raise NotImplementedError
 
+    def _training_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """(arrays, meta) that `save(training=True)` adds to `_state()` so that `resume` can continue the run."""
+        raise NotImplementedError
+
+    def _restore_training(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+        """Called by `resume` after `_restore`, `_resumed_from` set: take back the training state, or refuse."""
+
+    # ---- runs --------------------------------------------------------------------------------------------
+    def _refuse_other_data(self, digest: str, saved: str, source: Any) -> None:
+        """On a resumed run, refuse training data whose fingerprint differs from the one it was started on."""
+        if self._resumed_from is not None and digest != saved:
+            raise RnnlabError(f"the training data differ from those the run was started on ({source})")
+
+    def _run_folder(self, run_dir: str | Path | RunFolder | None) -> tuple[RunFolder | None, bool]:
+        """(the RunFolder `fit` writes to, whether `fit` made it from a path): checked now, nothing created yet."""
+        if run_dir is None or isinstance(run_dir, RunFolder):
+            return run_dir, False
+        return RunFolder(run_dir, resume=self._resumed_from is not None), True
+
+    @contextmanager
+    def _writing(self, run: RunFolder | None, own: bool) -> Iterator[None]:
+        """Open `run` for the training inside; if it fails, a folder `fit` made goes again unless it holds a
+        checkpoint (a RunFolder given by the caller is the caller's to discard). Once done, the run is no
+        longer one to resume."""
+        try:
+            if run is not None:
+                run.open()
+            yield
+        except BaseException:
+            if own:
+                run.discard()
+            raise
+        self._resumed_from = None
+
 
 def resume_settings(saved: Config, budget: dict[str, Any]) -> dict[str, Any]:
     """The saved settings with a larger budget; any other change is refused (a resumed run is the same run)."""
@@ -148,22 +220,11 @@ def resume_settings(saved: Config, budget: dict[str, Any]) -> dict[str, Any]:
     if other:
         raise RnnlabError(f"a resumed run keeps its settings; only {', '.join(BUDGETS)} may change, "
                           f"not {', '.join(other)}")
+    for name in ("max_steps", "epochs"):  # the total for the whole run: less than before would undo nothing
+        before, after = getattr(saved, name, None), budget.get(name)
+        if after is not None and before is not None and after < before:
+            raise InvalidArgument(name, f"at least the run's {before} (the budget of the whole run)", after)
     return vars(saved) | {k: v for k, v in budget.items() if hasattr(saved, k)}
-
-
-class KeepBest:
-    """The weights of a module at its best evaluation, put back at the end of training."""
-
-    def __init__(self, module) -> None:
-        self.module, self.state = module, None
-
-    def update(self, improved: bool) -> None:
-        if improved or self.state is None:
-            self.state = {k: v.copy() for k, v in self.module.state_dict().items()}
-
-    def restore(self) -> None:
-        if self.state is not None:
-            self.module.load_state_dict(self.state)
 
 
 class RunFolder:
@@ -185,6 +246,9 @@ class RunFolder:
         elif self._occupied() and not force:
             raise RnnlabError(f"{self.final}: run folder exists and is not empty "
                               f"(--resume it, pass --force to replace it, or choose another --out)")
+        elif self._occupied() and not any((self.final / f"{name}.json").is_file() for name in ("best", "latest")):
+            raise RnnlabError(f"{self.final}: not an rnnlab run folder (no best.json or latest.json); --force "
+                              f"replaces runs only, so choose another --out")
         self.path = self.final
         self._staged = self._created = self._checkpointed = False
         self._before: set[Path] | None = None  # what an existing folder held when the run opened it

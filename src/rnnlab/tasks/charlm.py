@@ -20,7 +20,7 @@ import math
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
 
 import numpy as np
 
@@ -30,9 +30,9 @@ from rnnlab.data.streams import TextStreams
 from rnnlab.data.text import CharVocab, Corpus, iter_text_chunks, open_ids, write_ids
 from rnnlab.errors import RnnlabError, invalid_argument
 from rnnlab.nn import CrossEntropyLoss, softmax
-from rnnlab.tasks.base import KeepBest, RunFolder, Task, resume_settings
+from rnnlab.tasks.base import RunFolder, Task
 from rnnlab.tasks.charlm_config import PRESETS, CharLMConfig, build_model, build_optimizer, build_scheduler
-from rnnlab.train import LoopConfig, LoopState, train_loop
+from rnnlab.train import KeepBest, LoopConfig, LoopState, train_loop
 
 EMBEDDED_CORPUS = "tinyshakespeare.txt"
 
@@ -77,37 +77,28 @@ class CharLM(Task):
         folder (or in memory, with run_dir=None); the text is read from the run's ids.bin, so `data`
         may be omitted. `on_sample(step, text)` receives a sample every `sample_every` steps.
         """
-        resumed: Path | None = getattr(self, "_resumed_from", None)
-        run, own_run = self._run_folder(run_dir, resumed)
+        resumed = None if self._resumed_from is None else self._resumed_from.folder
+        run, own_run = self._run_folder(run_dir)
         if resumed is None:
             corpus = Corpus.scan(data) if data is not None else Corpus.from_text(_embedded_text())
             self._check_length(corpus.characters, EMBEDDED_CORPUS if data is None else str(data))
         elif data is not None and Path(data).resolve() != Path(self.corpus_["source"]):
             raise RnnlabError(f"{data}: a resumed run reads its text from {resumed / 'ids.bin'} "
                               f"(it was {self.corpus_['source']}); give no data")
-        try:
-            if run is not None:
-                run.open()
+        with self._writing(run, own_run):
             if resumed is None:
                 self._start(corpus, None if run is None else run.path)
             self._train(run, resumed, progress, on_sample)
-        except BaseException:
-            if own_run:
-                run.discard()
-            raise
-        self._resumed_from = None
         return self
 
-    def _run_folder(self, run_dir, resumed: Path | None) -> tuple[RunFolder | None, bool]:
-        """(the RunFolder to write, whether fit made it), checked now: nothing is created yet."""
-        if run_dir is None:
-            return None, False
-        final = run_dir.final if isinstance(run_dir, RunFolder) else Path(run_dir)
-        if resumed is not None and final.resolve() != resumed.resolve():
-            raise RnnlabError(f"{final}: a resumed run continues in its own folder, {resumed}")
-        if isinstance(run_dir, RunFolder):
-            return run_dir, False
-        return RunFolder(run_dir, resume=resumed is not None), True
+    def _run_folder(self, run_dir: str | Path | RunFolder | None) -> tuple[RunFolder | None, bool]:
+        """As `Task._run_folder`; a resumed run continues in its own folder."""
+        resumed = self._resumed_from
+        if run_dir is not None and resumed is not None:
+            final = run_dir.final if isinstance(run_dir, RunFolder) else Path(run_dir)
+            if final.resolve() != resumed.folder.resolve():
+                raise RnnlabError(f"{final}: a resumed run continues in its own folder, {resumed.folder}")
+        return super()._run_folder(run_dir)
 
     def _check_length(self, characters: int, name: str) -> None:
         """Refuse a text too short for one training batch and one validation sequence."""
@@ -181,7 +172,7 @@ class CharLM(Task):
                 run.append_log(metrics)
                 if improved:
                     self.save(run.path, "best")
-                self.save(run.path, "latest")
+                self.save(run.path, "latest", training=True)
                 run.committed()
                 checkpointed[0] = state.step
 
@@ -194,7 +185,7 @@ class CharLM(Task):
             raise RnnlabError(f"the loss was not finite at step {diverged[0]}, before the first evaluation: nothing "
                               f"to keep (try a lower learning rate or gradient clipping)")
         if run is not None and self.loop_.step != checkpointed[0]:  # stopped between evaluations (non-finite loss)
-            self.save(run.path, "latest")
+            self.save(run.path, "latest", training=True)
             run.committed()
         keep.restore()
 
@@ -291,12 +282,13 @@ class CharLM(Task):
             raise RnnlabError(f"{what}: {error}") from None
 
     # ---- checkpoints ----------------------------------------------------------------------------
-    def save(self, run_dir: str | Path, name: str = "best") -> Path:
+    def save(self, run_dir: str | Path, name: str = "best", training: bool = False) -> Path:
         """Write the checkpoint `name` into `run_dir`, and the text's ids.bin when the folder has none.
 
-        The ids let `evaluate()` on the loaded model use the same validation split.
+        The ids let `evaluate()` on the loaded model use the same validation split. Every checkpoint
+        of a character model holds its training state, so `training` adds nothing.
         """
-        path = super().save(run_dir, name)
+        path = super().save(run_dir, name, training)
         if self.ids_ is not None and not (path.parent / "ids.bin").exists():
             write_ids(path.parent / "ids.bin", self.ids_)
         return path
@@ -305,35 +297,33 @@ class CharLM(Task):
     def load(cls, run_dir: str | Path, name: str = "best") -> Self:
         """The model saved as `name` in a run folder (or a checkpoint .json file), with the folder's ids.bin."""
         task = super().load(run_dir, name)
-        ids_path = resolve(run_dir, name).parent / "ids.bin"
+        task._open_ids(resolve(run_dir, name).parent)
+        return task
+
+    def _open_ids(self, folder: Path) -> None:
+        """The text as ids from `folder`/ids.bin, when there is one (memory-mapped)."""
+        ids_path = folder / "ids.bin"
         if ids_path.is_file():
-            task.ids_ = open_ids(ids_path, task.corpus_["dtype"])
-            if len(task.ids_) != task.corpus_["characters"]:
-                raise RnnlabError(f"{ids_path}: {len(task.ids_)} ids, but the checkpoint was trained on "
-                                  f"{task.corpus_['characters']} characters")
-        return task
+            self.ids_ = open_ids(ids_path, self.corpus_["dtype"])
+            if len(self.ids_) != self.corpus_["characters"]:
+                raise RnnlabError(f"{ids_path}: {len(self.ids_)} ids, but the checkpoint was trained on "
+                                  f"{self.corpus_['characters']} characters")
 
-    @classmethod
-    def resume(cls, run_dir: str | Path, **budget) -> Self:
-        """The run in `run_dir` where it stopped (its `latest` checkpoint); then `fit(run_dir=run_dir)` continues it.
+    def _restore_training(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+        """The run's text from its ids.bin; a larger `max_steps` stretches the learning-rate schedule to the new
+        length from the step reached (`minutes` is for the next fit)."""
+        folder = self._resumed_from.folder
+        self._open_ids(folder)
+        if self.ids_ is None:
+            raise RnnlabError(f"{folder}: no ids.bin there; the run cannot continue without its text")
+        if self.max_steps < self.loop_.step:
+            raise invalid_argument("max_steps", f"at least {self.loop_.step} (the step the run reached)",
+                                   self.max_steps)
+        if self.max_steps != meta["config"]["max_steps"]:
+            self.scheduler_ = build_scheduler(self.optimizer_, self.config, step=self.loop_.step)
 
-        Only the budget may change: `max_steps` (the whole run's; the learning-rate schedule is
-        stretched to the new length from the step reached) and `minutes` (for the next fit).
-        """
-        cls._check_names(budget)
-        task = cls.load(run_dir, "latest")
-        if task.ids_ is None:
-            raise RnnlabError(f"{run_dir}: no ids.bin there; the run cannot continue without its text")
-        settings = resume_settings(task.config, budget)
-        if settings["max_steps"] < task.loop_.step:
-            raise invalid_argument("max_steps", f"at least {task.loop_.step} (the step the run reached)",
-                                   settings["max_steps"])
-        stretched = settings["max_steps"] != task.max_steps
-        task.set_params(**settings)
-        if stretched:
-            task.scheduler_ = build_scheduler(task.optimizer_, task.config, step=task.loop_.step)
-        task._resumed_from = resolve(run_dir, "latest").parent
-        return task
+    def _training_state(self) -> tuple[dict[str, np.ndarray], dict]:
+        return {}, {}  # `_state` holds it already
 
     def _state(self) -> tuple[dict[str, np.ndarray], dict]:
         arrays = with_prefix(self.model_.state_dict(), "model")

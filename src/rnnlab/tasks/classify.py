@@ -12,23 +12,24 @@ training of one network are in `rnnlab.tasks.classify_net`, the settings in `cla
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any, Self
 
 import numpy as np
 
-from rnnlab.checkpoint import load_checkpoint, save_checkpoint, split_prefix, with_prefix
-from rnnlab.data.batching import UNK
+from rnnlab.checkpoint import split_prefix, with_prefix
+from rnnlab.data import fingerprint
+from rnnlab.data.batching import UNK, batches_by_length
 from rnnlab.data.datasets import as_series, stratified_split
 from rnnlab.data.scalers import StandardScaler
 from rnnlab.data.text import CharVocab
 from rnnlab.errors import RnnlabError, invalid_argument
 from rnnlab.metrics.classification import accuracy, confusion_matrix, precision_recall_f1
 from rnnlab.nn import CrossEntropyLoss, softmax
-from rnnlab.tasks.base import RunFolder, Task, resume_settings
+from rnnlab.tasks.base import RunFolder, Task
 from rnnlab.tasks.classify_config import ClassifyConfig
-from rnnlab.tasks.classify_net import ClassifierNet, NetTrainer, pad_batch
+from rnnlab.tasks.classify_net import ClassifierNet, new_trainer, pack_queue, pad_batch, unpack_queue
+from rnnlab.train import LoopConfig, Trainer
 
 FIRST_CHAR_ID = UNK + 1  # character ids start after the reserved PAD and UNK
 
@@ -52,7 +53,6 @@ class SequenceClassifier(Task):
     name = "classify"
     Config = ClassifyConfig
     _estimator_type = "classifier"
-    _resume_from: tuple[dict, dict] | None = None
 
     # ---- inputs -------------------------------------------------------------------------------------------
     def _learn_inputs(self, X) -> int:
@@ -108,14 +108,14 @@ class SequenceClassifier(Task):
         for an ensemble). `source` (JSON-ready: how the data was read) is kept in the checkpoints so
         the command line can read the same data again on resume.
         """
-        c, resumed = self.config, self._resume_from
+        c, resumed = self.config, self._resumed_from
         y = np.asarray(y)
         if y.ndim != 1 or len(y) != len(X) or len(y) == 0:
             raise RnnlabError(f"expected one label per sequence, got {len(y)} labels for {len(X)} sequences")
-        fingerprint = _fingerprint(X, y, X_val, y_val)
-        if resumed is not None and resumed[1]["data"]["sha256"] != fingerprint:
-            raise RnnlabError("the training data differ from those the run was started on "
-                              f"({(resumed[1]['data'].get('source') or {}).get('data') or 'arrays'})")
+        digest = fingerprint(X, y, X_val, y_val)
+        if resumed is not None:
+            saved = resumed.meta["data"]
+            self._refuse_other_data(digest, saved["sha256"], (saved.get("source") or {}).get("data") or "arrays")
         self.kind_ = "text" if all(isinstance(x, str) for x in X) else "numeric"
         if X_val is None and c.val_fraction > 0:
             kept, held = stratified_split(y, c.val_fraction, c.seed)
@@ -125,15 +125,12 @@ class SequenceClassifier(Task):
         num_inputs = self._learn_inputs(X)
         encoded, targets = self._encode(X), self._targets(y)
         validation = (self._encode(X_val), self._targets(y_val)) if X_val is not None and len(X_val) else None
-        self.data_ = {"sha256": fingerprint, "source": source if resumed is None else resumed[1]["data"]["source"]}
+        self.data_ = {"sha256": digest, "source": source if resumed is None else resumed.meta["data"]["source"]}
         self.nets_ = [ClassifierNet(num_inputs, len(self.classes_), c, self.kind_ == "text", seed=c.seed + k)
                       for k in range(c.ensemble)]
-        run = run_dir if run_dir is None or isinstance(run_dir, RunFolder) else RunFolder(run_dir,
-                                                                                           resume=resumed is not None)
-        if run is not None:
-            run.open()
-        self._train(encoded, targets, validation, run, progress)
-        self._resume_from = None
+        run, own = self._run_folder(run_dir)
+        with self._writing(run, own):
+            self._train(encoded, targets, validation, run, progress)
         return self
 
     def _train(self, encoded: list[np.ndarray], targets: np.ndarray, validation, run: RunFolder | None,
@@ -142,14 +139,28 @@ class SequenceClassifier(Task):
         c, each_epoch = self.config, run is not None and resumable(self.config)
         steps_per_epoch = -(-len(encoded) // c.batch_size)
         loss_fn = CrossEntropyLoss(weight=self._class_weights(targets))
+        lengths = np.array([len(e) for e in encoded])
         self.history_, self.best_step_, self.train_seconds_ = [], [], 0.0
-        trainers: list[NetTrainer] = []
+        trainers: list[Trainer] = []
         for k, net in enumerate(self.nets_):
-            trainer = NetTrainer(net, c, steps_per_epoch, c.seed + k)
+            trainer = self._trainer = new_trainer(net, c, steps_per_epoch, c.seed + k)
+            self._queue: list[np.ndarray] = []  # the batches left in this epoch, taken from the end
             before = list(self.history_)  # the loop state of a resumed net holds its own history
-            if self._resume_from is not None:
-                arrays, meta = self._resume_from
-                trainer.restore(arrays, meta["training"], split_prefix(arrays, "model"))
+            if self._resumed_from is not None:
+                arrays, meta = self._resumed_from.arrays, self._resumed_from.meta
+                trainer.restore(arrays, meta["training"])
+                self._queue = unpack_queue(split_prefix(arrays, "queue"))
+
+            def step_fn(net: ClassifierNet = net, batches: np.random.Generator = trainer.generators["batches"]):
+                if not self._queue:
+                    self._queue.extend(batches_by_length(lengths, c.batch_size, batches))
+                batch = self._queue.pop()
+                x, mask = pad_batch([encoded[i] for i in batch], net.text)
+                if net.text and c.char_dropout > 0:
+                    x = np.where(mask & (batches.random(x.shape) < c.char_dropout), UNK, x)  # (B, T)
+                loss = loss_fn(net(x, mask), targets[batch])
+                net.backward(loss_fn.backward())
+                return loss, int(mask.sum())
 
             def label(metrics: dict, k: int = k) -> dict:
                 return metrics if c.ensemble == 1 else {"member": k, **metrics}
@@ -162,23 +173,27 @@ class SequenceClassifier(Task):
                     run.append_log(label(metrics))
                 if each_epoch:
                     if improved:  # the net holds its best weights now
-                        self._save(run.path, "best")
-                    self._save(run.path, "latest", trainer)
+                        self.save(run.path, "best")
+                    self.save(run.path, "latest", training=True)
                     run.committed()
 
             def evaluate(net: ClassifierNet = net) -> dict[str, float]:
                 return {} if validation is None else self._validation_scores(net, *validation)
 
-            trainer.train(encoded, targets, loss_fn, evaluate, on_eval, validation is not None, progress,
+            patience = c.patience if validation is not None else None
+            loop = LoopConfig(max_steps=steps_per_epoch * c.epochs, minutes=c.minutes, eval_every=steps_per_epoch,
+                              clip_norm=c.clip_norm, monitor=c.monitor,
+                              mode="min" if c.monitor == "val_loss" else "max", patience=patience)
+            trainer.train(step_fn, evaluate, loop, on_eval, keep_best=validation is not None, progress=progress,
                           desc="classify" if c.ensemble == 1 else f"classify {k + 1}/{c.ensemble}")
             self.history_ = before + [label(m) for m in trainer.state.history]
             trainers.append(trainer)
         self.best_step_ = [t.state.best_step for t in trainers]
         self.train_seconds_ = sum(t.state.seconds for t in trainers)
         if run is not None:  # (one net: its `latest`, with the training state, was written at its last epoch)
-            self._save(run.path, "best")
+            self.save(run.path, "best")
             if not each_epoch:
-                self._save(run.path, "latest")
+                self.save(run.path, "latest")
             run.committed()
 
     def _class_weights(self, targets: np.ndarray) -> np.ndarray | None:
@@ -247,39 +262,26 @@ class SequenceClassifier(Task):
         return self.evaluate(X, y)["accuracy"]
 
     # ---- checkpoints --------------------------------------------------------------------------------------
-    @classmethod
-    def resume(cls, run_dir: str | Path, **budget: Any) -> SequenceClassifier:
-        """The run in `run_dir` as its `latest` checkpoint left it; `fit(same data, run_dir=run_dir)` continues it.
+    def _restore_training(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+        """Only a single net can be resumed (its trainer takes the state back in `fit`).
 
-        Only `epochs` and `minutes` may change. The cosine schedule then spans the new number of
-        epochs: step s of the continued run gets lr_min + (lr - lr_min) (1 + cos(pi s / S)) / 2 with S
-        the new total of steps, as if the run had been started with that budget. An ensemble
-        (`ensemble` > 1) cannot be resumed.
+        The cosine schedule then spans the new number of epochs: step s of the continued run gets
+        lr_min + (lr - lr_min) (1 + cos(pi s / S)) / 2 with S the new total of steps, as if the run
+        had been started with that budget.
         """
-        arrays, meta = load_checkpoint(run_dir, "latest")
-        if meta.get("task") != cls.name:
-            raise RnnlabError(f"{run_dir}: not a {cls.name} run (it is {meta.get('task')!r})")
-        saved = cls.Config.from_json(meta["config"])
-        if not resumable(saved) or "training" not in meta:
-            raise RnnlabError(f"{run_dir}: a classify run of an ensemble ({saved.ensemble} nets) cannot be resumed; "
-                              f"train it again with the budget you want")
-        model = cls(**resume_settings(saved, budget))
-        model._restore(arrays, meta)
-        model._resume_from = (arrays, meta)
-        return model
+        if not resumable(self.config) or "training" not in meta:
+            raise RnnlabError(f"{self._resumed_from.folder}: a classify run of an ensemble ({self.ensemble} nets) "
+                              f"cannot be resumed; train it again with the budget you want")
 
     @property
     def data_source_(self) -> dict | None:
         """How the training data was read (the `source` given to `fit`), None if not given."""
         return self.data_.get("source")
 
-    def _save(self, folder: Path, name: str, trainer: NetTrainer | None = None) -> Path:
-        """A checkpoint of the model; with `trainer`, also its training state (the `latest` of a resumable run)."""
-        arrays, meta = self._state()
-        if trainer is not None:
-            arrays |= with_prefix(trainer.best.state, "model") | trainer.arrays()
-            meta["training"] = trainer.meta()
-        return save_checkpoint(folder, name, arrays, {"task": self.name, "config": self.config.to_json(), **meta})
+    def _training_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """The net's trainer's state (best weights as `model.*`) and the batches left in the epoch (`queue.*`)."""
+        return (self._trainer.arrays() | with_prefix(pack_queue(self._queue), "queue"),
+                {"training": self._trainer.meta()})
 
     def _state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         arrays = {}
@@ -332,18 +334,3 @@ def classification_scores(true: np.ndarray, predicted: np.ndarray, n_classes: in
             "precision": precision.tolist(), "recall": recall.tolist(), "f1": f1.tolist(),
             "support": support.tolist(), "confusion": matrix.tolist()}
 
-
-def _fingerprint(*parts) -> str:
-    """SHA-256 of the data given to `fit` (texts or arrays, and labels), to check a resumed run reads the same."""
-    digest = hashlib.sha256()
-    for part in parts:
-        if part is None:
-            digest.update(b"\x00none")
-            continue
-        for item in part:
-            if isinstance(item, str):
-                digest.update(b"\x01" + item.encode("utf-8", "surrogatepass"))
-            else:
-                array = np.asarray(item)
-                digest.update(b"\x02" + str((array.shape, array.dtype.str)).encode() + array.tobytes())
-    return digest.hexdigest()

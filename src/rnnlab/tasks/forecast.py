@@ -16,22 +16,22 @@ forecast origins inside it. The tables beside the baselines are built by `rnnlab
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any, Self
 
 import numpy as np
 
-from rnnlab.checkpoint import load_checkpoint, save_checkpoint, split_prefix, with_prefix
+from rnnlab.checkpoint import split_prefix, with_prefix
 from rnnlab.config import positive_int
+from rnnlab.data import fingerprint
 from rnnlab.data.scalers import make_windows, rolling_origins, scaler_from_json
 from rnnlab.data.timeseries import Series, from_array
 from rnnlab.data.transforms import TargetTransform
 from rnnlab.errors import RnnlabError, invalid_argument
 from rnnlab.metrics.forecast import mae
-from rnnlab.tasks.base import RunFolder, Task, resume_settings
+from rnnlab.tasks.base import RunFolder, Task
 from rnnlab.tasks.forecast_config import SCALERS, ForecastConfig
-from rnnlab.tasks.forecast_network import ForecastNetwork, NetworkTrainer
+from rnnlab.tasks.forecast_net import ForecastNetwork, best_step, new_trainer, train_network
 from rnnlab.tasks.forecast_report import ForecastReport, build_report
 
 
@@ -60,7 +60,6 @@ class Forecaster(Task):
     name = "forecast"
     Config = ForecastConfig
     _estimator_type = "regressor"
-    _resume_from: tuple[dict, dict] | None = None
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -78,9 +77,9 @@ class Forecaster(Task):
         per evaluation and the `best` / `latest` checkpoints are written (at every evaluation when one
         network is trained without `refit_full`, else at the end).
         """
-        series, resumed = as_series(X), self._resume_from
+        series, resumed = as_series(X), self._resumed_from
         if resumed is not None:
-            saved_end = resumed[1]["n_train"]
+            saved_end = resumed.meta["n_train"]
             if train_end not in (None, saved_end):
                 raise RnnlabError(f"a resumed run trains on its first {saved_end} rows, not on {train_end}")
             train_end = saved_end
@@ -88,20 +87,12 @@ class Forecaster(Task):
         if not isinstance(train_end, int | np.integer) or not 1 <= train_end <= len(series):
             raise invalid_argument("train_end", f"an integer in [1, {len(series)}]", train_end)
         data = self._prepare(series, int(train_end))
-        if resumed is not None and resumed[1]["data"]["sha256"] != self.data_sha256_:
-            raise RnnlabError(f"the training rows differ from those the run was started on "
-                              f"({resumed[1]['data'].get('source') or 'an array'})")
-        own = run_dir is not None and not isinstance(run_dir, RunFolder)
-        run = RunFolder(run_dir, resume=resumed is not None) if own else run_dir
-        if run is not None:
-            run.open()
-        try:
+        if resumed is not None:
+            saved = resumed.meta["data"]
+            self._refuse_other_data(self.data_sha256_, saved["sha256"], saved.get("source") or "an array")
+        run, own = self._run_folder(run_dir)
+        with self._writing(run, own):
             self._train(data, run, progress)
-        except BaseException:
-            if own:  # a folder this call made goes again unless it holds a checkpoint
-                run.discard()
-            raise
-        self._resume_from = None
         return self
 
     def _prepare(self, series: Series, train_end: int) -> dict[str, Any]:
@@ -129,7 +120,7 @@ class Forecaster(Task):
         cut = len(features) - val_size
         self.tail_, self.n_train_ = values[-(c.lookback + offset):].copy(), train_end
         self.train_end_time_ = series.times[train_end - 1]
-        self.data_source_, self.data_sha256_ = series.source, hashlib.sha256(values.tobytes()).hexdigest()
+        self.data_source_, self.data_sha256_ = series.source, fingerprint(values)
         return {"values": values, "val_size": val_size, "X": X.astype(np.float32), "Y": Y.astype(np.float32),
                 "train": first_target + window_horizon <= cut, "val": first_target >= cut}
 
@@ -144,48 +135,49 @@ class Forecaster(Task):
         each_eval = run is not None and self.resumable
         self.networks_, self.history_, self.best_step_, trainers = [], [], [], []
         for k, Y in enumerate(targets):
-            trainer = NetworkTrainer(c, X.shape[2], Y.shape[1], c.seed + 1000 * k)
-            if self._resume_from is not None:
-                arrays, meta = self._resume_from
-                trainer.restore(arrays, meta["training"], split_prefix(arrays, "model0"), 0)
+            trainer = self._trainer = new_trainer(c, X.shape[2], Y.shape[1], c.seed + 1000 * k)
+            if self._resumed_from is not None:
+                arrays, meta = self._resumed_from.arrays, self._resumed_from.meta
+                trainer.restore(arrays, meta["training"], suffix="0")
             before = list(self.history_)
-            self.networks_.append(trainer.network)
+            self.networks_.append(trainer.module)
 
             def on_eval(state, metrics, improved, k=k, trainer=trainer, before=before) -> None:
                 self.history_ = before + [{"network": k, **m} for m in state.history]
-                self.best_step_ = [t.best_step for t in trainers] + [trainer.best_step]
+                self.best_step_ = [best_step(t) for t in trainers] + [best_step(trainer)]
                 self.train_seconds_ = sum(t.state.seconds for t in trainers) + state.seconds
                 if run is not None:
                     run.append_log({"network": k, **metrics})
                 if each_eval:
                     if improved:  # the network holds its best weights now
                         self._fit_interval(data["values"], data["val_size"])
-                        self._save(run.path, "best")
-                    self._save(run.path, "latest", trainer)
+                        self.save(run.path, "best")
+                    self.save(run.path, "latest", training=True)
                     run.committed()
 
-            trainer.train(X[train], Y[train], X[val], Y[val], max_steps=c.max_steps, on_eval=on_eval,
+            train_network(trainer, c, X[train], Y[train], X[val], Y[val], max_steps=c.max_steps, on_eval=on_eval,
                           desc="forecast" if len(targets) == 1 else f"forecast t+{k + 1}", progress=progress)
             self.history_ = before + [{"network": k, **m} for m in trainer.state.history]
             trainers.append(trainer)
-        self.best_step_ = [t.best_step for t in trainers]
+        self.best_step_ = [best_step(t) for t in trainers]
         self._fit_interval(data["values"], data["val_size"])  # before the refit, so the residuals are out of sample
         self.train_seconds_ = sum(t.state.seconds for t in trainers)
         if c.refit_full:
             self.networks_ = [self._refit(X, Y, k, progress) for k, Y in enumerate(targets)]
         if run is not None:
-            self._save(run.path, "best")
-            self._save(run.path, "latest", trainers[0] if self.resumable else None)
+            self.save(run.path, "best")
+            self.save(run.path, "latest", training=self.resumable)
             run.committed()
 
     def _refit(self, X: np.ndarray, Y: np.ndarray, k: int, progress: bool) -> ForecastNetwork:
         """Network k trained from scratch on every window (validation ones too) for its best step count."""
-        trainer = NetworkTrainer(self.config, X.shape[2], Y.shape[1], self.config.seed + 1000 * k)
+        trainer = new_trainer(self.config, X.shape[2], Y.shape[1], self.config.seed + 1000 * k)
         steps = max(self.best_step_[k], self.config.eval_every)
-        state = trainer.train(X, Y, None, None, max_steps=steps, desc=f"forecast (refit {k})", progress=progress)
+        state = train_network(trainer, self.config, X, Y, None, None, max_steps=steps, desc=f"forecast (refit {k})",
+                              progress=progress)
         self.history_ += [{"network": k, "refit": True, **m} for m in state.history]
         self.train_seconds_ += state.seconds
-        return trainer.network
+        return trainer.module
 
     @property
     def resumable(self) -> bool:
@@ -332,33 +324,16 @@ class Forecaster(Task):
                             season, seconds)
 
     # ---- checkpoints --------------------------------------------------------------------------------------
-    @classmethod
-    def resume(cls, run_dir: str | Path, **budget: Any) -> Forecaster:
-        """The run in `run_dir` as its `latest` checkpoint left it; `fit(same data, run_dir=run_dir)` continues it.
+    def _restore_training(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+        """Runs of strategy "direct" (one network per step ahead) or with `refit_full` cannot be resumed."""
+        if not self.resumable:
+            why = "strategy 'direct' (one network per step ahead)" if self.strategy == "direct" else "refit_full"
+            raise RnnlabError(f"{self._resumed_from.folder}: a forecast run with {why} cannot be resumed; train it "
+                              f"again with the budget you want")
 
-        Only `max_steps` and `minutes` may change. Runs of strategy "direct" (one network per step
-        ahead) or with `refit_full` cannot be resumed.
-        """
-        arrays, meta = load_checkpoint(run_dir, "latest")
-        if meta.get("task") != cls.name:
-            raise RnnlabError(f"{run_dir}: not a {cls.name} run (it is {meta.get('task')!r})")
-        saved = cls.Config.from_json(meta["config"])
-        if saved.strategy == "direct" or saved.refit_full:
-            why = "strategy 'direct' (one network per step ahead)" if saved.strategy == "direct" else "refit_full"
-            raise RnnlabError(f"{run_dir}: a forecast run with {why} cannot be resumed; train it again with the "
-                              f"budget you want")
-        model = cls(**resume_settings(saved, budget))
-        model._restore(arrays, meta)
-        model._resume_from = (arrays, meta)
-        return model
-
-    def _save(self, folder: Path, name: str, trainer: NetworkTrainer | None = None) -> Path:
-        """A checkpoint of the model; with `trainer`, also its training state (the `latest` of a resumable run)."""
-        arrays, meta = self._state()
-        if trainer is not None:
-            arrays |= with_prefix(trainer.best.state, "model0") | trainer.arrays(0)
-            meta["training"] = trainer.meta()
-        return save_checkpoint(folder, name, arrays, {"task": self.name, "config": self.config.to_json(), **meta})
+    def _training_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """The network's trainer's state, best weights as `model0.*` (the `latest` of a resumable run)."""
+        return self._trainer.arrays("0"), {"training": self._trainer.meta()}
 
     def _state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         arrays = {}

@@ -14,8 +14,6 @@ runs through `rnnlab.train`.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -24,15 +22,16 @@ from typing import Any, Self
 
 import numpy as np
 
-from rnnlab.checkpoint import load_checkpoint, save_checkpoint, split_prefix, with_prefix
+from rnnlab.checkpoint import load_checkpoint, split_prefix, with_prefix
+from rnnlab.data import fingerprint
 from rnnlab.data.batching import PAD, UNK, batches_by_length
 from rnnlab.errors import RnnlabError
 from rnnlab.nn import CrossEntropyLoss
 from rnnlab.optim import Adam
-from rnnlab.tasks.base import KeepBest, RunFolder, Task, resume_settings
+from rnnlab.tasks.base import RunFolder, Task
 from rnnlab.tasks.tag_config import TagConfig, check_sentences
 from rnnlab.tasks.tag_net import TaggerNet, TaggerNetConfig, word_shape
-from rnnlab.train import LoopConfig, LoopState, train_loop
+from rnnlab.train import LoopConfig, LoopState, Trainer
 
 __all__ = ["SequenceTagger", "TagConfig", "check_sentences", "tokenize"]
 
@@ -53,12 +52,6 @@ def tokenize(text: str) -> list[str]:
     return _TOKEN.findall(text)
 
 
-def _fingerprint(*parts: Sentences | None) -> str:
-    """A digest of the training data, so a resumed run can tell it is given the same sentences and tags."""
-    plain = [None if part is None else [list(map(str, row)) for row in part] for part in parts]
-    return hashlib.sha256(json.dumps(plain, ensure_ascii=False).encode("utf-8")).hexdigest()
-
-
 class SequenceTagger(Task):
     """Tag every word of a sentence: word + character bi-LSTM, with a most-frequent-tag baseline beside it.
 
@@ -71,7 +64,6 @@ class SequenceTagger(Task):
 
     name = "tag"
     Config = TagConfig
-    _resume_from: dict[str, Any] | None = None
 
     # ---- vocabularies and batches -------------------------------------------------------------------------
     def _key(self, word: str) -> str:
@@ -145,7 +137,7 @@ class SequenceTagger(Task):
         files and tag column) is kept as `info_` and saved in the checkpoints. After `resume`, give
         the same data: training continues where the run stopped.
         """
-        resumed, c = self._resume_from, self.config
+        resumed, c = self._resumed_from, self.config
         check_sentences(sentences, tags)
         if (val_sentences is None) != (val_tags is None):
             raise RnnlabError("give both val_sentences and val_tags, or neither")
@@ -153,11 +145,10 @@ class SequenceTagger(Task):
             check_sentences(val_sentences, val_tags, name="validation sentences")
         elif len(sentences) < 2:
             raise RnnlabError("sentences: need at least 2 sentences to hold some out for validation")
-        digest = _fingerprint(sentences, tags, val_sentences, val_tags)
-        if resumed is not None and resumed["meta"]["data_sha256"] != digest:
-            raise RnnlabError(f"the data differ from those the run was started on ({resumed['meta']['info']})")
-        if isinstance(run_dir, str | Path):
-            run_dir = RunFolder(run_dir, resume=resumed is not None)
+        digest = fingerprint(sentences, tags, val_sentences, val_tags)
+        if resumed is not None:
+            self._refuse_other_data(digest, resumed.meta["data_sha256"], resumed.meta["info"])
+        run, own = self._run_folder(run_dir)
         rng = np.random.default_rng(c.seed)
         if val_sentences is None:
             order = rng.permutation(len(sentences))
@@ -172,10 +163,8 @@ class SequenceTagger(Task):
             self.info_, self.data_sha256_ = dict(info or {}), digest
             self._index()
             self.model_ = self._new_model(c.seed)
-        if run_dir is not None:
-            run_dir.open()
-        self._train(train_sentences, train_tags, val_sentences, val_tags, rng, run_dir, progress)
-        self._resume_from = None
+        with self._writing(run, own):
+            self._train(train_sentences, train_tags, val_sentences, val_tags, rng, run, progress)
         return self
 
     def _train(self, sentences: list, tags: list, val_sentences: Sentences, val_tags: Sentences,
@@ -185,10 +174,14 @@ class SequenceTagger(Task):
         loss_fn = CrossEntropyLoss(ignore_index=-1)
         lengths = np.array([len(words) for words in sentences])
         queue: list[np.ndarray] = []  # the rest of this epoch's batches, taken from the end
-        state, keep = LoopState(), KeepBest(self.model_)
-        if self._resume_from is not None:
-            state = self._restore_training(optimizer, rng, queue)
-            keep.state = self._resume_from["best"]
+        self._queue = queue
+        self._trainer = trainer = Trainer(self.model_, optimizer, {"rng": rng,
+                                                                   "dropout_rng": self.model_.dropout_generator})
+        if self._resumed_from is not None:
+            arrays, training = self._resumed_from.arrays, self._resumed_from.meta["training"]
+            best = split_prefix(load_checkpoint(self._resumed_from.folder, "best")[0], "model")
+            trainer.restore(arrays, {**training, "generators": training}, best=best, weights="model")
+            queue.extend(np.array(batch, np.int64) for batch in training["queue"])
 
         def step() -> tuple[float, int]:
             if not queue:
@@ -204,59 +197,41 @@ class SequenceTagger(Task):
             return {"val_accuracy": self._accuracy(val_sentences, val_tags)}
 
         def on_eval(state: LoopState, metrics: dict, improved: bool) -> None:
-            keep.update(improved)
-            if not improved and state.evals_since_best % c.decay_patience == 0:  # on a plateau: smaller steps
+            plateau = not improved and metrics.get("scheduled", True)  # not an evaluation made as time ran out
+            if plateau and state.evals_since_best % c.decay_patience == 0:  # on a plateau: smaller steps
                 optimizer.lr *= c.lr_decay
             self.history_, self.train_seconds_, self.best_val_accuracy_ = state.history, state.seconds, state.best
             if run is not None:
                 run.append_log(metrics)
                 if improved:  # the model holds its best weights now
                     self.save(run.path, "best")
-                training = {"loop": state.to_json(), "optimizer": optimizer.state_dict()["hyper"],
-                            "rng": rng.bit_generator.state,
-                            "dropout_rng": self.model_.dropout_generator.bit_generator.state,
-                            "queue": [batch.tolist() for batch in queue]}
-                self._save_latest(run.path, training, optimizer.state_dict()["buffers"])
+                self.save(run.path, "latest", training=True)
                 run.committed()
 
         steps_per_epoch = -(-len(sentences) // c.batch_size)
         loop = LoopConfig(max_steps=c.epochs * steps_per_epoch, minutes=c.minutes, eval_every=steps_per_epoch,
                           clip_norm=c.clip_norm, monitor="val_accuracy", mode="max", patience=c.patience)
-        state = train_loop(self.model_, optimizer, step, validate, loop, state=state, on_eval=on_eval,
-                           desc="tag", progress=progress)
-        keep.restore()
-        self.model_.eval()
+        state = trainer.train(step, validate, loop, on_eval, desc="tag", progress=progress)
         self.history_, self.train_seconds_, self.best_val_accuracy_ = state.history, state.seconds, state.best
 
-    def _save_latest(self, folder: Path, training: dict[str, Any], buffers: dict[str, np.ndarray]) -> None:
-        arrays, meta = self._state()
-        save_checkpoint(folder, "latest", arrays | with_prefix(buffers, "optim"),
-                        {"task": self.name, "config": self.config.to_json(), **meta, "training": training})
+    def _training_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """Optimizer buffers (`optim.*`; the weights are `model.*`, the best ones in `best`), loop state,
+        generators and the batches left in the epoch."""
+        trainer = self._trainer
+        saved = trainer.meta()
+        training = {"loop": saved["loop"], "optimizer": saved["optimizer"], **saved["generators"],
+                    "queue": [batch.tolist() for batch in self._queue]}
+        return trainer.arrays(weights=False), {"training": training}
 
-    def _restore_training(self, optimizer: Adam, rng: np.random.Generator, queue: list) -> LoopState:
-        """Put the saved optimizer, generators and epoch position back; returns the saved loop state."""
-        arrays, training = self._resume_from["arrays"], self._resume_from["meta"]["training"]
-        optimizer.load_state_dict({"hyper": training["optimizer"], "buffers": split_prefix(arrays, "optim")})
-        rng.bit_generator.state = training["rng"]
-        self.model_.dropout_generator.bit_generator.state = training["dropout_rng"]
-        queue.extend(np.array(batch, np.int64) for batch in training["queue"])
-        return LoopState.from_json(training["loop"])
-
-    @classmethod
-    def resume(cls, run_dir: str | Path, **budget: Any) -> Self:
-        """The run in `run_dir` as its `latest` checkpoint left it, with a new budget (`epochs`, `minutes`).
+    def _restore_training(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+        """Only a run with its training state in `latest` (the trainer takes it back in `fit`).
 
         Call `fit` with the same data (and `run_dir`) to continue: the step counter, log.jsonl,
         optimizer, learning rate, random generators and position in the epoch carry on.
         """
-        arrays, meta = load_checkpoint(run_dir, "latest")
-        if meta.get("task") != cls.name or "training" not in meta:
-            raise RnnlabError(f"{run_dir}: not a tagger run that can be resumed (no training state in latest.json)")
-        tagger = cls(**resume_settings(cls.Config.from_json(meta["config"]), budget))
-        tagger._restore(arrays, meta)
-        best, _ = load_checkpoint(run_dir, "best")
-        tagger._resume_from = {"arrays": arrays, "meta": meta, "best": split_prefix(best, "model")}
-        return tagger
+        if "training" not in meta:
+            raise RnnlabError(f"{self._resumed_from.folder}: not a tagger run that can be resumed (no training "
+                              f"state in latest.json)")
 
     def _fit_baseline(self, sentences: Sentences, tags: Sentences) -> None:
         """Most frequent tag of each word form (as written); unseen words get the most frequent tag overall."""

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import json
 import math
 
 from rnnlab.cli.common import (
@@ -74,7 +73,7 @@ def run_train(args: argparse.Namespace) -> int:
     else:
         lm = build(functools.partial(CharLM.from_preset, args.preset or "default"), settings)
         run, label = RunFolder(args.out, force=args.force), f"preset {args.preset or 'default'}"
-    out.note(f"{label}: {json.dumps(lm.config.to_json())}")
+    out.note(f"{label}: {lm.config}")
 
     def show_sample(step: int, text: str) -> None:
         tqdm.write(f"---- sample at step {step} ----\n{text}\n----")

@@ -1,4 +1,4 @@
-r"""Optimizers: PyTorch's update rules (its single-tensor loops) on NumPy parameters, in place.
+r"""The optimizer base: parameters in flat arrays, updated by PyTorch's rules (`optimizers.py`), in place.
 
 Each optimizer holds a list of `Parameter`, one learning rate `lr` (the attribute schedulers
 change) and, per parameter, the state buffers PyTorch keeps (`momentum_buffer`, `exp_avg`, ...).

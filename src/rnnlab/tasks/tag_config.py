@@ -43,7 +43,8 @@ class TagConfig(Config):
     clip_norm: float | None = option(5.0, "clip the global gradient norm to this", check=positive)
     epochs: int = option(40, "passes over the training sentences (the total, across resumes)", check=positive_int)
     minutes: float | None = option(10.0, "training time of this call, in minutes", check=positive)
-    patience: int = option(12, "epochs without a better validation accuracy before stopping", check=positive_int)
+    patience: int | None = option(12, "epochs without a better validation accuracy before stopping (none: never)",
+                                  check=positive_int)
     val_fraction: float = option(0.1, "share of the training sentences held out when no validation set is given",
                                  check=open_fraction)
     seed: int = option(0, "random seed (initial weights, validation split, batches, dropout)", check=non_negative_int)

@@ -17,7 +17,7 @@ import pytest
 from rnnlab.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
-DOCUMENTS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+DOCUMENTS = [REPO / "README.md", *sorted((REPO / "docs").glob("**/*.md"))]
 
 # Appended to training commands: (task, verb) -> flags that make the run tiny.
 SMALL = {
@@ -27,6 +27,8 @@ SMALL = {
     ("forecast", "train"): "--max-steps 10 --eval-every 5 --hidden-size 8 --quiet",
     ("forecast", "backtest"): "--max-steps 5 --eval-every 5 --hidden-size 8 --origins 1 --quiet",
     ("gradcheck", None): "--cell rnn --num-layers 1",
+    ("experiment", "vanishing"): "--quick --out runs/experiment-vanishing-quick",
+    ("experiment", "exploding"): "--quick --out runs/experiment-exploding-quick",
 }
 RESUME_BUDGET = {"charlm": "--max-steps 6", "classify": "--epochs 2", "tag": "--epochs 2", "forecast": "--max-steps 20"}
 SKIPPED_VERBS = {("bench", None), ("demo", "alphabet"), ("demo", "names"), ("demo", "sine"), ("demo", "trajectory")}
@@ -69,7 +71,7 @@ def prepared(command: str, runs: Path) -> list[str] | None:
     if "--resume" in argv:
         return argv + RESUME_BUDGET[task].split()
     if (task, verb) in SMALL:
-        argv = argv + SMALL[task, verb].split()
+        argv = argv + [word.replace("runs/", f"{runs}/") for word in SMALL[task, verb].split()]
     if task == "charlm" and verb == "train" and "--out" not in argv:
         argv += ["--out", str(runs / "charlm-default")]
     return argv

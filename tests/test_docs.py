@@ -27,8 +27,6 @@ SMALL = {
     ("forecast", "train"): "--max-steps 10 --eval-every 5 --hidden-size 8 --quiet",
     ("forecast", "backtest"): "--max-steps 5 --eval-every 5 --hidden-size 8 --origins 1 --quiet",
     ("gradcheck", None): "--cell rnn --num-layers 1",
-    ("experiment", "vanishing"): "--quick --out runs/experiment-vanishing-quick",
-    ("experiment", "exploding"): "--quick --out runs/experiment-exploding-quick",
 }
 RESUME_BUDGET = {"charlm": "--max-steps 6", "classify": "--epochs 2", "tag": "--epochs 2", "forecast": "--max-steps 20"}
 SKIPPED_VERBS = {("bench", None), ("demo", "alphabet"), ("demo", "names"), ("demo", "sine"), ("demo", "trajectory")}
@@ -70,8 +68,8 @@ def prepared(command: str, runs: Path) -> list[str] | None:
                 return None  # a file of the reader's own, or a run that a skipped command would have made
     if "--resume" in argv:
         return argv + RESUME_BUDGET[task].split()
-    if (task, verb) in SMALL:
-        argv = argv + [word.replace("runs/", f"{runs}/") for word in SMALL[task, verb].split()]
+    small = SMALL.get((task, verb), f"--quick --out runs/experiment-{verb}-quick" if task == "experiment" else "")
+    argv = argv + [word.replace("runs/", f"{runs}/") for word in small.split()]
     if task == "charlm" and verb == "train" and "--out" not in argv:
         argv += ["--out", str(runs / "charlm-default")]
     return argv

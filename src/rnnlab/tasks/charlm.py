@@ -25,7 +25,7 @@ from typing import Any, Self
 import numpy as np
 
 from rnnlab.checkpoint import atomic_write_bytes, load_checkpoint, resolve, split_prefix, with_prefix
-from rnnlab.config import non_negative_int, positive, positive_int, unit_fraction
+from rnnlab.checks import non_negative_int, positive, positive_int, require, unit_fraction
 from rnnlab.data.streams import TextStreams
 from rnnlab.data.text import CharVocab, Corpus, iter_text_chunks, open_ids, write_ids
 from rnnlab.errors import RnnlabError, invalid_argument
@@ -80,7 +80,7 @@ class CharLM(Task):
         resumed = None if self._resumed_from is None else self._resumed_from.folder
         run, own_run = self._run_folder(run_dir)
         if resumed is None:
-            corpus = Corpus.scan(data) if data is not None else Corpus.from_text(_embedded_text())
+            corpus = Corpus.scan(data) if data is not None else Corpus.from_text(embedded_text())
             self._check_length(corpus.characters, EMBEDDED_CORPUS if data is None else str(data))
         elif data is not None and Path(data).resolve() != Path(self.corpus_["source"]):
             raise RnnlabError(f"{data}: a resumed run reads its text from {resumed / 'ids.bin'} "
@@ -248,14 +248,14 @@ class CharLM(Task):
         character is generated.
         """
         self._check_fitted()
-        _require("length", length, non_negative_int)
-        _require("temperature", temperature, positive)
+        require("length", length, non_negative_int)
+        require("temperature", temperature, positive)
         if top_k is not None:
-            _require("top_k", top_k, positive_int)
+            require("top_k", top_k, positive_int)
         if top_p is not None:
-            _require("top_p", top_p, unit_fraction)
+            require("top_p", top_p, unit_fraction)
         if seed is not None:
-            _require("seed", seed, non_negative_int)
+            require("seed", seed, non_negative_int)
         if prime is None:
             prime = "\n" if "\n" in self.vocab_.chars else self.vocab_.chars[0]
         ids = self._encode(prime, "prime text")
@@ -353,15 +353,11 @@ class CharLM(Task):
 
 
 # ---- helpers ----------------------------------------------------------------------------------------
-def _embedded_text() -> str:
+def embedded_text() -> str:
     """Tiny Shakespeare, shipped xz-compressed inside the package."""
     with resources.files("rnnlab.resources").joinpath(EMBEDDED_CORPUS + ".xz").open("rb") as packed:
         return lzma.decompress(packed.read()).decode("utf-8")
 
-
-def _require(name: str, value, check) -> None:
-    if not check.accepts(value):
-        raise invalid_argument(name, check.expected, value)
 
 
 def _choose(logits: np.ndarray, rng: np.random.Generator, temperature: float, top_k, top_p, argmax: bool) -> int:

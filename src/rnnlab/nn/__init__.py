@@ -4,6 +4,7 @@ Every layer keeps what its backward needs during `forward`; `backward(d_out)` re
 the gradient for its input and adds parameter gradients to each `Parameter.grad`.
 """
 
+from rnnlab.nn.layernorm_lstm import LayerNormLSTM as LayerNormLSTM
 from rnnlab.nn.layers import Dropout, Embedding, Linear
 from rnnlab.nn.losses import CrossEntropyLoss, MSELoss, log_softmax, softmax
 from rnnlab.nn.module import Module, Parameter

@@ -114,11 +114,16 @@ def _figure(title: str) -> tuple[Figure, object]:
     return figure, axes
 
 
-def save_png(figure: Figure, path: str | Path) -> Path:
-    """Write a figure as PNG atomically (rendered in memory, then `atomic_write_bytes`); creates the folder."""
+def png_bytes(figure: Figure) -> bytes:
+    """A figure rendered as PNG, in memory."""
     buffer = BytesIO()
     figure.savefig(buffer, format="png")
-    atomic_write_bytes(Path(path), buffer.getvalue())
+    return buffer.getvalue()
+
+
+def save_png(figure: Figure, path: str | Path) -> Path:
+    """Write a figure as PNG atomically (rendered in memory, then `atomic_write_bytes`); creates the folder."""
+    atomic_write_bytes(Path(path), png_bytes(figure))
     return Path(path)
 
 

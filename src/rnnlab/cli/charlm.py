@@ -56,6 +56,18 @@ def register(sub) -> None:
     add_threads(evaluate)
     evaluate.set_defaults(run=run_eval)
 
+    neurons = commands.add_parser("neurons", help="hidden-unit views: units ranked by correlation with features "
+                                  "of the text, and a page colouring the text by a unit's activation")
+    add_ckpt(neurons)
+    neurons.add_argument("--data", help="a UTF-8 text (default: the run's validation split)")
+    neurons.add_argument("--out", metavar="FILE.html", help="the page to write (default: RUN/neurons.html)")
+    neurons.add_argument("--cell", type=int, metavar="N", help="the unit to colour the text by (default: the best "
+                         "unit for line position)")
+    neurons.add_argument("--top", type=int, default=3, metavar="K", help="units shown per feature (default 3)")
+    add_json(neurons)
+    add_threads(neurons)
+    neurons.set_defaults(run=run_neurons)
+
 
 def run_train(args: argparse.Namespace) -> int:
     from tqdm import tqdm
@@ -126,4 +138,36 @@ def run_eval(args: argparse.Namespace) -> int:
     out.say(f"{metrics['characters']} characters: loss {metrics['loss']:.4f} nats/char, "
             f"{metrics['bpc']:.4f} bits/char, perplexity {metrics['perplexity']:.3f}")
     out.result({"task": "charlm", "command": "eval", "ckpt": args.ckpt, "data": args.data, **metrics})
+    return 0
+
+
+def run_neurons(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from rnnlab.checkpoint import resolve
+    from rnnlab.diagnostics.neurons import study, summary, unit_names, write_neurons_page
+    from rnnlab.errors import InvalidArgument
+    from rnnlab.tasks.charlm import CharLM
+    from rnnlab.tasks.charlm_config import build_model
+
+    if args.top < 1:
+        raise InvalidArgument("--top", "a positive integer", args.top)
+    lm = CharLM.load(args.ckpt)
+    units = len(unit_names(lm.model_))
+    if args.cell is not None and not 0 <= args.cell < units:
+        raise InvalidArgument("--cell", f"a unit number in [0, {units})", args.cell)
+    result = study(lm, build_model(lm.config, len(lm.vocab_)), args.data, top=args.top)
+    page = Path(args.out) if args.out else resolve(args.ckpt, "best").parent / "neurons.html"
+    write_neurons_page(page, result, args.ckpt, args.cell)
+    best = summary(result)
+    out = Output(args.json)
+    out.say(f"{len(result['activations'])} characters, {len(result['names'])} units; units chosen on the first "
+            f"{result['split']}, r on the rest (held out); control: the untrained network")
+    out.say(f"{'feature':<14} {'unit':>12} {'r select':>9} {'r held':>8} {'control |r|':>12}")
+    for feature, row in best.items():
+        out.say(f"{feature:<14} {row['name']:>12} {row['r_selection']:+9.3f} {row['r_held_out']:+8.3f} "
+                f"{abs(row['control_r_held_out']):12.3f}")
+    out.say(f"page: {page}")
+    out.result({"task": "charlm", "command": "neurons", "ckpt": args.ckpt, "data": args.data, "page": str(page),
+                "characters": len(result["activations"]), "features": best})
     return 0

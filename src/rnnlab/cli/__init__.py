@@ -21,6 +21,8 @@ def _gradcheck(args: argparse.Namespace) -> int:
 
     from rnnlab.diagnostics.gradcheck import gradcheck, grid, masked_grid, report_row
 
+    if args.ckpt is not None:
+        return _gradcheck_run(args)
     output = Output(args.json)
     cells = tuple({"rnn": "rnn_tanh"}.get(c, c) for c in args.cell or ("rnn", "rnn_relu", "lstm", "gru"))
     configs = list(grid(cells, tuple(args.num_layers))) + list(masked_grid(cells))
@@ -34,6 +36,85 @@ def _gradcheck(args: argparse.Namespace) -> int:
     output.result({"command": "gradcheck", "configurations": labelled,
                    "worst_relative_error": worst, "threshold": args.threshold, "passed": worst < args.threshold})
     return 0 if worst < args.threshold else 1
+
+
+def _gradcheck_run(args: argparse.Namespace) -> int:
+    from rnnlab.checkpoint import load_checkpoint
+    from rnnlab.diagnostics.gradcheck_run import gradcheck_run
+
+    _, meta = load_checkpoint(args.ckpt)
+    module = {"charlm": "CharLM", "classify": "SequenceClassifier", "tag": "SequenceTagger",
+              "forecast": "Forecaster"}.get(meta.get("task"))
+    if module is None:
+        raise RnnlabError(f"{args.ckpt}: checkpoint of an unknown task {meta.get('task')!r}")
+    import rnnlab
+
+    task = getattr(rnnlab, module).load(args.ckpt)
+    rows = gradcheck_run(_run_targets(task), args.threshold)
+    output = Output(args.json)
+    for row in rows:
+        note = "" if row["dtype"] == "float64" else f"  ({row['dtype']}: no float64 copy, limit {row['threshold']:.0e})"
+        output.say(f"{row['name']:32s} {row['worst_relative_error']:.2e}{note}")
+    worst, passed = max(row["worst_relative_error"] for row in rows), all(row["passed"] for row in rows)
+    output.say(f"{task.name} checkpoint {args.ckpt}: {len(rows)} tensors, worst relative error {worst:.2e} "
+               f"(threshold {args.threshold:.0e}): {'passed' if passed else 'FAILED'}")
+    output.result({"command": "gradcheck", "ckpt": str(args.ckpt), "task": task.name,
+                   "tensors": [{key: r[key] for key in ("name", "worst_relative_error", "dtype")} for r in rows],
+                   "worst_relative_error": worst, "threshold": args.threshold, "passed": passed})
+    return 0 if passed else 1
+
+
+def _run_targets(task) -> list:
+    """The networks of a loaded task for `gradcheck --ckpt`: each with a float64 rebuild and a small random input."""
+    import numpy as np
+
+    from rnnlab.diagnostics.gradcheck_run import Target
+
+    if task.name == "charlm":
+        net = task.model_
+        return [Target("model", net, lambda rng: (rng.integers(0, net.config.vocab_size, (6, 2)),),
+                       lambda dtype: type(net)(net.config, dtype=dtype), output=lambda result: result[0])]
+    if task.name == "classify":
+        from rnnlab.tasks.classify_net import ClassifierNet, pad_batch
+
+        def classify_target(k: int, net) -> Target:
+            size = net.rnn.input_size if not net.text else net.embedding.weight.shape[0]
+
+            def inputs(rng):
+                lengths = rng.integers(2, 6, size=3)
+                draw = ((lambda n: rng.integers(1, size, n)) if net.text else (lambda n: rng.normal(size=(n, size))))
+                return pad_batch([draw(n) for n in lengths], net.text)
+
+            return Target(f"net{k}", net, inputs, lambda dtype: ClassifierNet(
+                size, len(task.classes_), task.config, net.text, dtype=dtype))
+
+        return [classify_target(k, net) for k, net in enumerate(task.nets_)]
+    if task.name == "tag":
+        from rnnlab.tasks.tag_net import SHAPES, TaggerNet
+
+        net, c = task.model_, task.model_.config
+
+        def tag_inputs(rng):  # T = 4 words, B = 2 sentences (the second one 2 words long), a form per token
+            T, B, L = 4, 2, 5
+            mask = np.ones((T, B), bool)
+            mask[2:, 1] = False
+            chars = rng.integers(1, c.num_chars, (T * B, L))
+            char_mask = np.arange(L) < rng.integers(1, L + 1, (T * B, 1))
+            return ({"words": rng.integers(1, c.num_words, (T, B)), "shapes": rng.integers(0, len(SHAPES), (T, B)),
+                     "forms": np.arange(T * B).reshape(T, B), "chars": np.where(char_mask, chars, 0),
+                     "char_mask": char_mask, "mask": mask},)
+
+        return [Target("model", net, tag_inputs, lambda dtype: TaggerNet(c, dtype=dtype))]
+    from rnnlab.tasks.forecast_net import ForecastNetwork
+
+    c = task.config
+
+    def forecast_target(k: int, net) -> Target:
+        rebuild = lambda dtype: ForecastNetwork(c.cell, net.rnn.input_size, c.hidden_size, c.num_layers,  # noqa: E731
+                                                c.dropout, net.head.weight.shape[0], dtype=dtype)
+        return Target(f"net{k}", net, lambda rng: (rng.normal(size=(3, c.lookback, net.rnn.input_size)),), rebuild)
+
+    return [forecast_target(k, net) for k, net in enumerate(task.networks_)]
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -58,6 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="cells to check, as the tasks name them (rnn: tanh; default: all four)")
     p.add_argument("--num-layers", nargs="+", type=int, default=[1, 2, 3], help="layer counts to check (default 1 2 3)")
     p.add_argument("--threshold", type=float, default=1e-6, help="fail above this relative error (default 1e-6)")
+    p.add_argument("--ckpt", metavar="RUN", help="check the networks of a run's best checkpoint instead of the grid")
     add_json(p)
     p.set_defaults(run=_gradcheck)
 

@@ -25,13 +25,13 @@ class ForecastNetwork(Module):
     """
 
     def __init__(self, cell: str, input_size: int, hidden_size: int, num_layers: int, dropout: float,
-                 num_outputs: int, seed: int | np.random.Generator | None = None) -> None:
+                 num_outputs: int, seed: int | np.random.Generator | None = None, dtype: type = np.float32) -> None:
         super().__init__()
         self.generator = np.random.default_rng(seed)  # weights, then dropout masks (saved for resume)
         self.rnn = build_recurrent(cell, input_size, hidden_size, num_layers=num_layers, batch_first=True,
-                                   dropout=dropout if num_layers > 1 else 0.0, seed=self.generator)
+                                   dropout=dropout if num_layers > 1 else 0.0, dtype=dtype, seed=self.generator)
         self.drop = Dropout(dropout, seed=self.generator)
-        self.head = Linear(hidden_size, num_outputs, seed=self.generator)
+        self.head = Linear(hidden_size, num_outputs, dtype=dtype, seed=self.generator)
         self._output_shape: tuple[int, ...] = ()
 
     def forward(self, x: np.ndarray) -> np.ndarray:

@@ -64,19 +64,24 @@ def relative_error(analytic: np.ndarray, numeric: np.ndarray) -> float:
     return float(np.linalg.norm(analytic - numeric) / scale) if scale > 0 else 0.0
 
 
-def numerical_gradient(loss: Callable[[], float], array: np.ndarray, eps: float = 1e-6) -> np.ndarray:
-    """Central differences of `loss()` with respect to every element of `array` (perturbed in place)."""
-    grad = np.zeros_like(array)
-    flat, flat_grad = array.reshape(-1), grad.reshape(-1)
-    for k in range(flat.size):
+def numerical_gradient(loss: Callable[[], float], array: np.ndarray, eps: float = 1e-6,
+                       indices: np.ndarray | None = None) -> np.ndarray:
+    """Central differences of `loss()` with respect to the elements of `array` (perturbed in place).
+
+    All of them, shaped like `array`; or, given flat `indices`, only those, as a 1-D array in their order.
+    """
+    flat = array.reshape(-1)  # a view: perturbing it perturbs the array
+    picked = np.arange(flat.size) if indices is None else np.asarray(indices)
+    grad = np.zeros(len(picked), dtype=np.float64)
+    for i, k in enumerate(picked):
         saved = flat[k]
         flat[k] = saved + eps
         plus = loss()
         flat[k] = saved - eps
         minus = loss()
         flat[k] = saved
-        flat_grad[k] = (plus - minus) / (2 * eps)
-    return grad
+        grad[i] = (plus - minus) / (2 * eps)
+    return grad.reshape(array.shape).astype(array.dtype) if indices is None else grad
 
 
 def gradcheck(config: GradcheckConfig, input_size: int = 3, hidden_size: int = 4, seq_len: int = 4,

@@ -321,3 +321,83 @@ def test_the_smoothed_train_loss_continues_across_a_resume():
     halves = train(10, _round_trip(train(5)))
     assert [h["train_loss"] for h in halves.history] == [h["train_loss"] for h in whole.history]
     assert halves.train_loss == whole.train_loss
+
+
+def _tiny_rnn(seed: int = 0, T: int = 5, B: int = 3):
+    """A one-layer RNN with a linear head on its last step; step_fn on fixed random data."""
+    from rnnlab.nn import RNN
+    from rnnlab.nn.module import Module
+
+    class Net(Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.rnn = RNN(2, 4, batch_first=True, seed=seed)
+            self.head = Linear(4, 1, seed=seed)
+
+        def forward(self, x):
+            self.out = self.rnn(x)[0]
+            return self.head(self.out[:, -1])
+
+        def backward(self, d):
+            d_out = np.zeros_like(self.out)
+            d_out[:, -1] = self.head.backward(d)
+            return self.rnn.backward(d_out)
+
+    rng = np.random.default_rng(seed)
+    x, y = rng.normal(size=(B, T, 2)).astype(np.float32), rng.normal(size=(B, 1)).astype(np.float32)
+    model, loss_fn = Net(), MSELoss()
+
+    def step_fn():
+        loss = loss_fn(model(x), y)
+        model.backward(loss_fn.backward())
+        return loss, B
+
+    return model, step_fn
+
+
+def test_log_gradients_gives_a_row_per_step_before_clipping():
+    model, step_fn = _tiny_rnn()
+    rows = []
+    config = LoopConfig(max_steps=4, eval_every=2, clip_norm=1e-6, log_gradients=True)
+    train_loop(model, SGD(model.parameters(), lr=0.01), step_fn, dict, config, progress=False,
+               on_gradients=rows.append)
+    assert [r["step"] for r in rows] == [1, 2, 3, 4]
+    names = [name for name, _ in model.named_parameters()]
+    for row in rows:
+        assert set(row) >= {"step", "global_norm", "norms", "clipped", "input_grad_norms"}
+        assert list(row["norms"]) == names
+        assert row["global_norm"] == pytest.approx(math.sqrt(sum(v * v for v in row["norms"].values())))
+        assert row["clipped"] is True  # the norm is above clip_norm: the row holds it unclipped
+        assert list(row["input_grad_norms"]) == ["rnn"] and len(row["input_grad_norms"]["rnn"]) == 5
+        assert ("spectral_radius" in row) == (row["step"] % 2 == 0)
+    radius = rows[-1]["spectral_radius"]
+    assert list(radius) == ["rnn.weight_hh_l0"]
+    assert radius["rnn.weight_hh_l0"] == pytest.approx(np.abs(np.linalg.eigvals(model.rnn.weight_hh_l0.data)).max(),
+                                                        rel=1e-5)
+
+
+def test_input_grad_norms_are_the_norms_of_d_x_per_time_step():
+    from rnnlab.nn import LSTM
+
+    lstm = LSTM(3, 4, batch_first=True, seed=0)
+    lstm.record_input_grads = True
+    x = np.random.default_rng(0).normal(size=(2, 6, 3)).astype(np.float32)
+    out, _ = lstm(x)
+    d_x = lstm.backward(np.ones_like(out))
+    assert lstm.input_grad_norms.shape == (6,)
+    np.testing.assert_allclose(lstm.input_grad_norms, np.sqrt((d_x.astype(np.float64) ** 2).sum(axis=(0, 2))),
+                               rtol=1e-5)
+
+
+def test_clipped_is_false_below_clip_norm_and_the_flag_off_never_calls_on_gradients():
+    model, step_fn = _tiny_rnn()
+    rows = []
+    config = LoopConfig(max_steps=2, eval_every=1, clip_norm=1e6, log_gradients=True)
+    train_loop(model, SGD(model.parameters(), lr=0.01), step_fn, dict, config, progress=False,
+               on_gradients=rows.append)
+    assert [r["clipped"] for r in rows] == [False, False]
+    model, step_fn = _tiny_rnn()
+    called = []
+    train_loop(model, SGD(model.parameters(), lr=0.01), step_fn, dict, LoopConfig(max_steps=2, eval_every=1),
+               progress=False, on_gradients=called.append)
+    assert called == [] and not model.rnn.record_input_grads

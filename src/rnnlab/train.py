@@ -34,6 +34,7 @@ from tqdm import tqdm
 from rnnlab.checkpoint import split_prefix, with_prefix
 from rnnlab.errors import RnnlabError, invalid_argument
 from rnnlab.nn.module import Module
+from rnnlab.nn.recurrent import RNNBase
 from rnnlab.optim import clip_grad_norm_, clip_grad_value_
 
 
@@ -68,6 +69,7 @@ class LoopConfig:
     monitor: str = "val_loss"  # the metric that decides "best" and early stopping
     mode: str = "min"  # "min" or "max"
     patience: int | None = None  # evaluations without improvement before stopping
+    log_gradients: bool = False  # build a gradient row each step for `train_loop`'s on_gradients
 
     def __post_init__(self) -> None:
         if self.max_steps <= 0:
@@ -92,16 +94,25 @@ def train_loop(
     log_path: Path | None = None,
     desc: str = "train",
     progress: bool = True,
+    on_gradients: Callable[[dict], None] | None = None,
 ) -> LoopState:
     """Train until `config.max_steps` or `config.minutes`; returns the final loop state.
 
     A `state` that had already stopped early (`patience` evaluations without improvement) comes
     back as it is: a resumed run that had stopped early stays stopped.
+
+    With `config.log_gradients`, every recurrent layer records its input gradients and, after each
+    `step_fn` and before clipping, `on_gradients` gets a row (see `gradient_row`).
     """
     state = state or LoopState()
     if _stopped_early(state, config):
         return state
     params = model.parameters()
+    logging = config.log_gradients and on_gradients is not None
+    if logging:
+        for _, module in model.named_modules():
+            if isinstance(module, RNNBase):
+                module.record_input_grads = True
     bar = tqdm(total=config.max_steps, initial=state.step, desc=desc, disable=not progress or None,
                dynamic_ncols=True, leave=True)
     last_metrics = {}
@@ -114,6 +125,9 @@ def train_loop(
             if not math.isfinite(loss):
                 bar.write(f"step {state.step + 1}: loss is {loss}; stopping (try a lower learning rate or clipping)")
                 break
+            if logging:
+                evaluating = (state.step + 1) % config.eval_every == 0 or state.step + 1 == config.max_steps
+                on_gradients(gradient_row(model, state.step + 1, config, spectral=evaluating))
             if config.clip_value is not None:
                 clip_grad_value_(params, config.clip_value)
             if config.clip_norm is not None:
@@ -138,6 +152,46 @@ def train_loop(
     finally:
         bar.close()
     return state
+
+
+def gradient_row(model: Module, step: int, config: LoopConfig, spectral: bool = False) -> dict:
+    """The gradients as they stand (before clipping), JSON-ready.
+
+    {"step", "global_norm", "norms": {parameter: norm}, "clipped": whether clipping will change them
+    (the global norm exceeds `clip_norm`, or an element exceeds `clip_value`), "input_grad_norms":
+    {recurrent module: ||dLoss/dx_t|| per time step}} and, with `spectral`, "spectral_radius":
+    {weight_hh_* parameter: largest |eigenvalue|}. For stacked gate blocks the radius is that of the
+    candidate block: rows 2H:3H of an LSTM's 4H x H (the g gate) and of a GRU's 3H x H (the n gate).
+    An evaluation step made only because the time ran out gets no spectral radius.
+    """
+    named = list(model.named_parameters())
+    norms = {name: float(np.sqrt(np.square(p.grad, dtype=np.float64).sum())) for name, p in named}
+    global_norm = math.sqrt(sum(n * n for n in norms.values()))
+    clipped = config.clip_norm is not None and global_norm > config.clip_norm
+    if config.clip_value is not None and not clipped:
+        clipped = any(p.grad.size and float(np.abs(p.grad).max()) > config.clip_value for _, p in named)
+    inputs = {name or type(m).__name__: [float(v) for v in m.input_grad_norms]
+              for name, m in model.named_modules()
+              if isinstance(m, RNNBase) and getattr(m, "input_grad_norms", None) is not None}
+    row = {"step": step, "global_norm": global_norm, "norms": norms, "clipped": bool(clipped),
+           "input_grad_norms": inputs}
+    if spectral:
+        row["spectral_radius"] = spectral_radii(model)
+    return row
+
+
+def spectral_radii(model: Module) -> dict[str, float]:
+    """{weight_hh_* parameter: largest |eigenvalue|}: the square W_hh, or the candidate block of stacked gates
+    (rows 2H:3H: an LSTM's g gate, a GRU's n gate)."""
+    radii = {}
+    for name, p in model.named_parameters():
+        if not name.rsplit(".", 1)[-1].startswith("weight_hh"):
+            continue
+        W = p.data
+        H = W.shape[1]
+        block = W if W.shape[0] == H else W[2 * H : 3 * H]
+        radii[name] = float(np.abs(np.linalg.eigvals(block.astype(np.float64))).max())
+    return radii
 
 
 def _stopped_early(state: LoopState, config: LoopConfig) -> bool:
@@ -212,7 +266,8 @@ class Trainer:
 
     def train(self, step_fn: Callable[[], tuple[float, int]], evaluate: Callable[[], dict[str, float]],
               config: LoopConfig, on_eval: Callable[[LoopState, dict, bool], None] | None = None,
-              keep_best: bool = True, desc: str = "train", progress: bool = True) -> LoopState:
+              keep_best: bool = True, desc: str = "train", progress: bool = True,
+              on_gradients: Callable[[dict], None] | None = None) -> LoopState:
         """Train through `train_loop`; with `keep_best`, the module ends with its best weights. Eval mode after."""
 
         def after_eval(state: LoopState, metrics: dict, improved: bool) -> None:
@@ -222,7 +277,8 @@ class Trainer:
 
         self.last = None
         self.state = train_loop(self.module, self.optimizer, step_fn, evaluate, config, state=self.state,
-                                scheduler=self.scheduler, on_eval=after_eval, desc=desc, progress=progress)
+                                scheduler=self.scheduler, on_eval=after_eval, desc=desc, progress=progress,
+                                on_gradients=on_gradients)
         if keep_best:
             self.last = self.module.state_dict()
             self.best.restore()

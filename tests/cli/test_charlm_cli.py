@@ -141,3 +141,25 @@ def test_usage_errors_exit_2():
     with pytest.raises(SystemExit) as exit_info:
         main(["charlm", "train", "--max-steps", "many"])
     assert exit_info.value.code == 2
+
+
+def test_log_gradients_writes_one_line_per_step_and_the_report_draws_the_gradient_flow(text, tmp_path, capsys):
+    from tests.diagnostics.test_report import check_page
+
+    folder = tmp_path / "run"
+    assert main(["charlm", "train", "--data", str(text), "--out", str(folder), *TINY, "--log-gradients"]) == 0
+    rows = [json.loads(line) for line in (folder / "gradients.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [1, 2, 3, 4, 5, 6]
+    assert [r["step"] for r in rows if "spectral_radius" in r] == [3, 6]
+    assert all(len(v) == 16 for r in rows for v in r["input_grad_norms"].values())
+    assert main(["report", str(folder)]) == 0
+    page = check_page(folder / "report.html")
+    assert "Gradient flow" in page.text
+    alts = [attrs.get("alt") for tag, attrs in page.tags if tag == "img"]
+    assert {"global gradient norm", "spectral radius", "input gradient per time step"} <= set(alts)
+
+
+def test_without_log_gradients_there_is_no_gradient_log(text, tmp_path, capsys):
+    folder = tmp_path / "run"
+    assert main(["charlm", "train", "--data", str(text), "--out", str(folder), *TINY]) == 0
+    assert not (folder / "gradients.jsonl").exists()

@@ -1,7 +1,8 @@
 """One self-contained HTML report per run folder, for every task (`rnnlab report RUN`).
 
 The page holds the configuration, the library versions, a training summary, the curves drawn from
-`log.jsonl` (train_loss and every val_* figure, and lr, against step), the task's own figures found
+`log.jsonl` (train_loss and every val_* figure, and lr, against step), the gradient flow from
+`gradients.jsonl` when the run logged it (--log-gradients), the task's own figures found
 in the run folder (confusion.png, forecast.png, eval.png, loss.png), its figures JSON (metrics.json,
 eval.json) as tables and, when given, a sample of generated text. Everything read from the run
 folder is HTML-escaped (`html.text`) and every image is embedded, so the page opens offline.
@@ -38,13 +39,17 @@ def read_run(run: str | Path) -> tuple[Path, dict[str, Any]]:
 
 def read_log(folder: Path) -> list[dict[str, Any]]:
     """The evaluations in `folder`/log.jsonl, one dict each ([] when there is no log)."""
-    path = folder / "log.jsonl"
+    return _read_jsonl(folder / "log.jsonl", "log")
+
+
+def _read_jsonl(path: Path, what: str) -> list[dict[str, Any]]:
+    """The JSON objects of `path`, one a line ([] when there is no such file)."""
     if not path.exists():
         return []
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as error:
-        raise RnnlabError(f"{path}: cannot read the log ({error})") from None
+        raise RnnlabError(f"{path}: cannot read the {what} ({error})") from None
     rows = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
@@ -70,6 +75,9 @@ def write_report(run: str | Path, out: str | Path | None = None, sample: str | N
         _section("Curves", _curves(log)),
         _section("Evaluations", _log_table(log)),
     ]
+    if (folder / "gradients.jsonl").is_file():
+        sections.append(_section("Gradient flow", _gradient_flow(_read_jsonl(folder / "gradients.jsonl",
+                                                                              "gradient log"))))
     sections += [_figures_json(folder / name) for name in FIGURES_JSON if (folder / name).is_file()]
     pictures = [image(_read_png(folder / name), name) for name in FIGURE_FILES if (folder / name).is_file()]
     if pictures:
@@ -185,6 +193,93 @@ def _draw_curves(series: dict[str, dict[str, tuple[list[float], list[float]]]]) 
         if len(lines) > 1:
             axes.legend(fontsize="small")
     return png_bytes(figure)
+
+
+GRADIENT_PARAMETERS = 8  # the largest parameter gradients drawn against step
+
+
+def _gradient_flow(rows: list[dict[str, Any]]) -> str:
+    """From gradients.jsonl (`--log-gradients`): the global norm with clipping events, the largest
+    parameters' norms, the spectral radius of each W_hh, and the last step's dLoss/dx_t per time step."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from rnnlab.diagnostics.plots import png_bytes
+
+    rows = [r for r in rows if _is_number(r.get("step")) and _is_number(r.get("global_norm"))]
+    if not rows:
+        return "<p>No steps in gradients.jsonl.</p>"
+
+    def panel(title: str, ylabel: str, xlabel: str = "step", log: bool = True):
+        figure = Figure(figsize=(6, 3.2), dpi=90, layout="constrained")
+        FigureCanvasAgg(figure)
+        axes = figure.add_subplot(1, 1, 1)
+        axes.set_title(title)
+        axes.set_xlabel(xlabel)
+        axes.set_ylabel(ylabel)
+        axes.grid(alpha=0.3)
+        if log:
+            axes.set_yscale("log")
+        return figure, axes
+
+    def label(row: dict, name: str) -> str:
+        prefix = "".join(f"{k} {row[k]} " for k in ("network", "member") if k in row)
+        return prefix + name
+
+    pictures = []
+    figure, axes = panel("global gradient norm (before clipping)", "norm")
+    groups: dict[str, list[dict]] = {}
+    for row in rows:
+        groups.setdefault(label(row, "global norm"), []).append(row)
+    for name, group in groups.items():
+        axes.plot([r["step"] for r in group], [max(r["global_norm"], 1e-30) for r in group], label=name)
+        clipped = [r for r in group if r.get("clipped")]
+        if clipped:
+            axes.scatter([r["step"] for r in clipped], [max(r["global_norm"], 1e-30) for r in clipped], marker="x",
+                         color="red", zorder=3, label=f"{name}: clipped ({len(clipped)})")
+    axes.legend(fontsize="small")
+    pictures.append(image(png_bytes(figure), "global gradient norm"))
+
+    norms: dict[str, tuple[list, list]] = {}
+    for row in rows:
+        for name, value in (row.get("norms") or {}).items():
+            if _is_number(value):
+                steps, values = norms.setdefault(label(row, name), ([], []))
+                steps.append(row["step"])
+                values.append(max(value, 1e-30))
+    if norms:
+        top = sorted(norms, key=lambda k: -max(norms[k][1]))[:GRADIENT_PARAMETERS]
+        figure, axes = panel(f"gradient norm per parameter (the {len(top)} largest)", "norm")
+        for name in top:
+            axes.plot(*norms[name], label=name)
+        axes.legend(fontsize="x-small")
+        pictures.append(image(png_bytes(figure), "gradient norm per parameter"))
+
+    radii: dict[str, tuple[list, list]] = {}
+    for row in rows:
+        for name, value in (row.get("spectral_radius") or {}).items():
+            if _is_number(value):
+                steps, values = radii.setdefault(label(row, name), ([], []))
+                steps.append(row["step"])
+                values.append(value)
+    if radii:
+        figure, axes = panel("spectral radius of W_hh (candidate block for gates)", "max |eigenvalue|", log=False)
+        for name, (steps, values) in radii.items():
+            axes.plot(steps, values, marker="." if len(steps) < 30 else None, label=name)
+        axes.axhline(1.0, color="grey", linestyle="--", linewidth=1)
+        axes.legend(fontsize="x-small")
+        pictures.append(image(png_bytes(figure), "spectral radius"))
+
+    last = rows[-1]
+    inputs = {name: [max(v, 1e-30) for v in values] for name, values in (last.get("input_grad_norms") or {}).items()
+              if isinstance(values, list) and values and all(_is_number(v) for v in values)}
+    if inputs:
+        figure, axes = panel(f"dLoss/dx_t at step {last['step']}", "norm", xlabel="time step t")
+        for name, values in inputs.items():
+            axes.plot(range(len(values)), values, label=name)
+        axes.legend(fontsize="small")
+        pictures.append(image(png_bytes(figure), "input gradient per time step"))
+    return "\n".join(f"<p>{p}</p>" for p in pictures)
 
 
 def _log_table(log: list[dict[str, Any]]) -> str:

@@ -32,6 +32,7 @@ class RNNBase(Module):
     """The shared layer machinery; use `RNN`, `LSTM` or `GRU`."""
 
     gate_count = 1  # gates stacked in the weight matrices: 1 (RNN), 4 (LSTM), 3 (GRU)
+    record_input_grads = False  # True: `backward` sets `input_grad_norms`, ||dLoss/dx_t|| per time step, (T,)
 
     def __init__(
         self,
@@ -241,6 +242,7 @@ class RNNBase(Module):
             d_output = d_output.transpose(1, 0, 2)
         d_layer_output = np.where(mask, d_output, 0) if mask is not None else d_output
         H, D = self.hidden_size, self.num_directions
+        d_steps = 0  # with record_input_grads after forward_ids: d x_t per step, (T*B, I)
         d_h0 = np.zeros((self.num_layers * D, d_output.shape[1], H), self.dtype)
         d_c0 = np.zeros_like(d_h0) if is_lstm else None
         for layer in reversed(range(self.num_layers)):
@@ -262,6 +264,8 @@ class RNNBase(Module):
                 if rows is table:  # ... summed per id: rows of the projection table (V, G*H)
                     per_step, d_proj = d_proj, np.zeros((len(table), d_proj.shape[1]), self.dtype)
                     fused(add_rows, self.dtype)(d_proj, layer_input.ravel(), per_step)
+                    if self.record_input_grads:  # d x_t per step, for the norms below
+                        d_steps = d_steps + per_step @ W_ih.data
                 W_ih.grad += d_proj.T @ rows  # all steps, one product
                 W_hh.grad += d_W_hh
                 if biases:
@@ -278,6 +282,9 @@ class RNNBase(Module):
                     d_rows *= drop
             d_layer_output = d_rows
         d_x = d_layer_output
+        if self.record_input_grads:  # ||dLoss/dx_t|| per time step, over batch and features: (T,)
+            steps = d_x if table is None else d_steps.reshape(len(layers[0][0]), -1)  # time-major here
+            self.input_grad_norms = np.sqrt(np.square(steps, dtype=np.float64).reshape(len(steps), -1).sum(axis=1))
         if table is None and unbatched:
             d_x = d_x[:, 0]
         elif table is None and self.batch_first:

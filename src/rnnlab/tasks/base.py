@@ -29,7 +29,7 @@ import json
 import secrets
 import shutil
 import typing
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import fields
 from pathlib import Path
@@ -192,6 +192,11 @@ class Task:
         if self._resumed_from is not None and digest != saved:
             raise RnnlabError(f"the training data differ from those the run was started on ({source})")
 
+    @staticmethod
+    def _gradients_to(run: RunFolder) -> Callable[[dict], None]:
+        """The `on_gradients` of a run with `log_gradients`: each row a line of RUN/gradients.jsonl."""
+        return lambda row: run.append_jsonl("gradients.jsonl", row)
+
     def _run_folder(self, run_dir: str | Path | RunFolder | None) -> tuple[RunFolder | None, bool]:
         """(the RunFolder `fit` writes to, whether `fit` made it from a path): checked now, nothing created yet."""
         if run_dir is None or isinstance(run_dir, RunFolder):
@@ -291,8 +296,12 @@ class RunFolder:
 
     def append_log(self, metrics: dict[str, Any]) -> None:
         """One JSON line per evaluation in `log.jsonl`."""
-        with open(self.path / "log.jsonl", "a", encoding="utf-8") as log:
-            log.write(json.dumps(metrics) + "\n")
+        self.append_jsonl("log.jsonl", metrics)
+
+    def append_jsonl(self, name: str, row: dict[str, Any]) -> None:
+        """`row` as one JSON line at the end of `name` (a resumed run appends)."""
+        with open(self.path / name, "a", encoding="utf-8") as out:
+            out.write(json.dumps(row) + "\n")
 
     def write_json(self, name: str, document: dict[str, Any]) -> Path:
         path = self.path / name

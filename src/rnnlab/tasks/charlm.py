@@ -177,10 +177,10 @@ class CharLM(Task):
                 checkpointed[0] = state.step
 
         loop = LoopConfig(max_steps=c.max_steps, minutes=c.minutes, eval_every=c.eval_every,
-                          clip_norm=c.clip_norm, clip_value=c.clip_value)
+                          clip_norm=c.clip_norm, clip_value=c.clip_value, log_gradients=c.log_gradients)
         self.loop_ = train_loop(model, self.optimizer_, step_fn, evaluate, loop, state=self.loop_,
                                 scheduler=self.scheduler_, on_eval=on_eval, log_path=None, desc="charlm",
-                                progress=progress)
+                                progress=progress, on_gradients=None if run is None else self._gradients_to(run))
         if diverged and keep.state is None:
             raise RnnlabError(f"the loss was not finite at step {diverged[0]}, before the first evaluation: nothing "
                               f"to keep (try a lower learning rate or gradient clipping)")

@@ -11,7 +11,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rnnlab.config import Check, Config, non_negative, non_negative_int, option, positive, positive_int, probability
+from rnnlab.config import (
+    Check,
+    Config,
+    boolean,
+    non_negative,
+    non_negative_int,
+    option,
+    positive,
+    positive_int,
+    probability,
+)
 from rnnlab.errors import invalid_argument
 from rnnlab.nn.models import CELLS, ModelConfig, SequenceModel
 from rnnlab.optim import SGD, Adagrad, Adam, AdamW, CosineAnnealingLR, LinearLR, RMSprop, SequentialLR
@@ -50,6 +60,8 @@ class CharLMConfig(Config):
                                  check=closed_fraction)
     clip_norm: float | None = option(1.0, "clip the global gradient norm to this (none: off)", check=positive)
     clip_value: float | None = option(None, "clip every gradient element to [-v, v] (none: off)", check=positive)
+    log_gradients: bool = option(False, "log gradient norms per parameter and per time step, clipping events and "
+                                 "the spectral radius of W_hh to gradients.jsonl in the run folder", check=boolean)
     loss_reduction: str = option("mean", "mean or sum of the loss over a batch's characters", choices=("mean", "sum"))
     max_steps: int = option(3000, "training steps of the whole run (the schedule spans them)", check=positive_int)
     minutes: float | None = option(None, "stop after this many minutes of training in this call", check=positive)

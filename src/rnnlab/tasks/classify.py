@@ -183,8 +183,14 @@ class SequenceClassifier(Task):
             patience = c.patience if validation is not None else None
             loop = LoopConfig(max_steps=steps_per_epoch * c.epochs, minutes=c.minutes, eval_every=steps_per_epoch,
                               clip_norm=c.clip_norm, monitor=c.monitor,
-                              mode="min" if c.monitor == "val_loss" else "max", patience=patience)
+                              mode="min" if c.monitor == "val_loss" else "max", patience=patience,
+                              log_gradients=c.log_gradients)
+
+            def on_gradients(row: dict, label=label) -> None:
+                run.append_jsonl("gradients.jsonl", label(row))
+
             trainer.train(step_fn, evaluate, loop, on_eval, keep_best=validation is not None, progress=progress,
+                          on_gradients=None if run is None else on_gradients,
                           desc="classify" if c.ensemble == 1 else f"classify {k + 1}/{c.ensemble}")
             self.history_ = before + [label(m) for m in trainer.state.history]
             trainers.append(trainer)

@@ -61,6 +61,8 @@ class ClassifyConfig(Config):
     class_weight: str | None = option(None, "weight the loss by class: balanced (N / (C * n_c)) or sqrt (its root)",
                                       choices=CLASS_WEIGHTS)
     clip_norm: float | None = option(5.0, "clip the gradient norm to this (none: no clipping)", check=positive)
+    log_gradients: bool = option(False, "log gradient norms per parameter and per time step, clipping events and "
+                                 "the spectral radius of W_hh to gradients.jsonl in the run folder", check=boolean)
     minutes: float | None = option(None, "training time limit for each net of the ensemble, per call",
                                    check=positive)
     ensemble: int = option(1, "nets trained with seeds seed, seed + 1, ...; their probabilities are averaged",

@@ -156,7 +156,9 @@ class Forecaster(Task):
                     run.committed()
 
             train_network(trainer, c, X[train], Y[train], X[val], Y[val], max_steps=c.max_steps, on_eval=on_eval,
-                          desc="forecast" if len(targets) == 1 else f"forecast t+{k + 1}", progress=progress)
+                          desc="forecast" if len(targets) == 1 else f"forecast t+{k + 1}", progress=progress,
+                          on_gradients=None if run is None else
+                          lambda row, k=k: run.append_jsonl("gradients.jsonl", {"network": k, **row}))
             self.history_ = before + [{"network": k, **m} for m in trainer.state.history]
             trainers.append(trainer)
         self.best_step_ = [best_step(t) for t in trainers]

@@ -72,6 +72,8 @@ class ForecastConfig(Config):
     val_fraction: float = option(0.2, "share of the training rows, at their end, used for early stopping",
                                  check=open_fraction)
     clip_norm: float | None = option(1.0, "clip the gradient norm to this", check=positive)
+    log_gradients: bool = option(False, "log gradient norms per parameter and per time step, clipping events and "
+                                 "the spectral radius of W_hh to gradients.jsonl in the run folder", check=boolean)
     refit_full: bool = option(False, "after early stopping, retrain on every window (validation too) for the "
                               "best step count", check=boolean)
     interval: float = option(0.8, "coverage of the residual-quantile prediction interval", check=open_fraction)

@@ -59,7 +59,7 @@ def new_trainer(config, input_size: int, num_outputs: int, seed: int) -> Trainer
 def train_network(trainer: Trainer, config, X: np.ndarray, Y: np.ndarray, X_val: np.ndarray | None,
                   Y_val: np.ndarray | None, *, max_steps: int,
                   on_eval: Callable[[LoopState, dict, bool], None] | None = None, desc: str = "forecast",
-                  progress: bool = True) -> LoopState:
+                  progress: bool = True, on_gradients: Callable[[dict], None] | None = None) -> LoopState:
     """Train on windows X (N, lookback, D) and targets Y (N, outputs) until max_steps, `minutes` or early
     stopping on the validation windows (when there are any); the network keeps its best weights, in eval mode."""
     c, validating, network = config, X_val is not None, trainer.module
@@ -77,8 +77,10 @@ def train_network(trainer: Trainer, config, X: np.ndarray, Y: np.ndarray, X_val:
         return {"val_loss": MSELoss()(network(X_val), Y_val)} if validating else {}
 
     loop = LoopConfig(max_steps=max_steps, minutes=c.minutes, eval_every=c.eval_every, clip_norm=c.clip_norm,
-                      monitor="val_loss" if validating else "train_loss", patience=c.patience if validating else None)
-    return trainer.train(step_fn, evaluate, loop, on_eval, keep_best=validating, desc=desc, progress=progress)
+                      monitor="val_loss" if validating else "train_loss", patience=c.patience if validating else None,
+                      log_gradients=c.log_gradients)
+    return trainer.train(step_fn, evaluate, loop, on_eval, keep_best=validating, desc=desc, progress=progress,
+                         on_gradients=on_gradients)
 
 
 def best_step(trainer: Trainer) -> int:

@@ -210,8 +210,10 @@ class SequenceTagger(Task):
 
         steps_per_epoch = -(-len(sentences) // c.batch_size)
         loop = LoopConfig(max_steps=c.epochs * steps_per_epoch, minutes=c.minutes, eval_every=steps_per_epoch,
-                          clip_norm=c.clip_norm, monitor="val_accuracy", mode="max", patience=c.patience)
-        state = trainer.train(step, validate, loop, on_eval, desc="tag", progress=progress)
+                          clip_norm=c.clip_norm, monitor="val_accuracy", mode="max", patience=c.patience,
+                          log_gradients=c.log_gradients)
+        state = trainer.train(step, validate, loop, on_eval, desc="tag", progress=progress,
+                              on_gradients=None if run is None else self._gradients_to(run))
         self.history_, self.train_seconds_, self.best_val_accuracy_ = state.history, state.seconds, state.best
 
     def _training_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:

@@ -41,6 +41,8 @@ class TagConfig(Config):
                              "progress", check=unit_fraction)
     decay_patience: int = option(3, "epochs without progress before the learning rate decays", check=positive_int)
     clip_norm: float | None = option(5.0, "clip the global gradient norm to this", check=positive)
+    log_gradients: bool = option(False, "log gradient norms per parameter and per time step, clipping events and "
+                                 "the spectral radius of W_hh to gradients.jsonl in the run folder", check=boolean)
     epochs: int = option(40, "passes over the training sentences (the total, across resumes)", check=positive_int)
     minutes: float | None = option(10.0, "training time of this call, in minutes", check=positive)
     patience: int | None = option(12, "epochs without a better validation accuracy before stopping (none: never)",

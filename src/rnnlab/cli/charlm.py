@@ -161,8 +161,10 @@ def run_neurons(args: argparse.Namespace) -> int:
     write_neurons_page(page, result, args.ckpt, args.cell)
     best = summary(result)
     out = Output(args.json)
+    chosen_on = "of --data" if args.data else "of training text"
     out.say(f"{len(result['activations'])} characters, {len(result['names'])} units; units chosen on the first "
-            f"{result['split']}, r on the rest (held out); control: the untrained network")
+            f"{result['split']} ({chosen_on}), r on the rest ({'held out' if args.data else 'validation text'}); "
+            f"control: the untrained network")
     out.say(f"{'feature':<14} {'unit':>12} {'r select':>9} {'r held':>8} {'control |r|':>12}")
     for feature, row in best.items():
         out.say(f"{feature:<14} {row['name']:>12} {row['r_selection']:+9.3f} {row['r_held_out']:+8.3f} "

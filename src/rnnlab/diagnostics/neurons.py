@@ -1,8 +1,9 @@
 """Hidden-unit views of a character model, after Karpathy's "The Unreasonable Effectiveness of RNNs".
 
     text -> ids -> every hidden unit's activation after each character (N, U)
-         -> Pearson r with simple per-character features -> units chosen on the first part of the text,
-            their r reported on the rest (held out), beside the same search on the untrained network
+         -> Pearson r with simple per-character features -> units chosen on the first part of the text
+            (the run's training text), their r reported on the rest (held out: its validation text), beside
+            the same search on the untrained network
          -> a page that colours the text by a unit's activation (blue -1, white 0, red +1)
 
 The units are every layer's hidden output h (`h1.37`: layer 1, unit 37) and, for an LSTM, every
@@ -165,7 +166,7 @@ def search(acts: np.ndarray, table_of_features: dict[str, np.ndarray], selection
     and their r there and on the rest (held out): {name: {"units", "r_selection", "r_held_out"}}."""
     if not 0 < selection < 1:
         raise RnnlabError(f"selection must lie in (0, 1), got {selection}")
-    split = int(len(acts) * selection)
+    split = round(len(acts) * selection)
     if split < 2 or len(acts) - split < 2:
         raise RnnlabError(f"text too short for a selection and a held-out part: {len(acts)} characters")
     names = list(table_of_features)
@@ -181,14 +182,19 @@ def search(acts: np.ndarray, table_of_features: dict[str, np.ndarray], selection
 
 
 # ---- the text of a run -----------------------------------------------------------------------------
-def charlm_text(lm, data: str | Path | None = None, max_chars: int = 50_000) -> tuple[str, np.ndarray]:
-    """The first `max_chars` of `data` (or of the run's validation split) as text and ids."""
+def charlm_text(lm, data: str | Path | None = None, max_chars: int = 50_000,
+                selection: float = 0.6) -> tuple[str, np.ndarray, float]:
+    """(text, ids, selection): at most `max_chars` of `data`, units to be chosen on its first `selection`;
+    or, without `data`, the end of the run's training text (`selection` of it) followed by the start
+    of its validation split, with `selection` moved to the boundary: units are chosen on training
+    text and their r is reported on held-out text."""
     if data is None:
         if lm.ids_ is None:
-            raise RnnlabError("this model has no validation text (no ids.bin beside its checkpoint); pass --data")
+            raise RnnlabError("this model has no training text (no ids.bin beside its checkpoint); pass --data")
         split = int(len(lm.ids_) * (1 - lm.val_fraction))  # the validation split, as `CharLM.evaluate` reads it
-        ids = np.asarray(lm.ids_[split : split + max_chars], dtype=np.int64)
-        return lm.vocab_.decode(ids), ids
+        train_chars = min(split, int(max_chars * selection))
+        ids = np.asarray(lm.ids_[split - train_chars : split + max_chars - train_chars], dtype=np.int64)
+        return lm.vocab_.decode(ids), ids, train_chars / len(ids)
     chunks, read = [], 0
     for chunk in iter_text_chunks(data):
         chunks.append(chunk)
@@ -200,7 +206,7 @@ def charlm_text(lm, data: str | Path | None = None, max_chars: int = 50_000) -> 
         ids = lm.vocab_.encode(chars).astype(np.int64)
     except RnnlabError as error:
         raise RnnlabError(f"{data}: {error}") from None
-    return chars, ids
+    return chars, ids, selection
 
 
 # ---- the study and its page ------------------------------------------------------------------------
@@ -211,7 +217,7 @@ def study(lm, control: SequenceModel, data: str | Path | None = None, *, top: in
     The control is the untrained network: the same architecture and seed, initial weights
     (`rnnlab.tasks.charlm_config.build_model(lm.config, len(lm.vocab_))`).
     """
-    chars, ids = charlm_text(lm, data, max_chars)
+    chars, ids, selection = charlm_text(lm, data, max_chars, selection)
     if len(ids) < 200:
         raise RnnlabError(f"text too short for hidden-unit views: {len(ids)} characters, at least 200 needed")
     acts = activations(lm.model_, ids)
@@ -219,7 +225,7 @@ def study(lm, control: SequenceModel, data: str | Path | None = None, *, top: in
     table_of_features = features(chars)
     ranking = search(acts, table_of_features, selection, top)
     control_ranking = search(activations(control, ids), table_of_features, selection, 1)
-    return {"text": chars, "activations": acts, "names": unit_names(lm.model_), "split": int(len(acts) * selection),
+    return {"text": chars, "activations": acts, "names": unit_names(lm.model_), "split": round(len(acts) * selection),
             "ranking": ranking, "control": control_ranking}
 
 

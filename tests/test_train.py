@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from rnnlab import RnnlabError
+from rnnlab.errors import Diverged
 from rnnlab.nn import Linear, MSELoss
 from rnnlab.optim import SGD, ExponentialLR
 from rnnlab.train import LoopConfig, LoopState, train_loop
@@ -66,7 +67,7 @@ def test_no_early_stopping_without_patience():
 
 
 @pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
-def test_non_finite_loss_stops_before_the_optimizer_step(bad):
+def test_non_finite_loss_raises_before_the_optimizer_step(bad):
     k = 4  # the step whose loss is not finite
     model, real_step = _regression()
     initial = model.state_dict()
@@ -84,7 +85,10 @@ def test_non_finite_loss_stops_before_the_optimizer_step(bad):
 
     evaluate, _ = _scripted([1.0] * 100)
     config = LoopConfig(max_steps=100, eval_every=50)
-    state = train_loop(model, SGD(model.parameters(), lr=0.1), step_fn, evaluate, config, progress=False)
+    state = LoopState()
+    with pytest.raises(Diverged, match=f"step {k}: the loss is") as caught:
+        train_loop(model, SGD(model.parameters(), lr=0.1), step_fn, evaluate, config, state=state, progress=False)
+    assert caught.value.step == k and caught.value.exit_status == 1
     assert len(calls) == k
     assert state.step == k - 1
     assert state.tokens == (k - 1) * BATCH
@@ -401,3 +405,106 @@ def test_clipped_is_false_below_clip_norm_and_the_flag_off_never_calls_on_gradie
     train_loop(model, SGD(model.parameters(), lr=0.01), step_fn, dict, LoopConfig(max_steps=2, eval_every=1),
                progress=False, on_gradients=called.append)
     assert called == [] and not model.rnn.record_input_grads
+
+
+def test_a_non_finite_gradient_with_a_finite_loss_raises_too():
+    model, real_step = _regression()
+
+    def step_fn() -> tuple[float, int]:
+        loss, tokens = real_step()
+        model.weight.grad[0, 1] = math.nan
+        return loss, tokens
+
+    with pytest.raises(Diverged, match="step 1: a gradient is NaN or infinite"):
+        train_loop(model, SGD(model.parameters(), lr=0.1), step_fn, _scripted([1.0])[0], LoopConfig(max_steps=5),
+                   progress=False)
+
+
+def _diverging_above(limit: float, optimizer_box: list, after_step: int = 6):
+    """A regression step_fn whose loss turns NaN once past `after_step` calls while the learning rate exceeds
+    `limit` (as a too-large rate would), and the model."""
+    model, real_step = _regression()
+    calls = []
+
+    def step_fn() -> tuple[float, int]:
+        calls.append(1)
+        loss, tokens = real_step()
+        return (math.nan if len(calls) > after_step and optimizer_box[0].lr > limit else loss), tokens
+
+    return model, step_fn
+
+
+@pytest.mark.parametrize("scheduled", [False, True])
+def test_backoff_goes_back_to_the_last_evaluation_with_half_the_rate_and_finishes(scheduled):
+    from rnnlab.trainer import Trainer
+
+    box: list = []
+    model, step_fn = _diverging_above(0.3, box)
+    optimizer = SGD(model.parameters(), lr=1.0)
+    box.append(optimizer)
+    scheduler = ExponentialLR(optimizer, gamma=0.999) if scheduled else None
+    trainer = Trainer(model, optimizer, {}, scheduler)
+    config = LoopConfig(max_steps=12, eval_every=4, on_nan="backoff")
+    state = trainer.train(step_fn, _scripted([1.0 / (i + 1) for i in range(20)])[0], config, progress=False)
+    assert state.step == 12 and state.backoffs == 2 and state.lr_scale == 0.25
+    expected = 0.25 * (0.999**12 if scheduled else 1.0)
+    assert optimizer.lr == pytest.approx(expected, rel=1e-12)
+    assert [row["step"] for row in state.history] == [4, 8, 12]  # the diverged steps 7 were taken back
+
+    box.clear()
+    model, step_fn = _diverging_above(0.3, box)
+    optimizer = SGD(model.parameters(), lr=1.0)
+    box.append(optimizer)
+    with pytest.raises(Diverged, match="step 7"):
+        Trainer(model, optimizer, {}).train(step_fn, _scripted([1.0] * 5)[0],
+                                             LoopConfig(max_steps=12, eval_every=4), progress=False)
+
+
+def test_backoff_gives_up_after_max_backoffs():
+    from rnnlab.train import MAX_BACKOFFS
+    from rnnlab.trainer import Trainer
+
+    box: list = []
+    model, step_fn = _diverging_above(1e-9, box)  # no rate halved a few times is small enough
+    optimizer = SGD(model.parameters(), lr=1.0)
+    box.append(optimizer)
+    trainer = Trainer(model, optimizer, {})
+    with pytest.raises(Diverged):
+        trainer.train(step_fn, _scripted([1.0] * 50)[0], LoopConfig(max_steps=12, eval_every=4, on_nan="backoff"),
+                      progress=False)
+    assert trainer.state.backoffs == MAX_BACKOFFS
+
+
+@pytest.mark.parametrize(("signum", "status"), [(2, 130), (15, 143)])
+def test_a_signal_ends_the_step_checkpoints_and_raises(signum, status):
+    import os
+    import signal
+
+    from rnnlab.train import TrainingInterrupted
+
+    model, real_step = _regression()
+    calls, saved = [], []
+
+    def step_fn() -> tuple[float, int]:
+        calls.append(1)
+        if len(calls) == 3:
+            os.kill(os.getpid(), signum)  # arrives in the middle of step 3
+        return real_step()
+
+    before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    with pytest.raises(TrainingInterrupted) as caught:
+        train_loop(model, SGD(model.parameters(), lr=0.1), step_fn, _scripted([1.0] * 9)[0],
+                   LoopConfig(max_steps=20, eval_every=5), progress=False,
+                   on_checkpoint=lambda state: saved.append(state.step))
+    assert caught.value.step == 3 and caught.value.saved and caught.value.exit_status == status
+    assert saved == [3] and len(calls) == 3
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
+
+
+def test_checkpoints_are_written_every_checkpoint_every_steps_between_evaluations():
+    model, step_fn = _regression()
+    saved = []
+    config = LoopConfig(max_steps=20, eval_every=10, checkpoint_every=4)
+    train_loop(model, SGD(model.parameters(), lr=0.1), step_fn, _scripted([1.0] * 9)[0], config, progress=False,
+               on_checkpoint=lambda state: saved.append(state.step))
+    assert saved == [4, 8, 12, 16]  # 20 is an evaluation (its on_eval writes the checkpoint)

@@ -54,6 +54,22 @@ def option(default: Any, help: str, *, check: Check | None = None, choices: tupl
     return field(default=default, metadata=metadata)
 
 
+ON_NAN = ("stop", "backoff")
+
+
+def log_gradients_option() -> Any:
+    """The `log_gradients` field of every training task's config."""
+    return option(False, "log gradient norms per parameter and per time step, clipping events and the spectral "
+                         "radius of W_hh to gradients.jsonl in the run folder", check=boolean)
+
+
+def on_nan_option() -> Any:
+    """The `on_nan` field of every training task's config (see `rnnlab.train.train_loop`)."""
+    return option("stop", "a NaN or infinite loss or gradient: stop (the last good checkpoint is kept), or backoff "
+                          "(go back to the last evaluation with half the learning rate, at most 3 times)",
+                  choices=ON_NAN)
+
+
 @dataclass(frozen=True)
 class Config:
     """Base of every task's settings: checks each field on construction, then `check()` across fields."""

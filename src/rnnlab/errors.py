@@ -29,3 +29,19 @@ def invalid_argument(name: str, expected: str, got: object) -> InvalidArgument:
     Received an invalid value for argument `units`, expected a positive integer, got 0.
     """
     return InvalidArgument(name, expected, got)
+
+
+class Diverged(RnnlabError):
+    """Training met a NaN or infinite loss or gradient at `step`; the run's last good checkpoint is kept.
+
+    Not a usage error: the command exits with `exit_status` 1, not 2.
+    """
+
+    exit_status = 1
+
+    def __init__(self, step: int, what: str, backoffs: int = 0) -> None:
+        self.step, self.what = step, what
+        tried = f", after {backoffs} back-offs" if backoffs else ""
+        hint = "a lower --lr or gradient clipping" + ("" if backoffs else ", or --on-nan backoff")
+        super().__init__(f"step {step}: {what}{tried}; training stopped before using it, and the run keeps its "
+                         f"last checkpoint (try {hint})")

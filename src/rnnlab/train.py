@@ -14,25 +14,26 @@ step, losses, tokens per second and time left. An evaluation made only because t
 (off the `eval_every` grid) carries "scheduled": False and does not count towards `patience`, so
 a run stopped by the clock and resumed stops early where an uninterrupted run would.
 
-`Trainer` holds one module in training (optimizer, schedule, random generators, loop state, best
-weights), trains it through `train_loop` and saves and restores all of that for an exact resume.
+`rnnlab.trainer.Trainer` holds one module in training (optimizer, schedule, random generators, loop
+state, best weights), trains it through `train_loop` and saves and restores all of that.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import signal
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from tqdm import tqdm
 
-from rnnlab.checkpoint import split_prefix, with_prefix
-from rnnlab.errors import RnnlabError, invalid_argument
+from rnnlab.errors import Diverged, RnnlabError, invalid_argument
 from rnnlab.nn.module import Module
 from rnnlab.nn.recurrent import RNNBase
 from rnnlab.optim import clip_grad_norm_, clip_grad_value_
@@ -50,6 +51,8 @@ class LoopState:
     evals_since_best: int = 0
     history: list[dict] = field(default_factory=list)
     train_loss: float | None = None  # the smoothed training loss, so a resumed run's figure continues
+    lr_scale: float = 1.0  # the learning rate's factor after `on_nan="backoff"` halved it
+    backoffs: int = 0  # how many times it did
 
     def to_json(self) -> dict:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -70,6 +73,8 @@ class LoopConfig:
     mode: str = "min"  # "min" or "max"
     patience: int | None = None  # evaluations without improvement before stopping
     log_gradients: bool = False  # build a gradient row each step for `train_loop`'s on_gradients
+    checkpoint_every: int = 500  # steps between `on_checkpoint` calls (besides every evaluation's `on_eval`)
+    on_nan: str = "stop"  # a non-finite loss or gradient: "stop" (raise `Diverged`), or "backoff" (see `Trainer`)
 
     def __post_init__(self) -> None:
         if self.max_steps <= 0:
@@ -80,6 +85,31 @@ class LoopConfig:
             raise invalid_argument("minutes", "a positive number of minutes", self.minutes)
         if self.mode not in ("min", "max"):
             raise invalid_argument("mode", "'min' or 'max'", self.mode)
+        if self.on_nan not in ON_NAN:
+            raise invalid_argument("on_nan", " or ".join(map(repr, ON_NAN)), self.on_nan)
+
+
+ON_NAN = ("stop", "backoff")
+MAX_BACKOFFS = 3  # `on_nan="backoff"` halves the learning rate at most this many times in a run
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """SIGINT (Ctrl-C) or SIGTERM stopped training after a whole step; `saved`: the run's `latest` checkpoint
+    was written at that step, so the run resumes from there. The command exits with `exit_status` (130 / 143)."""
+
+    def __init__(self, signum: int, step: int, saved: bool) -> None:
+        super().__init__(f"{signal.Signals(signum).name} at step {step}")
+        self.signum, self.step, self.saved = signum, step, saved
+        self.exit_status = 128 + signum
+
+
+@dataclass
+class Rollback:
+    """How `on_nan="backoff"` takes a run back: `save()` copies what training changes (weights, optimizer,
+    generators, data position) at each evaluation, `restore()` puts the copy back. The loop state is the loop's."""
+
+    save: Callable[[], None]
+    restore: Callable[[], None]
 
 
 def train_loop(
@@ -95,8 +125,19 @@ def train_loop(
     desc: str = "train",
     progress: bool = True,
     on_gradients: Callable[[dict], None] | None = None,
+    on_checkpoint: Callable[[LoopState], None] | None = None,
+    rollback: Rollback | None = None,
 ) -> LoopState:
     """Train until `config.max_steps` or `config.minutes`; returns the final loop state.
+
+    `on_checkpoint(state)` (the task writes its `latest` checkpoint) is called every
+    `config.checkpoint_every` steps and when SIGINT or SIGTERM arrives: the loop finishes the step
+    it is in, calls it, and raises `TrainingInterrupted` (a second signal stops at once).
+
+    A loss or gradient that is NaN or infinite raises `Diverged` naming the step, before the
+    optimizer uses it; with `config.on_nan == "backoff"` and a `rollback`, the loop instead goes back
+    to its last evaluation (or its start), halves the learning rate and carries on, at most
+    `MAX_BACKOFFS` times in a run.
 
     A `state` that had already stopped early (`patience` evaluations without improvement) comes
     back as it is: a resumed run that had stopped early stays stopped.
@@ -107,27 +148,74 @@ def train_loop(
     state = state or LoopState()
     if _stopped_early(state, config):
         return state
-    params = model.parameters()
-    logging = config.log_gradients and on_gradients is not None
-    if logging:
+    if config.log_gradients and on_gradients is not None:
         for _, module in model.named_modules():
             if isinstance(module, RNNBase):
                 module.record_input_grads = True
+    else:
+        on_gradients = None
+    saved: list[dict] = []
+
+    def save() -> None:  # the loop state and, through `rollback`, the rest, for a back-off
+        if rollback is not None and config.on_nan == "backoff":
+            saved[:] = [json.loads(json.dumps(state.to_json()))]
+            rollback.save()
+
+    def after_eval(state: LoopState, metrics: dict, improved: bool) -> None:
+        if on_eval is not None:
+            on_eval(state, metrics, improved)
+        save()
+
+    save()
     bar = tqdm(total=config.max_steps, initial=state.step, desc=desc, disable=not progress or None,
                dynamic_ncols=True, leave=True)
+    try:
+        while True:
+            try:
+                _steps(model, optimizer, step_fn, evaluate, config, state, scheduler, after_eval, log_path, bar,
+                       on_gradients, on_checkpoint)
+                return state
+            except Diverged as error:
+                if not saved:
+                    raise
+                if state.backoffs >= MAX_BACKOFFS:
+                    raise Diverged(error.step, error.what, state.backoffs) from None
+                backoffs, scale = state.backoffs + 1, state.lr_scale / 2
+                rollback.restore()
+                restored = LoopState.from_json(json.loads(json.dumps(saved[0])))
+                state.history[:] = restored.history  # the same list: callers may hold it
+                vars(state).update({k: v for k, v in vars(restored).items() if k != "history"})
+                if scheduler is not None:  # the rate of the saved step, at the new scale
+                    scheduler.last_epoch = state.step - 1
+                    scheduler.step()
+                    optimizer.lr *= scale
+                else:
+                    optimizer.lr *= scale / state.lr_scale
+                state.backoffs, state.lr_scale = backoffs, scale
+                bar.reset(total=config.max_steps)
+                bar.update(state.step)
+                bar.write(f"step {error.step}: {error.what}; back to step {state.step} with the learning rate "
+                          f"halved (back-off {backoffs} of {MAX_BACKOFFS})")
+    finally:
+        bar.close()
+
+
+def _steps(model, optimizer, step_fn, evaluate, config: LoopConfig, state: LoopState, scheduler, on_eval, log_path,
+           bar, on_gradients, on_checkpoint) -> None:
+    """`train_loop`'s steps, from `state.step` until the budget, the clock or early stopping ends them."""
+    params = model.parameters()
     last_metrics = {}
     started, seconds_before = time.perf_counter(), state.seconds
-    try:
+    with _signals_deferred() as signals, np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        # (overflow warnings would only repeat what `_check_finite` says in one line)
         while state.step < config.max_steps:
             model.train()
             optimizer.zero_grad()
             loss, tokens = step_fn()
-            if not math.isfinite(loss):
-                bar.write(f"step {state.step + 1}: loss is {loss}; stopping (try a lower learning rate or clipping)")
-                break
-            if logging:
+            if on_gradients is not None:
                 evaluating = (state.step + 1) % config.eval_every == 0 or state.step + 1 == config.max_steps
                 on_gradients(gradient_row(model, state.step + 1, config, spectral=evaluating))
+            _check_finite(loss, params, state.step + 1)
             if config.clip_value is not None:
                 clip_grad_value_(params, config.clip_value)
             if config.clip_norm is not None:
@@ -135,6 +223,7 @@ def train_loop(
             optimizer.step()
             if scheduler is not None:
                 scheduler.step()
+                optimizer.lr *= state.lr_scale
             state.step += 1
             state.tokens += tokens
             elapsed = time.perf_counter() - started
@@ -145,13 +234,47 @@ def train_loop(
             if scheduled or out_of_time:
                 last_metrics = _evaluate(state, evaluate, smoothed, optimizer.lr, config, on_eval, log_path,
                                          scheduled)
+            elif on_checkpoint is not None and state.step % config.checkpoint_every == 0:
+                on_checkpoint(state)
             bar.set_postfix_str(_postfix(state, smoothed, last_metrics, config, seconds_before), refresh=False)
             bar.update(1)
+            if signals:
+                if on_checkpoint is not None:
+                    on_checkpoint(state)
+                raise TrainingInterrupted(signals[0], state.step, saved=on_checkpoint is not None)
             if state.step == config.max_steps or out_of_time or _stopped_early(state, config):
                 break
+
+
+@contextmanager
+def _signals_deferred() -> Iterator[list[int]]:
+    """Within: SIGINT and SIGTERM are noted in the yielded list instead of stopping the process, so the loop
+    can end its step and checkpoint; a second signal raises KeyboardInterrupt at once. Main thread only."""
+    received: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield received
+        return
+
+    def note(signum: int, frame) -> None:
+        if received:
+            raise KeyboardInterrupt
+        received.append(signum)
+
+    previous = {s: signal.signal(s, note) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield received
     finally:
-        bar.close()
-    return state
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def _check_finite(loss: float, params: list, step: int) -> None:
+    """Raise `Diverged` if the loss or any gradient is NaN or infinite (one pass: their squared norm)."""
+    if not math.isfinite(loss):
+        raise Diverged(step, f"the loss is {loss}")
+    total = sum(float(np.vdot(p.grad.ravel(), p.grad.ravel())) for p in params)
+    if not math.isfinite(total):
+        raise Diverged(step, "a gradient is NaN or infinite")
 
 
 def gradient_row(model: Module, step: int, config: LoopConfig, spectral: bool = False) -> dict:
@@ -231,89 +354,3 @@ def _postfix(state: LoopState, smoothed: float, metrics: dict, config: LoopConfi
     if config.minutes is not None:
         parts.append(f"{max(0.0, 60 * config.minutes - (state.seconds - seconds_before)):.0f}s left")
     return ", ".join(parts)
-
-
-class KeepBest:
-    """The weights of a module at its best evaluation, put back at the end of training."""
-
-    def __init__(self, module: Module) -> None:
-        self.module, self.state = module, None
-
-    def update(self, improved: bool) -> None:
-        if improved or self.state is None:
-            self.state = {k: v.copy() for k, v in self.module.state_dict().items()}
-
-    def restore(self) -> None:
-        if self.state is not None:
-            self.module.load_state_dict(self.state)
-
-
-class Trainer:
-    """One module in training: its optimizer, optional schedule, random generators, loop state and best weights.
-
-    `train` runs `train_loop` and leaves the best weights in the module (`last` keeps the weights
-    training stopped at). `arrays(suffix)` / `meta()` hold the complete training state and `restore`
-    puts it back, so a run continues exactly where it stopped. `generators` (name -> Generator: the
-    batch order, dropout masks, ...) are saved and restored under their names.
-    """
-
-    def __init__(self, module: Module, optimizer, generators: dict[str, np.random.Generator],
-                 scheduler=None) -> None:
-        self.module, self.optimizer, self.generators, self.scheduler = module, optimizer, generators, scheduler
-        self.state = LoopState()
-        self.best = KeepBest(module)
-        self.last: dict[str, np.ndarray] | None = None  # the weights training stopped at, once the best are back
-
-    def train(self, step_fn: Callable[[], tuple[float, int]], evaluate: Callable[[], dict[str, float]],
-              config: LoopConfig, on_eval: Callable[[LoopState, dict, bool], None] | None = None,
-              keep_best: bool = True, desc: str = "train", progress: bool = True,
-              on_gradients: Callable[[dict], None] | None = None) -> LoopState:
-        """Train through `train_loop`; with `keep_best`, the module ends with its best weights. Eval mode after."""
-
-        def after_eval(state: LoopState, metrics: dict, improved: bool) -> None:
-            self.best.update(improved)
-            if on_eval is not None:
-                on_eval(state, metrics, improved)
-
-        self.last = None
-        self.state = train_loop(self.module, self.optimizer, step_fn, evaluate, config, state=self.state,
-                                scheduler=self.scheduler, on_eval=after_eval, desc=desc, progress=progress,
-                                on_gradients=on_gradients)
-        if keep_best:
-            self.last = self.module.state_dict()
-            self.best.restore()
-        self.module.eval()
-        return self.state
-
-    def arrays(self, suffix: str = "", weights: bool = True) -> dict[str, np.ndarray]:
-        """Optimizer buffers (`optim{suffix}.*`) and, with `weights`, the best weights so far (`model{suffix}.*`)
-        and the training ones (`train{suffix}.*`)."""
-        buffers = with_prefix(self.optimizer.state_dict()["buffers"], f"optim{suffix}")
-        if not weights:
-            return buffers
-        return (with_prefix(self.best.state, f"model{suffix}")
-                | with_prefix(self.last or self.module.state_dict(), f"train{suffix}") | buffers)
-
-    def meta(self) -> dict[str, Any]:
-        """Optimizer settings, loop state and generator states, JSON-ready."""
-        return {"optimizer": self.optimizer.state_dict()["hyper"], "loop": self.state.to_json(),
-                "generators": {name: g.bit_generator.state for name, g in self.generators.items()}}
-
-    def restore(self, arrays: dict[str, np.ndarray], meta: dict[str, Any], suffix: str = "",
-                best: dict[str, np.ndarray] | None = None, weights: str | None = None) -> None:
-        """Put back what `arrays(suffix)` and `meta()` saved.
-
-        The best weights are `best` when given, else `model{suffix}.*`; the training weights are read
-        from `train{suffix}.*`, or from `weights.*` when given. A schedule is put at the step reached,
-        on its current length (a resumed run may have a larger budget).
-        """
-        self.module.load_state_dict(split_prefix(arrays, f"model{suffix}") if best is None else best)
-        self.best.update(True)
-        self.module.load_state_dict(split_prefix(arrays, weights or f"train{suffix}"))
-        self.optimizer.load_state_dict({"hyper": meta["optimizer"], "buffers": split_prefix(arrays, f"optim{suffix}")})
-        self.state = LoopState.from_json(meta["loop"])
-        for name, generator in self.generators.items():
-            generator.bit_generator.state = meta["generators"][name]
-        if self.scheduler is not None:
-            self.scheduler.last_epoch = self.state.step - 1
-            self.scheduler.step()  # the rate of step `state.step` on the schedule of the new budget

@@ -156,6 +156,47 @@ BAD = [
     ("forecast train --data MISSING --out OUT", "missing.txt"),
     ("forecast train --data SERIES --out OUT --lr -1", "--lr"),
     ("forecast train --data BADCSV --out OUT", "bad.csv"),
+    # sizes out of range, refused before anything is read, allocated or written (bounds: rnnlab.checks)
+    ("charlm train --data TEXT --out OUT --hidden-size 1000000000", "--hidden-size"),
+    ("charlm train --data TEXT --out OUT --hidden-size 65536", "--hidden-size"),  # 5e10 weights
+    ("charlm train --data TEXT --out OUT --num-layers 100000", "--num-layers"),
+    ("charlm train --data TEXT --out OUT --seq-len 0", "--seq-len"),
+    ("charlm train --data TEXT --out OUT --batch-size 100000000", "--batch-size"),
+    ("charlm train --data TEXT --out OUT --max-steps 1000000000000", "--max-steps"),
+    ("charlm train --data TEXT --out OUT --threads 0", "--threads"),
+    ("charlm train --data TEXT --out OUT --seed -1", "--seed"),
+    ("classify train --data NAMES --out OUT --embedding-dim 100000000", "--embedding-dim"),
+    ("classify train --data NAMES --out OUT --epochs 1000000000000", "--epochs"),
+    ("classify train --data NAMES --out OUT --ensemble 0", "--ensemble"),
+    ("classify train --data NAMES --out OUT --batch-size 0", "--batch-size"),
+    ("classify train --data NAMES --out OUT --test-fraction 0", "--test-fraction"),
+    ("tag train --data CONLLU --out OUT --char-hidden 1000000000", "--char-hidden"),
+    ("tag train --data CONLLU --out OUT --word-dim 0", "--word-dim"),
+    ("tag train --data CONLLU --out OUT --hidden-size 20000", "--hidden-size"),  # 3e9 weights
+    ("tag train --data CONLLU --out OUT --max-word-len 1", "--max-word-len"),
+    ("forecast train --data SERIES --out OUT --lookback 100000000", "--lookback"),
+    ("forecast train --data SERIES --out OUT --num-layers 1000", "--num-layers"),
+    ("forecast train --data SERIES --out OUT --test-size -1", "--test-size"),
+    ("forecast train --data SERIES --out OUT --season 100000000", "--season"),
+    ("forecast train --data SERIES --out OUT --season 168", "--season"),  # as long as the 168 training rows
+    ("forecast train --data SERIES --out OUT --horizon 100", "--horizon 100"),  # longer than the series allows
+    ("forecast train --data SERIES --out OUT --horizon 200 --test-size 0", "horizon 200"),
+    ("forecast backtest --data SERIES --origins 0", "--origins"),
+    ("forecast backtest --data SERIES --step 0", "--step"),
+    ("forecast backtest --data SERIES --horizon 100", "horizon 100"),
+    ("forecast backtest --data SERIES --threads 100000", "--threads"),
+    # the shared commands
+    ("bench --threads 0", "--threads"),
+    ("bench --repeats 0", "--repeats"),
+    ("experiment vanishing --seed -1", "--seed"),
+    ("experiment nope", "nope"),
+    ("experiment vanishing --quick --out TEXT", "corpus.txt"),
+    ("report MISSING", "missing.txt"),
+    ("gradcheck --ckpt MISSING", "missing.txt"),
+    ("gradcheck --num-layers 0", "--num-layers"),
+    ("gradcheck --num-layers 100000", "--num-layers"),
+    ("gradcheck --threshold nan", "--threshold"),
+    ("demo nope", "nope"),
 ]
 
 
@@ -221,3 +262,67 @@ def test_force_replaces_a_run_only_once_the_new_one_has_a_checkpoint(inputs, cap
     assert run([*argv, "--force"], capsys)[0] == 0
     assert (out / "best.json").is_file() and not (out / "mine.txt").exists()
     assert [p.name for p in out.parent.iterdir() if p.name.startswith(".")] == []
+
+
+# ---- bad options given to a trained run: refused in the user's terms, and the run folder is left as it was ------
+RUN_BAD = [
+    ("charlm sample --ckpt RUN --prime ζ", "--prime"),
+    ("charlm sample --ckpt RUN --prime ''", "--prime"),
+    ("charlm sample --ckpt RUN --temperature 0", "--temperature"),
+    ("charlm sample --ckpt RUN --temperature nan", "--temperature"),
+    ("charlm sample --ckpt RUN --top-p 1.5", "--top-p"),
+    ("charlm sample --ckpt RUN --top-k 0", "--top-k"),
+    ("charlm sample --ckpt RUN --length 0", "--length"),
+    ("charlm sample --ckpt RUN --length 100000000000", "--length"),
+    ("charlm neurons --ckpt RUN --cell 100000", "--cell"),
+    ("charlm train --resume RUN --max-steps 1", "--max-steps"),  # fewer than the run has done
+    ("classify predict --ckpt RUN --top-k 0 abc", "--top-k"),
+    ("classify train --resume RUN --epochs 0", "--epochs"),
+    ("tag predict --ckpt RUN ''", "sentence 1"),
+    ("tag train --resume RUN --epochs 0", "--epochs"),
+    ("forecast predict --ckpt RUN --data SHORT", "short.csv"),
+    ("forecast eval --ckpt RUN --data TRAINED", "trained.csv"),  # the training rows alone: nothing to evaluate on
+    ("forecast train --resume RUN --max-steps 0", "--max-steps"),
+    ("report RUN --threads 0", "--threads"),
+]
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> dict[str, Path]:
+    """One tiny trained run per task (CORRECTED's settings), and the data files of RUN_BAD."""
+    folder = tmp_path_factory.mktemp("runs")
+    files = {"TEXT": write_text(folder), "NAMES": write_names(folder), "CONLLU": write_conllu(folder),
+             "SERIES": write_series(folder)}
+    lines = files["SERIES"].read_text().splitlines()
+    (folder / "short.csv").write_text("\n".join(lines[:5]) + "\n")
+    (folder / "trained.csv").write_text("\n".join(lines[:-6]) + "\n")  # forecast's CORRECTED holds out 2 x 3 rows
+    files["SHORT"], files["TRAINED"] = folder / "short.csv", folder / "trained.csv"
+    for task, command in CORRECTED.items():
+        argv = [str(files.get(w, w)) for w in command.split()]
+        out = folder / task
+        assert main([str(out) if w == "OUT" else w for w in argv]) == 0
+        files[f"RUN {task}"] = out
+    return files
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize(("command", "fragment"), RUN_BAD, ids=[c for c, _ in RUN_BAD])
+def test_a_bad_option_on_a_trained_run_exits_2_and_leaves_the_run_unchanged(command, fragment, runs, tmp_path,
+                                                                            capsys, monkeypatch):
+    import shlex
+
+    monkeypatch.chdir(tmp_path)
+    task = command.split()[0] if command.split()[0] in CORRECTED else "classify"
+    run_dir = runs[f"RUN {task}"]
+    before = snapshot(run_dir)
+    argv = [str(run_dir) if w == "RUN" else str(runs.get(w, w)) for w in shlex.split(command)]
+    status, _, err = run(argv, capsys)
+    assert status == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("rnnlab: error:"), err
+    assert fragment in lines[0], lines[0]
+    assert snapshot(run_dir) == before, "the failed command changed the run folder"
+    assert list(tmp_path.iterdir()) == [], "the failed command left files behind"

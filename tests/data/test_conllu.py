@@ -96,11 +96,34 @@ def test_read_conllu_refuses_an_unknown_column_and_an_empty_file(tmp_path):
 def test_read_conllu_names_a_file_that_is_not_utf8(tmp_path):
     path = tmp_path / "latin.conllu"
     path.write_bytes(row(1, "café").encode("latin-1"))
-    with pytest.raises(RnnlabError, match=r"latin\.conllu: not valid UTF-8 at byte offset 5"):
+    with pytest.raises(RnnlabError, match=r"latin\.conllu line 1: byte 5 is not valid UTF-8 \(0xe9"):
         read_conllu(path)
 
 
 def test_read_conllu_names_the_line_of_an_empty_word_form(tmp_path):
     path = write(tmp_path, row(1, "a"), "2\t\tb\tNOUN\tNN\t_\t0\troot\t_\t_", name="empty.conllu")
     with pytest.raises(RnnlabError, match=r"empty\.conllu line 2: empty word form or upos tag"):
+        read_conllu(path)
+
+
+def test_read_conllu_skips_multiword_tokens_and_empty_nodes_and_accepts_a_bom_and_crlf(tmp_path):
+    lines = ["# text = Don't", "1-2\tDon't\t_\t_\t_\t_\t_\t_\t_\t_", row(1, "Do", "AUX"), row(2, "n't", "PART"),
+             "2.1\tgo\tgo\tVERB\t_\t_\t_\t_\t0:root\t_", row(3, "go", "VERB"), "", "0.1\tx\tx\tX\t_\t_\t_\t_\t_\t_",
+             row(1, "Yes", "INTJ")]
+    path = tmp_path / "enhanced.conllu"
+    path.write_bytes(b"\xef\xbb\xbf" + "\r\n".join(lines).encode() + b"\r\n")
+    assert read_conllu(path) == [(["Do", "n't", "go"], ["AUX", "PART", "VERB"]), (["Yes"], ["INTJ"])]
+
+
+@pytest.mark.parametrize("word_id", ["x", "1-", "-1", "1.", "1.x", "01", "1-2-3", "٣", "2 "])
+def test_read_conllu_refuses_an_id_that_is_no_word_range_or_empty_node(tmp_path, word_id):
+    path = write(tmp_path, row(1, "a"), row(word_id, "b"), name="ids.conllu")
+    with pytest.raises(RnnlabError, match=r"ids\.conllu line 2: the ID .* is not a word number"):
+        read_conllu(path)
+
+
+def test_read_conllu_refuses_a_sentence_without_words(tmp_path):
+    path = write(tmp_path, row(1, "a"), "", "# sent_id = 2", "2-3\tab\t_\t_\t_\t_\t_\t_\t_\t_", "",
+                 row(1, "b"), name="hollow.conllu")
+    with pytest.raises(RnnlabError, match=r"hollow\.conllu line 4: a sentence without words"):
         read_conllu(path)

@@ -33,7 +33,7 @@ def test_read_class_folder_keeps_non_ascii_and_inner_spaces_and_skips_blank_line
 
 def test_read_class_folder_names_the_file_that_is_not_utf8(tmp_path):
     (tmp_path / "German.txt").write_bytes("Müller\n".encode("latin-1"))
-    with pytest.raises(RnnlabError, match=r"German\.txt: not valid UTF-8 at byte offset 1"):
+    with pytest.raises(RnnlabError, match=r"German\.txt line 1: byte 1 is not valid UTF-8"):
         read_class_folder(tmp_path)
 
 
@@ -261,9 +261,13 @@ def test_read_idx_refuses_data_that_does_not_match_the_header_shape(tmp_path):
         read_idx(path)
 
 
-def test_read_idx_refuses_a_corrupt_gzip_file(tmp_path):
+def test_read_idx_refuses_a_truncated_or_corrupt_gzip_file(tmp_path):
     path = tmp_path / "broken.idx.gz"
-    path.write_bytes(gzip.compress(bytes(100))[:20])
+    whole = gzip.compress(idx_bytes(np.random.default_rng(0).integers(0, 256, (30, 20), np.uint8), 0x08))
+    path.write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(RnnlabError, match=r"broken\.idx\.gz: starts like gzip but does not decompress: truncated"):
+        read_idx(path)
+    path.write_bytes(whole[:-8] + bytes(8))  # the CRC and size at the end are wrong
     with pytest.raises(RnnlabError, match=r"broken\.idx\.gz: starts like gzip but does not decompress"):
         read_idx(path)
 
@@ -289,3 +293,80 @@ def test_read_digits_csv_names_the_line_of_a_short_row(tmp_path):
     path.write_text(row + row.replace(",3", ",x"), encoding="ascii")
     with pytest.raises(RnnlabError, match=r"digits\.csv line 2: expected numbers and an integer label"):
         read_digits_csv(path)
+
+
+# byte-order marks, CRLF and hostile sizes, reader by reader
+
+
+def test_every_labelled_reader_accepts_a_bom_and_crlf(tmp_path):
+    bom = b"\xef\xbb\xbf"
+    (tmp_path / "classes").mkdir()
+    (tmp_path / "classes" / "Irish.txt").write_bytes(bom + b"Murphy\r\nKelly\r\n")
+    assert read_class_folder(tmp_path / "classes") == (["Murphy", "Kelly"], ["Irish", "Irish"])
+    (tmp_path / "data.csv").write_bytes(bom + b'text,label\r\n"a\r\nb",x\r\nc,y\r\n')
+    assert read_labelled_csv(tmp_path / "data.csv") == (["a\nb", "c"], ["x", "y"])
+    (tmp_path / "tiny.ts").write_bytes(bom + b"@univariate true\r\n@classLabel true a b\r\n@data\r\n1,2:a\r\n3,4:b\r\n")
+    series, labels = read_ts(tmp_path / "tiny.ts")
+    assert labels.tolist() == ["a", "b"] and series[1].tolist() == [[3.0], [4.0]]
+    (tmp_path / "digits.csv").write_bytes(bom + b"\r\n".join([b",".join([b"1"] * 64 + [b"7"])] * 2) + b"\r\n")
+    images, digits = read_digits_csv(tmp_path / "digits.csv")
+    assert images.shape == (2, 8, 8) and digits.tolist() == [7, 7]
+
+
+def test_read_class_folder_says_a_file_is_not_a_folder(tmp_path):
+    (tmp_path / "Irish.txt").write_text("Murphy\n")
+    with pytest.raises(RnnlabError, match=r"Irish\.txt: is a file, expected a folder of \*\.txt class files"):
+        read_class_folder(tmp_path / "Irish.txt")
+
+
+@pytest.mark.parametrize(("case", "message"), [
+    ("1,2,3", r"line 4: expected a series, ':', then a class label; found no ':'"),
+    ("1,2,3:", r"line 4: no class label after the last ':'"),
+    ("1,inf,3:a", r"line 4: dimension 1: 'inf' is not a finite number"),
+])
+def test_read_ts_names_the_line_of_a_case_without_label_or_with_infinity(tmp_path, case, message):
+    (tmp_path / "cases.ts").write_text(f"@classLabel true a b\n@equalLength false\n@data\n{case}\n")
+    with pytest.raises(RnnlabError, match=message):
+        read_ts(tmp_path / "cases.ts")
+
+
+def test_read_ts_reads_nan_as_missing_and_tab_separated_header_values(tmp_path):
+    (tmp_path / "cases.ts").write_text("@dimensions\t1\n@classLabel\ttrue a b\n@data\n1,NaN,?:a\n")
+    series, labels = read_ts(tmp_path / "cases.ts")
+    assert np.isnan(series[0][1:, 0]).all() and labels.tolist() == ["a"]
+
+
+@pytest.mark.parametrize("size", ["0", "10000000000", "9" * 5000])
+def test_read_ts_refuses_absurd_header_sizes(tmp_path, size):
+    (tmp_path / "cases.ts").write_text(f"@dimensions {size}\n@classLabel true a\n@data\n1:a\n")
+    with pytest.raises(RnnlabError, match=r"line 1: @dimensions must be a positive integer below 10\^9"):
+        read_ts(tmp_path / "cases.ts")
+
+
+@pytest.mark.parametrize("gzipped", [False, True])
+def test_read_idx_refuses_a_header_declaring_more_than_the_file_can_hold_before_allocating(tmp_path, gzipped):
+    path = tmp_path / "huge.idx"
+    data = bytes([0, 0, 0x08, 1]) + struct.pack(">I", 4_000_000_000) + bytes(100)
+    path.write_bytes(gzip.compress(data) if gzipped else data)
+    with pytest.raises(RnnlabError, match=r"header says shape \(4000000000,\) of uint8 \(4000000000 bytes\), more"):
+        read_idx(path)
+
+
+def test_read_idx_shape_sizes_do_not_overflow(tmp_path):
+    path = tmp_path / "overflow.idx"  # 2^32-1 to the 4th wraps around in int64 arithmetic
+    path.write_bytes(bytes([0, 0, 0x08, 4]) + struct.pack(">4I", *[2**32 - 1] * 4) + bytes(8))
+    with pytest.raises(RnnlabError, match="more than a file of its size can hold"):
+        read_idx(path)
+
+
+def test_read_idx_refuses_a_body_longer_than_the_header_says(tmp_path):
+    path = tmp_path / "long.idx.gz"
+    path.write_bytes(gzip.compress(idx_bytes(np.zeros(3, np.uint8), 0x08) + b"\x00"))
+    with pytest.raises(RnnlabError, match=r"shape \(3,\) of uint8 \(3 bytes\), but more than 3 bytes follow"):
+        read_idx(path)
+
+
+def test_read_digits_csv_refuses_non_finite_pixels(tmp_path):
+    (tmp_path / "digits.csv").write_text(",".join(["1"] * 63 + ["nan", "3"]) + "\n")
+    with pytest.raises(RnnlabError, match=r"digits\.csv line 1: a pixel value is NaN or infinite"):
+        read_digits_csv(tmp_path / "digits.csv")

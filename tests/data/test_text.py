@@ -48,7 +48,8 @@ def test_read_text_concatenates_folder_files_sorted_recursively_skipping_hidden(
 def test_read_text_names_file_and_byte_offset_of_invalid_utf8(tmp_path):
     path = tmp_path / "latin1.txt"
     path.write_bytes("abc café".encode("latin-1"))
-    with pytest.raises(RnnlabError, match=r"latin1\.txt: not valid UTF-8 at byte offset 7"):
+    message = r"latin1\.txt line 1: byte 7 is not valid UTF-8 \(0xe9, .*\); pass --encoding latin-1"
+    with pytest.raises(RnnlabError, match=message):
         read_text(path)
 
 
@@ -90,14 +91,14 @@ def test_iter_text_chunks_reports_the_same_byte_offset_whatever_the_chunk_size(t
     path = tmp_path / "bad.txt"
     path.write_bytes("你好".encode() + b"\xff" + b"tail")
     for chunk_chars in (1, 2, 4, 1 << 20):
-        with pytest.raises(RnnlabError, match="bad.txt: not valid UTF-8 at byte offset 6"):
+        with pytest.raises(RnnlabError, match="bad.txt line 1: byte 6 is not valid UTF-8"):
             list(iter_text_chunks(path, chunk_chars=chunk_chars))
 
 
 def test_iter_text_chunks_refuses_a_file_ending_inside_a_character(tmp_path):
     path = tmp_path / "cut.txt"
     path.write_bytes("ab😀".encode()[:-1])
-    with pytest.raises(RnnlabError, match="cut.txt: not valid UTF-8 at byte offset 2"):
+    with pytest.raises(RnnlabError, match="cut.txt line 1: byte 2 is not valid UTF-8"):
         list(iter_text_chunks(path, chunk_chars=2))
 
 
@@ -272,7 +273,8 @@ def test_corpus_scan_gives_the_vocabulary_and_length_and_encodes_alike_in_memory
 
 def test_corpus_scan_refuses_nul_characters_naming_the_file(tmp_path):
     (tmp_path / "utf16.txt").write_bytes("plain words\n".encode("utf-16-le"))
-    with pytest.raises(RnnlabError, match="utf16.txt: contains NUL characters"):
+    message = r"utf16\.txt: looks binary, not text: byte 1 is NUL \(0x00\); if it is UTF-16 text, pass --encoding"
+    with pytest.raises(RnnlabError, match=message):
         Corpus.scan(tmp_path / "utf16.txt")
 
 

@@ -206,7 +206,7 @@ def test_an_unknown_column_lists_the_header(tmp_path):
 
 
 def test_a_missing_file_is_a_user_error(tmp_path):
-    with pytest.raises(RnnlabError, match="cannot read"):
+    with pytest.raises(RnnlabError, match=r"absent\.csv: no such file"):
         read_series_csv(tmp_path / "absent.csv")
 
 
@@ -274,3 +274,39 @@ def test_column_values_picks_the_named_columns_in_the_order_asked():
     np.testing.assert_array_equal(series.column_values(["y2", "y0"]), [[100.0, 1.0], [200.0, 2.0]])
     with pytest.raises(RnnlabError, match=r"lacks the columns \['sales'\]"):
         series.column_values(["y0", "sales"])
+
+
+# --- hostile files ------------------------------------------------------------------------------------
+
+
+def test_a_bom_and_crlf_are_accepted(tmp_path):
+    path = tmp_path / "series.csv"
+    path.write_bytes(b"\xef\xbb\xbfmonth,value\r\n2000-01,1\r\n2000-02,2\r\n2000-03,3\r\n")
+    series = read_series_csv(path)
+    assert series.columns == ["value"] and series.freq == "MS" and series.values[:, 0].tolist() == [1, 2, 3]
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    (",x\n2020,1\n2021,2\n", r"series\.csv: line 1: column 1 of the header has no name"),
+    ("d,x,x\n2020,1,2\n2021,2,3\n", r"series\.csv: line 1: the header names column 'x' twice"),
+    ("d,x\n", r"series\.csv: only a header line, no data rows"),
+    ("", r"series\.csv: empty file"),
+    ("d,x\n2020,1\n2021,-inf\n", r"series\.csv: line 3 column 'x': '-inf' is not a finite number"),
+    ("d,x\n2020-01,1\n2020-03,3\n2020-02,2\n", r"line 4: time 2020-02 comes before 2020-03 on line 3"),
+    ("d,x\n٢٠٢٠,1\n2021,2\n", r"line 2 column 'd': cannot read '٢٠٢٠' as a date"),
+])
+def test_a_bad_csv_names_the_line_and_column(tmp_path, text, message):
+    with pytest.raises(RnnlabError, match=message):
+        read_series_csv(write_csv(tmp_path, text))
+
+
+def test_gaps_are_counted_without_building_the_grid(tmp_path):
+    text = "t,x\n2000-01-01 00:00:00,1\n2000-01-01 00:00:01,2\n9999-01-01 00:00:00,3\n"
+    with pytest.raises(RnnlabError, match=r"252424079998 gaps in the s time grid \(first missing timestamps "
+                                          r"2000-01-01T00:00:02, 2000-01-01T00:00:03, 2000-01-01T00:00:04\)"):
+        read_series_csv(write_csv(tmp_path, text))
+    with pytest.raises(RnnlabError, match=r"the times span 252424080001 steps \(s\) but there are only 3 rows "
+                                          r"\(the largest jump: line 3 to line 4\)"):
+        read_series_csv(write_csv(tmp_path, text), missing="interpolate")
+    with pytest.warns(UserWarning, match="left 252424079998 gaps"):
+        assert len(read_series_csv(write_csv(tmp_path, text), missing="drop")) == 3

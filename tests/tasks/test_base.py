@@ -1,6 +1,9 @@
 """The run folder shared by every task: nothing left behind by a run that fails before its first checkpoint."""
 
-from rnnlab.tasks.base import RunFolder
+import pytest
+
+from rnnlab.errors import RnnlabError
+from rnnlab.tasks.runs import RunFolder
 
 
 def test_a_run_that_fails_before_its_first_checkpoint_empties_the_folder_it_was_given(tmp_path):
@@ -34,3 +37,27 @@ def test_a_committed_forced_run_takes_the_place_of_the_old_one(tmp_path):
     run.committed()
     run.discard()  # after a checkpoint, a failure keeps the new run
     assert (out / "best.json").read_text() == "new" and sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
+@pytest.mark.parametrize("hidden_size", [4096, 10**9])
+def test_settings_that_declare_a_model_larger_than_its_weights_are_refused_before_allocating(hidden_size, tmp_path):
+    import tracemalloc
+
+    from rnnlab.checkpoint import load_checkpoint, save_checkpoint
+    from rnnlab.tasks.classify import SequenceClassifier
+
+    texts = ["aaeio", "bcdfg", "eaiou", "gfdcb"] * 5
+    labels = ["v", "c", "v", "c"] * 5
+    SequenceClassifier(hidden_size=4, embedding_dim=4, epochs=1).fit(texts, labels, progress=False).save(tmp_path)
+    arrays, meta = load_checkpoint(tmp_path)
+    meta["config"]["hidden_size"] = hidden_size  # a consistent checkpoint (checksums and all) that lies about its size
+    save_checkpoint(tmp_path, "best", arrays, {k: v for k, v in meta.items() if k not in ("format", "weights",
+                                                                                        "sha256")})
+    tracemalloc.start()
+    try:
+        with pytest.raises(RnnlabError, match=str(tmp_path)):
+            SequenceClassifier.load(tmp_path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 << 20, f"{peak:,} bytes allocated"

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from rnnlab.checkpoint import load_checkpoint
-from rnnlab.errors import RnnlabError
+from rnnlab.errors import Diverged, RnnlabError
 from rnnlab.tasks.charlm import CharLM
 
 from ..conftest import REPO
@@ -121,7 +121,7 @@ def write_bad(folder, kind: str):
     return path
 
 
-@pytest.mark.parametrize("kind, message", [("missing", "no such file"), ("binary", "not valid UTF-8"),
+@pytest.mark.parametrize("kind, message", [("missing", "no such file"), ("binary", "looks binary"),
                                            ("latin1", "not valid UTF-8"), ("utf16", "NUL"),
                                            ("short", "too short"), ("empty", "empty corpus")])
 def test_bad_text_is_refused_before_the_run_folder_is_made(tmp_path, kind, message):
@@ -132,8 +132,8 @@ def test_bad_text_is_refused_before_the_run_folder_is_made(tmp_path, kind, messa
     assert not (tmp_path / "run").exists()
 
 
-def test_a_non_finite_loss_keeps_the_position_and_state_of_the_last_trained_batch(corpus, tmp_path):
-    config = SMALL | {"max_steps": 8, "eval_every": 3, "sample_every": 8, "schedule": "constant"}
+def test_a_non_finite_loss_stops_naming_the_step_and_keeps_the_last_good_checkpoint(corpus, tmp_path):
+    config = SMALL | {"max_steps": 6, "eval_every": 3, "sample_every": 8, "schedule": "constant"}
     CharLM(**config).fit(corpus, run_dir=tmp_path / "clean", progress=False)
     lm = CharLM(**config | {"max_steps": 12})
 
@@ -141,13 +141,30 @@ def test_a_non_finite_loss_keeps_the_position_and_state_of_the_last_trained_batc
         if step == 8:
             lm.model_.head.bias.data[:] = np.nan
 
-    lm.fit(corpus, run_dir=tmp_path / "nan", progress=False, on_sample=poison)
-    assert lm.loop_.step == 8 and np.isfinite(lm.evaluate()["loss"])  # the best weights are back
+    with pytest.raises(Diverged, match="step 9: the loss is nan"):
+        lm.fit(corpus, run_dir=tmp_path / "nan", progress=False, on_sample=poison)
     (clean_arrays, clean), (nan_arrays, nan) = (load_checkpoint(tmp_path / run, "latest") for run in ("clean", "nan"))
-    assert nan["loop"]["step"] == clean["loop"]["step"] == 8
+    assert nan["loop"]["step"] == clean["loop"]["step"] == 6  # the last evaluation's checkpoint, intact
     assert nan["position"] == clean["position"]
-    for name in ("carry.0", "carry.1"):
-        np.testing.assert_array_equal(nan_arrays[name], clean_arrays[name])
+    for name in clean_arrays:
+        np.testing.assert_array_equal(nan_arrays[name], clean_arrays[name], err_msg=name)
+
+
+def test_backoff_goes_back_to_the_last_evaluation_with_half_the_rate_and_finishes(corpus, tmp_path):
+    lm = CharLM(**SMALL | {"max_steps": 12, "eval_every": 3, "sample_every": 4, "schedule": "constant",
+                           "on_nan": "backoff"})
+    poisoned = []
+
+    def poison(step: int, text: str) -> None:  # once, after 8 steps: the 9th batch's loss is NaN
+        if step == 8 and not poisoned:
+            poisoned.append(step)
+            lm.model_.head.bias.data[:] = np.nan
+
+    lm.fit(corpus, run_dir=tmp_path / "run", progress=False, on_sample=poison)
+    assert poisoned and lm.loop_.step == 12 and lm.loop_.backoffs == 1 and lm.loop_.lr_scale == 0.5
+    assert [row["step"] for row in lm.history_] == [3, 6, 9, 12]
+    assert lm.optimizer_.lr == pytest.approx(SMALL.get("lr", CharLM().lr) / 2)
+    assert load_checkpoint(tmp_path / "run", "latest")[1]["loop"]["lr_scale"] == 0.5
 
 
 def test_a_loss_that_is_never_finite_is_an_error_and_leaves_no_run(corpus, tmp_path):
@@ -156,7 +173,7 @@ def test_a_loss_that_is_never_finite_is_an_error_and_leaves_no_run(corpus, tmp_p
     def poison(step: int, text: str) -> None:
         lm.model_.head.bias.data[:] = np.nan
 
-    with pytest.raises(RnnlabError, match="not finite at step 1"):
+    with pytest.raises(Diverged, match="step 1: the loss is nan"):
         lm.fit(corpus, run_dir=tmp_path / "run", progress=False, on_sample=poison)
     assert not (tmp_path / "run").exists()
 
@@ -176,7 +193,7 @@ def test_non_ascii_text_round_trips_through_training_and_sampling(tmp_path):
 
 def test_prime_with_unknown_characters_is_a_clear_error(corpus, tmp_path):
     lm = CharLM(**SMALL | {"max_steps": 1}).fit(corpus, progress=False)
-    with pytest.raises(RnnlabError, match="prime text: characters not in the vocabulary: 'Z'"):
+    with pytest.raises(RnnlabError, match="`prime`.*characters not in the vocabulary: 'Z'"):
         lm.sample(10, prime="Zebra")
 
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from rnnlab import Forecaster
+from rnnlab.checkpoint import load_checkpoint, save_checkpoint
 from rnnlab.errors import RnnlabError
 
 SETTINGS = dict(lookback=12, horizon=4, hidden_size=8, eval_every=10, patience=None, dropout=0.0,
@@ -49,7 +50,7 @@ def test_resume_continues_from_the_saved_step_and_ends_where_one_longer_run_ends
 def test_resume_changes_only_the_budget_and_needs_the_same_training_rows(tmp_path):
     y, run = series(), tmp_path / "run"
     Forecaster(**SETTINGS, max_steps=10).fit(y, train_end=150, run_dir=run, progress=False)
-    with pytest.raises(RnnlabError, match="only max_steps, epochs, minutes may change, not hidden_size"):
+    with pytest.raises(RnnlabError, match="only max_steps, epochs, minutes, on_nan may change, not hidden_size"):
         Forecaster.resume(run, hidden_size=16)
     with pytest.raises(RnnlabError, match="differ from those the run was started on"):
         Forecaster.resume(run, max_steps=20).fit(y + 1, run_dir=run, progress=False)
@@ -84,9 +85,15 @@ def test_load_reads_the_saved_target_transform_back(tmp_path):
     assert loaded.transform_.to_json() == model.transform_.to_json()
     np.testing.assert_array_equal(loaded.predict(), model.predict())
     # the transform is read from best.json, not rebuilt from the settings: drop it there and the levels go
-    document = json.loads((tmp_path / "run" / "best.json").read_text())
+    arrays, document = load_checkpoint(tmp_path / "run")
     document["transform"]["steps"] = []
-    (tmp_path / "run" / "best.json").write_text(json.dumps(document))
+    edited = json.loads((tmp_path / "run" / "best.json").read_text())
+    edited["transform"]["steps"] = []
+    (tmp_path / "run" / "best.json").write_text(json.dumps(edited))
+    with pytest.raises(RnnlabError, match="does not match its weights file"):  # an edit by hand is refused
+        Forecaster.load(tmp_path / "run")
+    save_checkpoint(tmp_path / "run", "best", arrays, {k: v for k, v in document.items()
+                                                       if k not in ("format", "weights", "sha256")})
     undifferenced = Forecaster.load(tmp_path / "run")
     assert undifferenced.transform_.lost == 0
     assert np.all(np.abs(undifferenced.predict() - model.predict()) > 10)  # differences read as levels

@@ -10,10 +10,14 @@ from __future__ import annotations
 import argparse
 import importlib
 import pkgutil
+import signal
 import sys
 
-from rnnlab.cli.common import Output, Parser, add_json, json_to_stdout, limit_threads
+from rnnlab import checks
+from rnnlab.argparsing import checked
+from rnnlab.cli.common import Output, Parser, add_json, file_encoding, json_to_stdout, limit_threads
 from rnnlab.errors import RnnlabError
+from rnnlab.train import TrainingInterrupted
 
 
 def _gradcheck(args: argparse.Namespace) -> int:
@@ -137,8 +141,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("gradcheck", help="check every hand-written gradient against central differences (float64)")
     p.add_argument("--cell", nargs="+", choices=["rnn", "rnn_relu", "lstm", "gru"],
                    help="cells to check, as the tasks name them (rnn: tanh; default: all four)")
-    p.add_argument("--num-layers", nargs="+", type=int, default=[1, 2, 3], help="layer counts to check (default 1 2 3)")
-    p.add_argument("--threshold", type=float, default=1e-6, help="fail above this relative error (default 1e-6)")
+    p.add_argument("--num-layers", nargs="+", type=checked(int, checks.int_in(1, 8)), default=[1, 2, 3],
+                   help="layer counts to check, 1 to 8 (default 1 2 3)")
+    p.add_argument("--threshold", type=checked(float, checks.positive), default=1e-6,
+                   help="fail above this relative error (default 1e-6)")
     p.add_argument("--ckpt", metavar="RUN", help="check the networks of a run's best checkpoint instead of the grid")
     add_json(p)
     p.set_defaults(run=_gradcheck)
@@ -155,14 +161,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(json_to_stdout(sys.argv[1:] if argv is None else argv))
+    if hasattr(signal, "SIGXFSZ"):  # over a file-size limit, a write fails (EFBIG) instead of killing the process
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _terminate)  # (training itself ends its step and checkpoints first)
     try:
         if not hasattr(args, "threads"):
             return args.run(args)
-        with limit_threads(args):  # every computing command has --threads
+        with limit_threads(args), file_encoding(args):  # every computing command has --threads; readers --encoding
             return args.run(args)
     except RnnlabError as error:
         print(f"rnnlab: error: {error}", file=sys.stderr)
-        return 2
+        return getattr(error, "exit_status", 2)
+    except TrainingInterrupted as stop:
+        print(f"rnnlab: {_interrupted(args, stop)}", file=sys.stderr)
+        return stop.exit_status
     except KeyboardInterrupt:
         print("rnnlab: interrupted", file=sys.stderr)
         return 130
@@ -172,6 +184,21 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as error:  # a file that cannot be written (no permission, no space): say which, in one line
         print(f"rnnlab: error: {error.filename or ''}: {error.strerror or error}", file=sys.stderr)
         return 2
+
+
+def _terminate(signum: int, frame) -> None:
+    """SIGTERM outside training: exit 143 through the usual clean-up (a run folder with no checkpoint goes)."""
+    raise SystemExit(128 + signum)
+
+
+def _interrupted(args: argparse.Namespace, stop: TrainingInterrupted) -> str:
+    """One line: which signal stopped training, where, and how to continue."""
+    folder = getattr(args, "resume", None) or getattr(args, "out", None)
+    name = signal.Signals(stop.signum).name
+    if stop.saved and folder:
+        return (f"{name}: stopped after step {stop.step}, saved in {folder}; continue with: "
+                f"rnnlab {args.command} train --resume {folder}")
+    return f"{name}: stopped after step {stop.step}; this run cannot be resumed"
 
 
 if __name__ == "__main__":

@@ -2,16 +2,22 @@
 
 import argparse
 
-from rnnlab.cli.common import Output, add_json
+from rnnlab import checks
+from rnnlab.cli.common import Output, add_json, checked
 from rnnlab.errors import RnnlabError
+
+MAX_REPEATS = 1000  # each timed step of configuration c takes seconds
 
 
 def register(sub) -> None:
     p = sub.add_parser("bench", help="time training and sampling against PyTorch on the CPU")
     p.add_argument("configs", nargs="*", default=["a", "b", "c", "d", "e"], help="configurations a-e (default all)")
-    p.add_argument("--threads", type=int, default=1, help="threads for both engines (default 1)")
-    p.add_argument("--repeats", type=int, default=7, help="timed steps per engine, at least (median reported)")
-    p.add_argument("--warmup", type=int, default=3, help="untimed steps first")
+    p.add_argument("--threads", type=checked(int, checks.threads), default=1,
+                   help="threads for both engines (default 1)")
+    p.add_argument("--repeats", type=checked(int, checks.int_in(1, MAX_REPEATS)), default=7,
+                   help=f"timed steps per engine, at least (median reported; at most {MAX_REPEATS})")
+    p.add_argument("--warmup", type=checked(int, checks.int_in(0, MAX_REPEATS)), default=3,
+                   help="untimed steps first")
     add_json(p)
     p.set_defaults(run=run)
 

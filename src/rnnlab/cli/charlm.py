@@ -9,15 +9,18 @@ import argparse
 import functools
 import math
 
+from rnnlab import checks
 from rnnlab.cli.common import (
     Output,
     add_ckpt,
+    add_encoding,
     add_json,
     add_settings,
     add_threads,
     add_train_flags,
     build,
     check_train_args,
+    checked,
     given_settings,
 )
 from rnnlab.tasks.charlm_config import PRESETS, CharLMConfig
@@ -38,13 +41,16 @@ def register(sub) -> None:
 
     sample = commands.add_parser("sample", help="generate text from a trained model")
     add_ckpt(sample)
-    sample.add_argument("--length", type=int, default=500, help="characters to generate (default 500)")
+    sample.add_argument("--length", type=checked(int, checks.sample_chars), default=500,
+                        help=f"characters to generate, at most {checks.MAX_SAMPLE_CHARS:,} (default 500)")
     sample.add_argument("--temperature", type=float, default=1.0, help="divides the logits (default 1)")
-    sample.add_argument("--top-k", type=int, help="sample among the k likeliest characters")
+    sample.add_argument("--top-k", type=checked(int, checks.positive_int), help="sample among the k likeliest "
+                        "characters")
     sample.add_argument("--top-p", type=float, help="sample among the likeliest characters covering p")
     sample.add_argument("--argmax", action="store_true", help="always take the likeliest character")
     sample.add_argument("--prime", help="text to start from (printed before the generated text)")
-    sample.add_argument("--seed", type=int, help="random seed (default: the checkpoint's sampling generator)")
+    sample.add_argument("--seed", type=checked(int, checks.seed), help="random seed (default: the checkpoint's "
+                        "sampling generator)")
     add_json(sample)
     add_threads(sample)
     sample.set_defaults(run=run_sample)
@@ -52,6 +58,7 @@ def register(sub) -> None:
     evaluate = commands.add_parser("eval", help="loss, bits per character and perplexity on a text")
     add_ckpt(evaluate)
     evaluate.add_argument("--data", help="a UTF-8 text (default: the run's validation split)")
+    add_encoding(evaluate)
     add_json(evaluate)
     add_threads(evaluate)
     evaluate.set_defaults(run=run_eval)
@@ -60,10 +67,12 @@ def register(sub) -> None:
                                   "of the text, and a page colouring the text by a unit's activation")
     add_ckpt(neurons)
     neurons.add_argument("--data", help="a UTF-8 text (default: the run's validation split)")
+    add_encoding(neurons)
     neurons.add_argument("--out", metavar="FILE.html", help="the page to write (default: RUN/neurons.html)")
     neurons.add_argument("--cell", type=int, metavar="N", help="the unit to colour the text by (default: the best "
                          "unit for line position)")
-    neurons.add_argument("--top", type=int, default=3, metavar="K", help="units shown per feature (default 3)")
+    neurons.add_argument("--top", type=checked(int, checks.positive_int), default=3, metavar="K",
+                         help="units shown per feature (default 3)")
     add_json(neurons)
     add_threads(neurons)
     neurons.set_defaults(run=run_neurons)
@@ -72,8 +81,8 @@ def register(sub) -> None:
 def run_train(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from rnnlab.tasks.base import RunFolder
     from rnnlab.tasks.charlm import CharLM
+    from rnnlab.tasks.runs import RunFolder
 
     settings = given_settings(args, CharLMConfig)
     check_train_args(args, settings, BUDGETS, data_flags=("preset",), needs_data=False)
@@ -150,8 +159,6 @@ def run_neurons(args: argparse.Namespace) -> int:
     from rnnlab.tasks.charlm import CharLM
     from rnnlab.tasks.charlm_config import build_model
 
-    if args.top < 1:
-        raise InvalidArgument("--top", "a positive integer", args.top)
     lm = CharLM.load(args.ckpt)
     units = len(unit_names(lm.model_))
     if args.cell is not None and not 0 <= args.cell < units:

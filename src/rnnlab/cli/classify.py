@@ -19,9 +19,11 @@ from typing import Any
 
 import numpy as np
 
+from rnnlab import checks
 from rnnlab.cli.common import (
     Output,
     add_ckpt,
+    add_encoding,
     add_json,
     add_plot,
     add_settings,
@@ -29,6 +31,7 @@ from rnnlab.cli.common import (
     add_train_flags,
     build,
     check_train_args,
+    checked,
     given_settings,
 )
 from rnnlab.errors import InvalidArgument, RnnlabError
@@ -57,6 +60,7 @@ def register(sub) -> None:
     e = verbs.add_parser("eval", help="evaluate a run on labelled data")
     add_ckpt(e)
     e.add_argument("--data", required=True, help="labelled data in any supported format")
+    add_encoding(e)
     _columns(e)
     add_json(e)
     add_plot(e, "the confusion matrix")
@@ -67,7 +71,9 @@ def register(sub) -> None:
     add_ckpt(r)
     r.add_argument("texts", nargs="*", help="texts to classify (text models)")
     r.add_argument("--data", help="a file of sequences to classify instead (any supported format)")
-    r.add_argument("--top-k", type=int, default=3, help="classes to show per input (default 3)")
+    add_encoding(r)
+    r.add_argument("--top-k", type=checked(int, checks.positive_int), default=3,
+                   help="classes to show per input (default 3)")
     _columns(r)
     add_json(r)
     add_threads(r)
@@ -115,8 +121,8 @@ def _split(source: dict[str, Any], seed: int, out: Output) -> dict[str, Any]:
 
 def _train(args: argparse.Namespace) -> int:
     from rnnlab.baselines.classification import baseline_scores
-    from rnnlab.tasks.base import RunFolder
     from rnnlab.tasks.classify import SequenceClassifier
+    from rnnlab.tasks.runs import RunFolder
 
     settings = given_settings(args, ClassifyConfig)
     check_train_args(args, settings, BUDGETS,
@@ -186,8 +192,6 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    if args.top_k < 1:
-        raise InvalidArgument("--top-k", "a positive integer", args.top_k)
     out = Output(args.json, quiet=False)
     clf, columns = _load(args)
     if args.data:

@@ -18,39 +18,20 @@ import math
 import sys
 import time
 import typing
+from contextlib import AbstractContextManager
 from dataclasses import MISSING, fields
 from pathlib import Path
 from typing import Any
 
+from rnnlab import checks
+from rnnlab.argparsing import Parser, checked, value_type  # noqa: F401  (the commands import them from here)
 from rnnlab.config import Config, allows_none, base_type
 from rnnlab.errors import InvalidArgument, RnnlabError
-
-
-class Parser(argparse.ArgumentParser):
-    """argparse, with its usage errors on one line (`rnnlab: error: ...`) and exit status 2."""
-
-    def error(self, message: str) -> typing.NoReturn:
-        where = self.prog.removeprefix("rnnlab").strip()  # the command, e.g. "classify train"
-        self.exit(2, f"rnnlab: error: {where + ': ' if where else ''}{message}\n")
 
 
 def flag(name: str) -> str:
     """The command-line flag of a setting: `hidden_size` -> `--hidden-size`."""
     return "--" + name.replace("_", "-")
-
-
-def _value_type(kind: type, optional: bool):
-    def parse(text: str):
-        if optional and text.lower() == "none":
-            return None
-        try:
-            return kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {kind.__name__}{' or none' if optional else ''}, "
-                                             f"got {text!r}") from None
-
-    parse.__name__ = kind.__name__
-    return parse
 
 
 def add_settings(parser: argparse.ArgumentParser, config_class: type[Config]) -> None:
@@ -68,7 +49,7 @@ def add_settings(parser: argparse.ArgumentParser, config_class: type[Config]) ->
         elif kind is tuple:
             kwargs.update(nargs="*", metavar="NAME")
         else:
-            kwargs["type"] = _value_type(kind, optional)
+            kwargs["type"] = value_type(kind, optional)
             if f.metadata.get("choices"):
                 kwargs["choices"] = list(f.metadata["choices"]) + ([None] if optional else [])
                 kwargs["metavar"] = "{" + ",".join(map(str, f.metadata["choices"])) + "}"
@@ -100,6 +81,23 @@ def add_train_flags(parser: argparse.ArgumentParser, data_help: str, budgets: tu
                         help="replace an existing run folder (once the new run has written its first checkpoint)")
     add_quiet(parser)
     add_threads(parser)
+    add_encoding(parser)
+
+
+def add_encoding(parser: argparse.ArgumentParser) -> None:
+    """--encoding, on every command that reads a text file (--data, --test, --val)."""
+    parser.add_argument("--encoding", metavar="ENC", help="the text encoding of the files read, e.g. latin-1, "
+                        "cp1252, utf-16 (default: UTF-8; a byte-order mark and CRLF line ends are always accepted)")
+
+
+def file_encoding(args: argparse.Namespace) -> AbstractContextManager[str]:
+    """A context in which the readers decode text files as `--encoding` says (UTF-8 without it)."""
+    from rnnlab.data.files import text_encoding
+
+    try:
+        return text_encoding(getattr(args, "encoding", None))
+    except InvalidArgument as error:
+        raise error.for_flag("--encoding") from None
 
 
 def add_quiet(parser: argparse.ArgumentParser) -> None:
@@ -107,7 +105,8 @@ def add_quiet(parser: argparse.ArgumentParser) -> None:
 
 
 def add_threads(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--threads", type=int, default=1, help="BLAS threads for matrix products (default 1)")
+    parser.add_argument("--threads", type=int, default=1, help=f"BLAS threads for matrix products, at most "
+                        f"{checks.MAX_THREADS} (default 1)")
 
 
 def limit_threads(args: argparse.Namespace):
@@ -115,8 +114,7 @@ def limit_threads(args: argparse.Namespace):
     from threadpoolctl import threadpool_limits
 
     threads = getattr(args, "threads", 1)
-    if threads < 1:
-        raise InvalidArgument("--threads", "a positive integer", threads)
+    checks.require("--threads", threads, checks.threads)
     return threadpool_limits(threads)
 
 
@@ -160,11 +158,12 @@ def check_train_args(args: argparse.Namespace, settings: dict[str, Any], budgets
     default) and, without --out, goes to a new folder runs/TASK-DATE-TIME.
     """
     if args.resume:
-        extra = [flag(k) for k in settings if k not in budgets]
+        allowed = (*budgets, "on_nan")  # a larger budget, and what to do if the loss turns NaN
+        extra = [flag(k) for k in settings if k not in allowed]
         extra += [flag(k) for k in ("data", "out", "force", *data_flags) if getattr(args, k, None) not in (None, False)]
         if extra:
             raise RnnlabError(f"--resume continues a run as it was configured and reads its data as it did; only "
-                              f"{', '.join(map(flag, budgets))} may be given with it, not {', '.join(extra)}")
+                              f"{', '.join(map(flag, allowed))} may be given with it, not {', '.join(extra)}")
     elif needs_data and not args.data:
         raise RnnlabError(f"--data is required (the data to train on), or --resume RUN; see rnnlab {args.command} "
                           f"train --help")

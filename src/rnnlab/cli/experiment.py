@@ -6,7 +6,9 @@ import argparse
 import time
 from pathlib import Path
 
-from rnnlab.cli.common import Output, add_json, add_quiet, add_threads
+from rnnlab import checks
+from rnnlab.cli.common import Output, add_json, add_quiet, add_threads, checked
+from rnnlab.errors import RnnlabError
 
 
 def register(sub) -> None:
@@ -19,7 +21,7 @@ def register(sub) -> None:
                    "runs/experiment-NAME); written only once the experiment has finished")
     p.add_argument("--quick", action="store_true", help="a tiny set-up that runs in seconds (checks the mechanics; "
                    "its figures answer nothing)")
-    p.add_argument("--seed", type=int, default=0, help="seed for weights and data (default 0)")
+    p.add_argument("--seed", type=checked(int, checks.seed), default=0, help="seed for weights and data (default 0)")
     add_json(p)
     add_quiet(p)
     add_threads(p)
@@ -29,12 +31,14 @@ def register(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from rnnlab.experiments import describe, run_experiment
 
+    out = Path(args.out or f"runs/experiment-{args.name}")
+    if out.exists() and not out.is_dir():  # refused now, not after the experiment has run
+        raise RnnlabError(f"{out}: exists and is not a folder; choose another --out")
     output = Output(args.json, args.quiet)
     output.note(f"{args.name}: {describe(args.name)}{' (--quick)' if args.quick else ''}")
     start = time.perf_counter()
     result = run_experiment(args.name, quick=args.quick, seed=args.seed)
     seconds = time.perf_counter() - start
-    out = Path(args.out or f"runs/experiment-{args.name}")
     written = result.write(out)
     output.say(result.verdict)
     output.note(f"wrote {', '.join(str(p) for p in written)} ({seconds:.1f} s)")

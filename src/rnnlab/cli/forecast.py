@@ -8,13 +8,15 @@ backtest's `--origins` / `--step`.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 from pathlib import Path
 
-from rnnlab.checks import positive_int, require
+from rnnlab import checks
 from rnnlab.cli.common import (
     Output,
     add_ckpt,
+    add_encoding,
     add_json,
     add_plot,
     add_quiet,
@@ -23,6 +25,7 @@ from rnnlab.cli.common import (
     add_train_flags,
     build,
     check_train_args,
+    checked,
     finite,
     given_settings,
 )
@@ -39,7 +42,8 @@ def register(sub) -> None:
     t = verbs.add_parser("train", help="fit on all but the last --test-size rows, save the run, evaluate the tail")
     add_train_flags(t, "CSV with a header, a time column and value columns", BUDGETS)
     _reading_flags(t)
-    t.add_argument("--test-size", type=int, help="rows held out at the end for evaluation (default 2 x horizon; "
+    t.add_argument("--test-size", type=checked(int, checks.non_negative_int),
+                   help="rows held out at the end for evaluation (default 2 x horizon; "
                    "0: train on everything)")
     add_settings(t, ForecastConfig)
     t.set_defaults(run=_train)
@@ -47,6 +51,7 @@ def register(sub) -> None:
     e = verbs.add_parser("eval", help="evaluate a saved run on the rows of a CSV after its training data")
     add_ckpt(e)
     e.add_argument("--data", required=True, help="CSV with the run's columns, running past its training data")
+    add_encoding(e)
     _reading_flags(e)
     add_json(e)
     add_threads(e)
@@ -56,6 +61,7 @@ def register(sub) -> None:
     r = verbs.add_parser("predict", help="forecast the horizon after the training data, or after the end of a CSV")
     add_ckpt(r)
     r.add_argument("--data", help="forecast after the end of this CSV instead (the run's columns; no refit)")
+    add_encoding(r)
     _reading_flags(r)
     add_json(r)
     add_threads(r)
@@ -64,9 +70,11 @@ def register(sub) -> None:
 
     b = verbs.add_parser("backtest", help="rolling-origin backtest: refit at each origin, baselines beside")
     b.add_argument("--data", required=True, help="CSV with a header, a time column and value columns")
+    add_encoding(b)
     _reading_flags(b)
-    b.add_argument("--origins", type=int, default=5, help="number of forecast origins (default 5)")
-    b.add_argument("--step", type=int, help="rows between origins (default: the horizon)")
+    b.add_argument("--origins", type=checked(int, checks.int_in(1, checks.MAX_ORIGINS)), default=5,
+                   help=f"number of forecast origins, at most {checks.MAX_ORIGINS} (default 5)")
+    b.add_argument("--step", type=checked(int, checks.length), help="rows between origins (default: the horizon)")
     add_json(b)
     add_plot(b, "the forecast from each origin")
     add_quiet(b)
@@ -87,8 +95,6 @@ def _read(path: str, args: argparse.Namespace, out: Output, saved: dict | None =
     from rnnlab.data.timeseries import read_series_csv
 
     saved = saved or {}
-    if not Path(path).is_file():
-        raise RnnlabError(f"{path}: no such file")
     series = read_series_csv(path, time_column=args.time_column or saved.get("time_column"),
                              value_columns=saved.get("value_columns"), missing=args.missing or saved.get("missing")
                              or "fail")
@@ -97,20 +103,26 @@ def _read(path: str, args: argparse.Namespace, out: Output, saved: dict | None =
     return series
 
 
+@contextlib.contextmanager
+def _about(path: str | None):
+    """A problem the model finds with the data of --data, reported with the file's name in front."""
+    try:
+        yield
+    except InvalidArgument:
+        raise
+    except RnnlabError as error:
+        raise RnnlabError(f"{path}: {error}" if path else str(error)) from None
+
+
 def _check_plot(args: argparse.Namespace) -> None:
     """A --plot into a folder that does not exist is refused before any work (a typo should not cost a run)."""
     if args.plot and not Path(args.plot).parent.is_dir():
         raise RnnlabError(f"--plot {args.plot}: the folder {Path(args.plot).parent} does not exist")
 
 
-def _positive(flag: str, value: int | None) -> None:
-    if value is not None:
-        require(flag, value, positive_int)
-
-
 def _train(args: argparse.Namespace) -> int:
-    from rnnlab.tasks.base import RunFolder
     from rnnlab.tasks.forecast import Forecaster
+    from rnnlab.tasks.runs import RunFolder
 
     settings = given_settings(args, ForecastConfig)
     check_train_args(args, settings, BUDGETS, data_flags=("test_size", "time_column", "missing"))
@@ -196,7 +208,9 @@ def _eval(args: argparse.Namespace) -> int:
     _check_plot(args)
     out = Output(args.json)
     model = Forecaster.load(args.ckpt)
-    report = model.report(_read(args.data, args, out, model.data_source_))
+    series = _read(args.data, args, out, model.data_source_)
+    with _about(args.data):
+        report = model.report(series)
     out.say(report.format())
     if args.plot:
         out.say(f"wrote {report.plot(args.plot)}")
@@ -213,7 +227,8 @@ def _predict(args: argparse.Namespace) -> int:
     out = Output(args.json)
     model = Forecaster.load(args.ckpt)
     series = _read(args.data, args, out, model.data_source_) if args.data else None
-    forecast = model.predict(series)
+    with _about(args.data):
+        forecast = model.predict(series)
     lower, upper = model.predict_interval(series)
     times = model.forecast_times(series)
     out.say(f"{'time':12s} {'forecast':>12s} {'lower':>12s} {'upper':>12s}   ({model.interval_label})")
@@ -242,8 +257,6 @@ def _predict(args: argparse.Namespace) -> int:
 def _backtest(args: argparse.Namespace) -> int:
     from rnnlab.tasks.forecast import Forecaster
 
-    _positive("--origins", args.origins)
-    _positive("--step", args.step)
     _check_plot(args)
     out = Output(args.json, args.quiet)
     model = build(Forecaster, given_settings(args, ForecastConfig))

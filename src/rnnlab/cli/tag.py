@@ -21,6 +21,7 @@ from pathlib import Path
 from rnnlab.cli.common import (
     Output,
     add_ckpt,
+    add_encoding,
     add_json,
     add_settings,
     add_threads,
@@ -50,6 +51,7 @@ def register(sub) -> None:
     e = tag_sub.add_parser("eval", help="accuracy of a trained tagger and of the baseline on a CoNLL-U file")
     add_ckpt(e)
     e.add_argument("--data", required=True, help="CoNLL-U file to evaluate on")
+    add_encoding(e)
     e.add_argument("--column", choices=COLUMNS, help="tag column (default: the one the tagger was trained on)")
     add_json(e)
     add_threads(e)
@@ -59,6 +61,7 @@ def register(sub) -> None:
     add_ckpt(r)
     r.add_argument("sentences", nargs="*", help="sentences in plain text, one argument each")
     r.add_argument("--data", help="a UTF-8 text file of sentences to tag instead, one a line")
+    add_encoding(r)
     add_json(r)
     add_threads(r)
     r.set_defaults(run=predict)
@@ -67,14 +70,12 @@ def register(sub) -> None:
 def _read(path: str, column: str) -> tuple[list[list[str]], list[list[str]]]:
     from rnnlab.data.conllu import read_conllu
 
-    if not Path(path).is_file():
-        raise RnnlabError(f"{path}: no such file")
-    sentences = read_conllu(path, column=column)
+    sentences = read_conllu(path, column=column)  # a missing path or a folder: said by the reader
     return [words for words, _ in sentences], [tags for _, tags in sentences]
 
 
 def train(args: argparse.Namespace) -> int:
-    from rnnlab.tasks.base import RunFolder
+    from rnnlab.tasks.runs import RunFolder
     from rnnlab.tasks.tag import SequenceTagger
 
     settings = given_settings(args, TagConfig)
@@ -131,13 +132,13 @@ def evaluate(args: argparse.Namespace) -> int:
 
 
 def _sentences(args: argparse.Namespace) -> list[str]:
+    from rnnlab.data.files import check_file
     from rnnlab.data.text import read_text
 
     if args.data and args.sentences:
         raise RnnlabError("give sentences as arguments or --data FILE, not both")
     if args.data:
-        if not Path(args.data).is_file():
-            raise RnnlabError(f"{args.data}: no such file")
+        check_file(Path(args.data))
         lines = [line for line in read_text(args.data).splitlines() if line.strip()]
         if not lines:
             raise RnnlabError(f"{args.data}: no sentences in the file")

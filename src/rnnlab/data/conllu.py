@@ -4,18 +4,23 @@ A CoNLL-U file holds sentences separated by blank lines; each word is a line of 
 tab-separated fields: ID, FORM, LEMMA, UPOS, XPOS, FEATS, HEAD, DEPREL, DEPS, MISC.
 Lines starting with '#' are comments. Multiword-token lines (ID `n-m`, e.g. "don't" over
 "do" + "n't") and empty-node lines (ID `n.1`) are skipped: the syntactic words carry the tags.
+A byte-order mark and CRLF line endings are accepted (see `rnnlab.data.files`).
 """
 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
-from rnnlab.data.text import read_utf8_file
+from rnnlab.data.files import read_text_file
 from rnnlab.errors import RnnlabError
 
 _TAG_FIELDS = {"upos": 3, "xpos": 4}  # 0-based index of the tag field, by column name
 _FIELDS = 10
+_WORD_ID = re.compile(r"[1-9][0-9]*", re.ASCII)  # IDs are matched whole
+_RANGE_ID = re.compile(r"[1-9][0-9]*-[1-9][0-9]*", re.ASCII)
+_EMPTY_NODE_ID = re.compile(r"(0|[1-9][0-9]*)\.[1-9][0-9]*", re.ASCII)
 
 
 def read_conllu(path: str | os.PathLike, column: str = "upos") -> list[tuple[list[str], list[str]]]:
@@ -42,29 +47,41 @@ def read_conllu(path: str | os.PathLike, column: str = "upos") -> list[tuple[lis
     sentences: list[tuple[list[str], list[str]]] = []
     words: list[str] = []
     tags: list[str] = []
-    for number, line in enumerate(read_utf8_file(path).split("\n"), start=1):
-        line = line.rstrip("\r")
+    start = None  # line number of the first non-comment line of the current sentence
+    for number, line in enumerate(read_text_file(path).split("\n"), start=1):
         if not line.strip():
+            _check_has_words(path, start, words)
             if words:
                 sentences.append((words, tags))
-                words, tags = [], []
+            words, tags, start = [], [], None
             continue
         if line.startswith("#"):
             continue
+        start = number if start is None else start
         fields = line.split("\t")
         if len(fields) != _FIELDS:
             raise RnnlabError(f"{path} line {number}: expected {_FIELDS} tab-separated fields, got {len(fields)}")
         word_id = fields[0]
-        if "-" in word_id or "." in word_id:  # multiword token or empty node
+        if _RANGE_ID.fullmatch(word_id) or _EMPTY_NODE_ID.fullmatch(word_id):  # multiword token or empty node
             continue
+        if not _WORD_ID.fullmatch(word_id):
+            raise RnnlabError(f"{path} line {number}: the ID {word_id[:20]!r} is not a word number (1, 2, ...), "
+                              f"a multiword range (3-4) or an empty node (5.1)")
         if word_id != str(len(words) + 1):
             raise RnnlabError(f"{path} line {number}: expected word ID {len(words) + 1}, got {word_id!r}")
         if not fields[1].strip() or not fields[tag_field].strip():
             raise RnnlabError(f"{path} line {number}: empty word form or {column} tag")
         words.append(fields[1])
         tags.append(fields[tag_field])
+    _check_has_words(path, start, words)
     if words:
         sentences.append((words, tags))
     if not sentences:
         raise RnnlabError(f"{path}: no sentences")
     return sentences
+
+
+def _check_has_words(path: Path, start: int | None, words: list[str]) -> None:
+    """A sentence that began on line `start` must hold at least one word line."""
+    if start is not None and not words:
+        raise RnnlabError(f"{path} line {start}: a sentence without words (only multiword-token or empty-node lines)")

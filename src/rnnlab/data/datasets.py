@@ -15,8 +15,10 @@ Nothing here knows about models.
 
 from __future__ import annotations
 
+import math
 import os
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,24 +86,50 @@ def _read_idx_pair(path: Path) -> Dataset:
     if labels_path is None:
         raise RnnlabError(f"{path}: no labels file {stem}[.gz] beside the images")
     images, labels = read_idx(path), read_idx(labels_path)
-    if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
-        raise RnnlabError(
-            f"{path}: expected images (N, rows, cols) and N labels, got {images.shape} and {labels.shape}")
+    if images.ndim != 3:
+        raise RnnlabError(f"{path}: expected images of shape (N, rows, cols), got shape {images.shape}")
+    if labels.ndim != 1:
+        raise RnnlabError(f"{labels_path}: expected labels of shape (N,), got shape {labels.shape}")
+    if len(images) != len(labels):
+        raise RnnlabError(f"{path}: {len(images)} images, but {labels_path.name} holds {len(labels)} labels")
+    if not np.isfinite(images).all():
+        raise RnnlabError(f"{path}: holds NaN or infinite pixel values")
     return Dataset(list(images.astype(np.float32)), labels.astype(str), "numeric", str(path))
 
 
 def _read_npz(path: Path) -> Dataset:
     try:
+        _check_npz_sizes(path)
         with np.load(path, allow_pickle=False) as arrays:
             if "X" not in arrays or "y" not in arrays:
                 raise RnnlabError(f"{path}: expected arrays 'X' and 'y', found {', '.join(arrays.files) or 'none'}")
             X, y = arrays["X"], arrays["y"]
-    except (OSError, ValueError, zipfile.BadZipFile) as error:
+    # zipfile raises NotImplementedError for compression methods and encryption it does not know
+    except (OSError, ValueError, EOFError, NotImplementedError, zlib.error, zipfile.BadZipFile) as error:
         raise RnnlabError(f"{path}: not a readable .npz file ({error})") from None
     if X.ndim not in (2, 3) or y.ndim != 1 or len(X) != len(y) or len(y) == 0:
         raise RnnlabError(f"{path}: expected X (N, T) or (N, T, D) and y (N,), got {X.shape} and {y.shape}")
     series = [np.asarray(x, dtype=np.float32).reshape(len(x), -1) for x in X]
     return Dataset(series, y.astype(str), "numeric", str(path))
+
+
+def _check_npz_sizes(path: Path) -> None:
+    """Refuse an array whose header declares more bytes than its archive member holds, before NumPy allocates it."""
+    headers = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+    with zipfile.ZipFile(path) as archive:
+        for info in archive.infolist():
+            if info.file_size > 1032 * info.compress_size + 1024:  # more than deflate can expand to
+                raise RnnlabError(f"{path}: {info.filename} claims {info.file_size} bytes, more than its "
+                                  f"{info.compress_size} compressed bytes can hold; a corrupt archive")
+            with archive.open(info) as member:
+                read_header = headers.get(np.lib.format.read_magic(member))
+                if read_header is None:
+                    continue  # a newer .npy version: np.load checks it
+                shape, _, dtype = read_header(member)
+            declared = math.prod(shape) * dtype.itemsize
+            if declared > info.file_size:
+                raise RnnlabError(f"{path}: {info.filename} declares shape {shape} of {dtype} ({declared} bytes), "
+                                  f"but holds {info.file_size} bytes")
 
 
 def deduplicate(inputs: list[str], labels: np.ndarray) -> tuple[list[str], np.ndarray]:

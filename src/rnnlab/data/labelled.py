@@ -1,13 +1,17 @@
 """Labelled examples for classification: class folders, CSV, sktime `.ts`, IDX and the digits CSV.
 
-Every reader returns plain Python lists or NumPy arrays; none knows about models.
+Every reader returns plain Python lists or NumPy arrays; none knows about models. Text files are
+decoded as `rnnlab.data.files` says: UTF-8 (or the `text_encoding` in force), a byte-order mark and
+CRLF line ends accepted, binary files refused; every error names the file, and the line where there is one.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import gzip
 import io
+import math
 import os
 import struct
 import zlib
@@ -15,10 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
-from rnnlab.data.text import read_file_bytes, read_utf8_file
+from rnnlab.data.files import read_file_bytes, read_text_file
 from rnnlab.errors import RnnlabError
 
 _GZIP_MAGIC = b"\x1f\x8b"
+_DEFLATE_MAX_RATIO = 1032  # deflate cannot expand data more than about 1032 times
 
 # IDX type code -> element dtype; multi-byte types are big-endian on disk.
 _IDX_DTYPES = {
@@ -51,14 +56,15 @@ def read_class_folder(folder: str | os.PathLike) -> tuple[list[str], list[str]]:
     """
     folder = Path(folder)
     if not folder.is_dir():
-        raise RnnlabError(f"{folder}: {'not a folder' if folder.exists() else 'no such folder'}")
+        what = "is a file, expected a folder of *.txt class files" if folder.exists() else "no such folder"
+        raise RnnlabError(f"{folder}: {what}")
     files = sorted(p for p in folder.glob("*.txt") if p.is_file() and not p.name.startswith("."))
     if not files:
         raise RnnlabError(f"{folder}: no *.txt class files in this folder")
     texts: list[str] = []
     labels: list[str] = []
     for file in files:
-        examples = [line.strip() for line in read_utf8_file(file).split("\n")]
+        examples = [line.strip() for line in read_text_file(file).split("\n")]
         examples = [example for example in examples if example]
         if not examples:
             raise RnnlabError(f"{file}: no examples (every line is empty)")
@@ -76,7 +82,7 @@ def read_labelled_csv(
     error. Returns (texts, labels), two lists of equal length.
     """
     path = Path(path)
-    reader = csv.reader(io.StringIO(read_utf8_file(path), newline=""))
+    reader = csv.reader(io.StringIO(read_text_file(path), newline=""))
     texts: list[str] = []
     labels: list[str] = []
     try:
@@ -111,8 +117,10 @@ def _parse_ts_bool(path: Path, number: int, keyword: str, value: str) -> bool:
 
 
 def _parse_ts_int(path: Path, number: int, keyword: str, value: str) -> int:
-    if not (value.isascii() and value.isdigit()) or int(value) < 1:
-        raise RnnlabError(f"{path} line {number}: @{keyword} must be a positive integer, got {value!r}")
+    # at most 9 digits: no sane series needs more, and Python refuses int() of a 4301-digit string
+    if not (value.isascii() and value.isdigit() and len(value) <= 9) or int(value) < 1:
+        raise RnnlabError(f"{path} line {number}: @{keyword} must be a positive integer below 10^9, "
+                          f"got {value[:20]!r}")
     return int(value)
 
 
@@ -125,7 +133,7 @@ def _parse_ts_header(path: Path, lines: list[str]) -> tuple[dict, int]:
             continue
         if not line.startswith("@"):
             raise RnnlabError(f"{path} line {number}: data before the @data line")
-        keyword, _, value = line[1:].partition(" ")
+        keyword, value = (line[1:].split(None, 1) + ["", ""])[:2]
         keyword, value = keyword.lower(), value.strip()
         if keyword == "data":
             if "class_labels" not in header:
@@ -151,7 +159,7 @@ def _parse_ts_header(path: Path, lines: list[str]) -> tuple[dict, int]:
         elif keyword == "dimensions":
             header["dimensions"] = _parse_ts_int(path, number, keyword, value)
         elif keyword == "classlabel":
-            flag, _, names = value.partition(" ")
+            flag, names = (value.split(None, 1) + ["", ""])[:2]
             if _parse_ts_bool(path, number, keyword, flag):
                 header["class_labels"] = names.split()
                 if not header["class_labels"]:
@@ -171,7 +179,9 @@ def _parse_ts_values(path: Path, number: int, dimension: int, text: str) -> np.n
         try:
             values.append(np.nan if value == "?" else float(value))
         except ValueError:
-            raise RnnlabError(f"{path} line {number}: dimension {dimension}: {value!r} is not a number") from None
+            raise RnnlabError(f"{path} line {number}: dimension {dimension}: {value[:40]!r} is not a number") from None
+        if np.isinf(values[-1]):  # ('?' and NaN are missing values)
+            raise RnnlabError(f"{path} line {number}: dimension {dimension}: {value!r} is not a finite number")
     return np.array(values, dtype=np.float64)
 
 
@@ -193,6 +203,8 @@ def _parse_ts_case(
                 f"{path} line {number}: dimension {d} has {len(column)} values, dimension 1 has {len(columns[0])}"
             )
     label = fields[-1].strip() if labelled else None
+    if labelled and not label:
+        raise RnnlabError(f"{path} line {number}: no class label after the last ':'")
     return np.stack(columns, axis=1).astype(np.float32), label  # (T, D)
 
 
@@ -211,7 +223,7 @@ def read_ts(path: str | os.PathLike) -> tuple[list[np.ndarray], np.ndarray]:
     (N,) str array, or a (0,) str array when the header says `@classLabel false`.
     """
     path = Path(path)
-    lines = read_utf8_file(path).split("\n")
+    lines = read_text_file(path).split("\n")
     header, first_case = _parse_ts_header(path, lines)
     class_labels = header["class_labels"]
     dimensions = 1 if header.get("univariate") else header["dimensions"]
@@ -227,6 +239,8 @@ def read_ts(path: str | os.PathLike) -> tuple[list[np.ndarray], np.ndarray]:
             raise RnnlabError(f"{path} line {number}: header line after @data")
         if dimensions is None:  # neither @univariate true nor @dimensions: the first case decides
             dimensions = line.count(":") + 1 - (class_labels is not None)
+            if dimensions < 1:
+                raise RnnlabError(f"{path} line {number}: expected a series, ':', then a class label; found no ':'")
         case, label = _parse_ts_case(path, number, line, dimensions, class_labels is not None)
         expected_length = header["series_length"] or (len(series[0]) if series else None)
         if header["equal_length"] and expected_length and len(case) != expected_length:
@@ -250,31 +264,45 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     The header is two zero bytes, a type code (0x08 uint8, 0x09 int8, 0x0B int16, 0x0C int32,
     0x0D float32, 0x0E float64), the number of dimensions, then each size as a big-endian
     uint32. Returns a writable array of that shape and type in native byte order, after
-    checking that the data size matches the header.
+    checking that the data size matches the header. The header is read first: a size the file
+    cannot hold (gzip expands at most ~1032 times) is refused before anything is decompressed
+    or allocated, and a gzipped body is decompressed only up to the declared size.
     """
     path = Path(path)
-    data = _read_maybe_gzip(path)
-    if len(data) < 4:
-        raise RnnlabError(f"{path}: {len(data)} bytes, too short for an IDX header")
-    if data[0] != 0 or data[1] != 0 or data[2] not in _IDX_DTYPES:
+    raw = read_file_bytes(path)
+    gzipped = raw.startswith(_GZIP_MAGIC)
+    stream = gzip.GzipFile(fileobj=io.BytesIO(raw)) if gzipped else io.BytesIO(raw)
+    try:
+        return _read_idx_stream(path, stream, len(raw) * (_DEFLATE_MAX_RATIO if gzipped else 1))
+    except (OSError, EOFError, zlib.error) as error:
+        raise RnnlabError(f"{path}: starts like gzip but does not decompress: truncated or corrupt ({error})") from None
+
+
+def _read_idx_stream(path: Path, stream: io.BufferedIOBase, most: int) -> np.ndarray:
+    """Parse IDX from `stream`, which can yield at most `most` bytes."""
+    head = stream.read(4)
+    if len(head) < 4:
+        raise RnnlabError(f"{path}: {len(head)} bytes, too short for an IDX header")
+    if head[0] != 0 or head[1] != 0 or head[2] not in _IDX_DTYPES:
         known = ", ".join(f"0x{code:02X}" for code in _IDX_DTYPES)
         raise RnnlabError(
-            f"{path}: wrong magic number 0x{data[:4].hex().upper()}, expected 0x0000 then a type code "
+            f"{path}: wrong magic number 0x{head.hex().upper()}, expected 0x0000 then a type code "
             f"({known}) and a dimension count; not an IDX file?"
         )
-    dtype, ndim = _IDX_DTYPES[data[2]], data[3]
-    offset = 4 + 4 * ndim
-    if len(data) < offset:
-        raise RnnlabError(f"{path}: header truncated, {ndim} dimension sizes need {offset} bytes")
-    shape = struct.unpack(f">{ndim}I", data[4:offset])
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    if len(data) - offset != expected:
-        raise RnnlabError(
-            f"{path}: header says shape {shape} of {dtype.newbyteorder('=').name} ({expected} bytes), "
-            f"but {len(data) - offset} bytes follow"
-        )
-    flat = np.frombuffer(data, dtype=dtype, offset=offset)
-    return flat.astype(dtype.newbyteorder("=")).reshape(shape)
+    dtype, ndim = _IDX_DTYPES[head[2]], head[3]
+    sizes = stream.read(4 * ndim)
+    if len(sizes) < 4 * ndim:
+        raise RnnlabError(f"{path}: header truncated, {ndim} dimension sizes need {4 + 4 * ndim} bytes")
+    shape = struct.unpack(f">{ndim}I", sizes)
+    expected = math.prod(shape) * dtype.itemsize  # Python ints: no overflow, whatever the header says
+    described = f"header says shape {shape} of {dtype.newbyteorder('=').name} ({expected} bytes)"
+    if expected > most:
+        raise RnnlabError(f"{path}: {described}, more than a file of its size can hold")
+    body = stream.read(expected + 1)
+    if len(body) != expected:
+        follow = len(body) if len(body) < expected else f"more than {expected}"
+        raise RnnlabError(f"{path}: {described}, but {follow} bytes follow")
+    return np.frombuffer(body, dtype=dtype).astype(dtype.newbyteorder("=")).reshape(shape)
 
 
 def read_digits_csv(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
@@ -284,9 +312,9 @@ def read_digits_csv(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     (N,) int64.
     """
     path = Path(path)
-    data = _read_maybe_gzip(path)
+    data = _read_maybe_gzip(path).removeprefix(codecs.BOM_UTF8)
     try:
-        lines = data.decode("ascii").split("\n")
+        lines = data.decode("ascii").split("\n")  # a CR before the LF is stripped with the fields
     except UnicodeDecodeError as error:
         raise RnnlabError(f"{path}: not a digits CSV, non-ASCII byte at offset {error.start}") from None
     pixels: list[list[float]] = []
@@ -302,6 +330,8 @@ def read_digits_csv(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
             labels.append(int(fields[64]))
         except ValueError:
             raise RnnlabError(f"{path} line {number}: expected numbers and an integer label") from None
+        if not np.isfinite(pixels[-1]).all():
+            raise RnnlabError(f"{path} line {number}: a pixel value is NaN or infinite")
     if not labels:
         raise RnnlabError(f"{path}: no rows")
     images = np.array(pixels, dtype=np.float32).reshape(-1, 8, 8)  # (N, 8, 8)

@@ -1,12 +1,14 @@
 """Plain-text corpora: reading, streaming, a character vocabulary and on-disk id files.
 
 A corpus is one UTF-8 file, or a folder whose files (sorted by relative path, recursively,
-hidden files and folders skipped) are read one after another as if concatenated.
+hidden files and folders skipped) are read one after another as if concatenated. Files are
+decoded as `rnnlab.data.files` describes: UTF-8 unless `text_encoding(...)` names another
+encoding, a leading byte-order mark dropped, CRLF and lone CR read as LF (so the vocabulary
+never holds a BOM (U+FEFF) or a CR from line endings), binary files refused.
 """
 
 from __future__ import annotations
 
-import codecs
 import os
 import secrets
 from collections.abc import Iterable, Iterator
@@ -15,29 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from rnnlab.data.files import READ_BYTES, decoded_pieces
 from rnnlab.errors import RnnlabError
-
-_READ_BYTES = 1 << 20  # bytes per read() in read_text; keeps any single read bounded
-
-
-def read_file_bytes(path: Path) -> bytes:
-    """The bytes of the regular file at `path`; RnnlabError if it is missing or unreadable."""
-    if not path.is_file():
-        raise RnnlabError(f"{path}: {'not a regular file' if path.exists() else 'no such file'}")
-    try:
-        return path.read_bytes()
-    except OSError as error:
-        raise RnnlabError(f"{path}: cannot read ({error.strerror or error})") from None
-
-
-def read_utf8_file(path: Path) -> str:
-    """The text of one UTF-8 file (a leading byte-order mark dropped), for the other readers."""
-    data = read_file_bytes(path)
-    start = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
-    try:
-        return data[start:].decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise RnnlabError(f"{path}: not valid UTF-8 at byte offset {start + error.start} ({error.reason})") from None
 
 
 def _corpus_files(path: str | os.PathLike) -> list[Path]:
@@ -59,38 +40,6 @@ def _corpus_files(path: str | os.PathLike) -> list[Path]:
     return files
 
 
-def _decoded_pieces(files: list[Path], read_bytes: int) -> Iterator[tuple[Path, str]]:
-    """(file, text) pieces of each file decoded incrementally as strict UTF-8.
-
-    Each piece decodes at most `read_bytes` bytes, so holds at most that many characters.
-    A character split across two reads is held back by the incremental decoder until
-    its remaining bytes arrive.
-    """
-    for file in files:
-        decoder = codecs.getincrementaldecoder("utf-8")(errors="strict")
-        offset = 0  # bytes of this file handed to the decoder so far
-        try:
-            with open(file, "rb") as stream:
-                while True:
-                    data = stream.read(read_bytes)
-                    pending = len(decoder.getstate()[0])  # bytes held back from the last read
-                    try:
-                        text = decoder.decode(data, final=not data)
-                    except UnicodeDecodeError as error:
-                        # error.start counts from the held-back bytes, which precede `data`
-                        position = offset - pending + error.start
-                        raise RnnlabError(
-                            f"{file}: not valid UTF-8 at byte offset {position} ({error.reason})"
-                        ) from None
-                    offset += len(data)
-                    if text:
-                        yield file, text
-                    if not data:
-                        break
-        except OSError as error:
-            raise RnnlabError(f"{file}: cannot read ({error.strerror or error})") from None
-
-
 def _text_pieces(path: str | os.PathLike, chunk_chars: int) -> Iterator[tuple[Path, str]]:
     """Check arguments and list files now; the returned generator reads lazily."""
     if isinstance(chunk_chars, bool) or not isinstance(chunk_chars, int) or chunk_chars < 1:
@@ -99,7 +48,7 @@ def _text_pieces(path: str | os.PathLike, chunk_chars: int) -> Iterator[tuple[Pa
 
     def pieces() -> Iterator[tuple[Path, str]]:
         empty = True
-        for file, text in _decoded_pieces(files, chunk_chars):
+        for file, text in decoded_pieces(files, chunk_chars):
             empty = False
             yield file, text
         if empty:
@@ -115,8 +64,9 @@ def iter_text_chunks(path: str | os.PathLike, chunk_chars: int = 1 << 20) -> Ite
     UTF-8 is decoded incrementally: a multi-byte character split across a read boundary
     is held back and yielded whole with the next chunk. Files of a folder follow each other
     with nothing in between; a chunk never spans two files. The path is checked at call
-    time, the files are read lazily. Raises RnnlabError for a missing path, a non-UTF-8
-    file (naming the byte offset) or an empty corpus.
+    time, the files are read lazily. A byte-order mark is dropped and CRLF / CR become LF
+    (see `rnnlab.data.files`). Raises RnnlabError for a missing path, a binary file, a file
+    that does not decode (naming the byte offset) or an empty corpus.
 
     >>> import tempfile, pathlib
     >>> corpus = pathlib.Path(tempfile.mkdtemp()) / "corpus.txt"
@@ -128,12 +78,12 @@ def iter_text_chunks(path: str | os.PathLike, chunk_chars: int = 1 << 20) -> Ite
 
 
 def read_text(path: str | os.PathLike) -> str:
-    """The whole corpus at `path` (a UTF-8 file, or a folder of them) as one string.
+    """The whole corpus at `path` (a UTF-8 file, or a folder of them) as one string, newlines as LF.
 
-    Raises RnnlabError for a missing path, a non-UTF-8 file (naming the byte offset) or
-    an empty corpus.
+    Raises RnnlabError for a missing path, a binary file, a file that does not decode (naming
+    the byte offset) or an empty corpus.
     """
-    return "".join(iter_text_chunks(path, chunk_chars=_READ_BYTES))
+    return "".join(iter_text_chunks(path, chunk_chars=READ_BYTES))
 
 
 def _code_points(text: str) -> np.ndarray:
@@ -250,6 +200,9 @@ class CharVocab:
 class Corpus:
     """A text read once and checked, ready to encode: a file or folder of UTF-8 files, or a string.
 
+    Line endings are LF whatever the file used (CRLF and CR are translated as it is read) and a
+    byte-order mark is not part of the text, so neither CR nor U+FEFF enters the vocabulary from them.
+
     >>> import tempfile, pathlib
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "corpus.txt"
     >>> _ = path.write_text("héllo", encoding="utf-8")
@@ -267,14 +220,12 @@ class Corpus:
     def scan(cls, path: str | os.PathLike, chunk_chars: int = 1 << 20) -> Corpus:
         """Vocabulary and length of the corpus at `path`, in one streaming pass (memory bounded by `chunk_chars`).
 
-        Refuses what `iter_text_chunks` refuses, and a file holding NUL characters (binary data, or
-        UTF-16 text, which is valid UTF-8 with a NUL after every ASCII letter), naming the file.
+        Refuses what `iter_text_chunks` refuses: a missing path, an empty corpus, a binary file (NUL
+        bytes; also UTF-16 text read as UTF-8), a byte that does not decode, each naming the file.
         """
         seen: set[str] = set()
         characters = 0
-        for file, text in _text_pieces(path, chunk_chars):
-            if "\0" in text:
-                raise RnnlabError(f"{file}: contains NUL characters: a binary file, or text not in UTF-8 (UTF-16?)")
+        for _, text in _text_pieces(path, chunk_chars):
             seen.update(text)
             characters += len(text)
         return cls(CharVocab(seen), characters, path=Path(path))

@@ -18,7 +18,6 @@ month-end anchor is not kept (1949-01-31 is stored as 1949-01 with freq "M").
 
 from __future__ import annotations
 
-import csv
 import re
 import warnings
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from typing import Literal
 
 import numpy as np
 
+from rnnlab.data.series_csv import column_index, parse_times, parse_values, read_rows
 from rnnlab.errors import RnnlabError
 
 _FREQ_ALIASES = {"A": "Y", "AS": "YS", "YE": "Y", "QE": "Q", "ME": "M", "H": "h", "T": "min", "S": "s"}
@@ -47,15 +47,6 @@ _FREQ_BASES = {
 _SEASONS = {"QS": 4, "Q": 4, "MS": 12, "M": 12, "W": 52, "D": 7, "h": 24}
 _FREQ_RE = re.compile(r"^(\d*)([A-Za-z]+)$")
 
-# (name, pattern, numpy unit); a column must use one form throughout
-_DATE_FORMS = [
-    ("YYYY", re.compile(r"^\d{4}(\.0*)?$"), "Y"),
-    ("YYYY-MM", re.compile(r"^\d{4}-\d{2}$"), "M"),
-    ("YYYY-MM-DD", re.compile(r"^\d{4}[-/]\d{2}[-/]\d{2}$"), "D"),
-    ("YYYYMMDD", re.compile(r"^\d{8}$"), "D"),
-    ("YYYY-MM-DD HH:MM[:SS]", re.compile(r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2})?$"), "s"),
-]
-_MISSING_TOKENS = {"", "nan", "na", "n/a", "null", "none", "."}
 _MISSING_POLICIES = ("fail", "interpolate", "drop")
 
 
@@ -218,30 +209,31 @@ def read_series_csv(path: str | Path, time_column: str | None = None, value_colu
     if missing not in _MISSING_POLICIES:
         raise RnnlabError(f"Received an invalid value for argument `missing`, expected one of {_MISSING_POLICIES}, "
                           f"got {missing!r}.")
-    header, rows, lines = _read_rows(Path(path))
+    header, rows, lines = read_rows(Path(path))
     source = {"path": str(Path(path).absolute()),  # absolute, so that a run reads it again from any folder
               "time_column": time_column, "value_columns": value_columns, "missing": missing}
-    time_index = _column_index(path, header, time_column) if time_column else 0
+    time_index = column_index(path, header, time_column) if time_column else 0
     names = value_columns or [name for j, name in enumerate(header) if j != time_index]
-    value_indices = [_column_index(path, header, name) for name in names]
+    value_indices = [column_index(path, header, name) for name in names]
     if not value_indices or time_index in value_indices:
         raise RnnlabError(f"{path}: need value columns other than the time column {header[time_index]!r}")
-    times = _parse_times(path, header[time_index], [row[time_index] for row in rows], lines)
-    values = np.column_stack([_parse_values(path, header[j], [row[j] for row in rows], lines) for j in value_indices])
+    times = parse_times(path, header[time_index], [row[time_index] for row in rows], lines)
+    values = np.column_stack([parse_values(path, header[j], [row[j] for row in rows], lines) for j in value_indices])
     times, freq, step = _infer_grid(path, times, lines)
     positions = ((times - times[0]) // step).astype(np.int64)  # (T,) grid index of each row
-    gaps = np.setdiff1d(np.arange(positions[-1] + 1), positions)  # grid indices with no row
-    if missing == "fail" and (len(gaps) or np.isnan(values).any()):
-        raise RnnlabError(_problems_message(path, names, values, lines, times[0] + gaps * step, freq))
+    gaps, first_gaps = _gaps(positions)  # how many grid indices have no row, and the first three
+    if missing == "fail" and (gaps or np.isnan(values).any()):
+        raise RnnlabError(_problems_message(path, names, values, lines, gaps, times[0] + first_gaps * step, freq))
     if missing == "drop":
         keep = ~np.isnan(values).any(axis=1)
         if not keep.any():
             raise RnnlabError(f"{path}: every row has a missing value, so missing='drop' leaves nothing")
-        regular = len(gaps) == 0 and bool(keep.all())
+        regular = gaps == 0 and bool(keep.all())
         if not regular:
-            warnings.warn(f"{path}: dropped {int(np.sum(~keep))} rows with missing values and left {len(gaps)} "
+            warnings.warn(f"{path}: dropped {int(np.sum(~keep))} rows with missing values and left {gaps} "
                           f"gaps; the series is no longer evenly spaced ({freq})", stacklevel=2)
         return Series(times[keep], values[keep], names, freq, regular=regular, source=source)
+    _check_grid_size(path, positions, lines, freq)
     grid_values = np.full((positions[-1] + 1, len(names)), np.nan)  # (T_grid, D)
     grid_values[positions] = values
     grid_times = times[0] + step * np.arange(len(grid_values))
@@ -251,84 +243,13 @@ def read_series_csv(path: str | Path, time_column: str | None = None, value_colu
     return Series(grid_times, grid_values, names, freq, filled=filled, source=source)
 
 
-def _read_rows(path: Path) -> tuple[list[str], list[list[str]], list[int]]:
-    """Header, data rows (stripped cells) and their 1-based file line numbers; blank lines skipped."""
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as file:
-            reader = csv.reader(file)
-            header = [cell.strip() for cell in next(reader, [])]
-            rows, lines = [], []
-            for row in reader:
-                if not any(cell.strip() for cell in row):
-                    continue
-                if len(row) != len(header):
-                    raise RnnlabError(f"{path}: line {reader.line_num} has {len(row)} fields, "
-                                      f"the header has {len(header)}")
-                rows.append([cell.strip() for cell in row])
-                lines.append(reader.line_num)
-    except (OSError, UnicodeDecodeError, csv.Error) as error:
-        raise RnnlabError(f"{path}: cannot read as a UTF-8 CSV file ({error})") from error
-    if len(header) < 2 or len(rows) < 2:
-        raise RnnlabError(f"{path}: need a header with a time column and a value column, and at least 2 data rows; "
-                          f"found {len(header)} columns and {len(rows)} rows")
-    return header, rows, lines
-
-
-def _column_index(path: str | Path, header: list[str], name: str) -> int:
-    if name not in header:
-        raise RnnlabError(f"{path}: no column {name!r}; the header has {header}")
-    return header.index(name)
-
-
-def _parse_times(path: str | Path, column: str, cells: list[str], lines: list[int]) -> np.ndarray:
-    """(T,) datetime64 in the unit of the form the first cell uses."""
-    form = next((form for form in _DATE_FORMS if form[1].match(cells[0])), None)
-    if form is None:
-        raise RnnlabError(f"{path}: line {lines[0]} column {column!r}: cannot read {cells[0]!r} as a date; "
-                          f"expected one of {', '.join(name for name, _, _ in _DATE_FORMS)}")
-    name, pattern, unit = form
-    times = np.empty(len(cells), dtype=f"datetime64[{unit}]")
-    for i, (cell, line) in enumerate(zip(cells, lines, strict=True)):
-        try:
-            if not pattern.match(cell):
-                raise ValueError(f"not in the form {name} of the first row")
-            if unit == "Y":
-                text = cell.split(".")[0]
-            elif len(cell) == 8:
-                text = f"{cell[:4]}-{cell[4:6]}-{cell[6:]}"
-            else:
-                text = cell.replace("/", "-").replace(" ", "T")
-            times[i] = np.datetime64(text, unit)
-        except ValueError as error:
-            raise RnnlabError(
-                f"{path}: line {line} column {column!r}: cannot read {cell!r} as a date ({error})"
-            ) from error
-    return times
-
-
-def _parse_values(path: str | Path, column: str, cells: list[str], lines: list[int]) -> np.ndarray:
-    """(T,) float64 with NaN where the cell is a missing-value token."""
-    values = np.empty(len(cells))
-    for i, (cell, line) in enumerate(zip(cells, lines, strict=True)):
-        if cell.lower() in _MISSING_TOKENS:
-            values[i] = np.nan
-            continue
-        try:
-            values[i] = float(cell)
-        except ValueError:
-            raise RnnlabError(f"{path}: line {line} column {column!r}: {cell!r} is not a number") from None
-        if not np.isfinite(values[i]):
-            raise RnnlabError(f"{path}: line {line} column {column!r}: {cell!r} is not a finite number")
-    return values
-
-
 def _infer_grid(path: str | Path, times: np.ndarray, lines: list[int]) -> tuple[np.ndarray, str, np.timedelta64]:
     """Times in their coarsest lossless calendar unit, the freq name and the step."""
     steps = np.diff(times).astype(np.int64)
     if np.any(steps <= 0):
         i = int(np.argmax(steps <= 0)) + 1
         problem = "repeats" if steps[i - 1] == 0 else "comes before"
-        raise RnnlabError(f"{path}: line {lines[i]}: time {times[i]} {problem} the previous row's {times[i - 1]}; "
+        raise RnnlabError(f"{path}: line {lines[i]}: time {times[i]} {problem} {times[i - 1]} on line {lines[i - 1]}; "
                           f"the time column must be sorted ascending without duplicates")
     times, anchor_end = _coarsen(times)
     steps = np.diff(times).astype(np.int64)
@@ -368,8 +289,33 @@ def _coarsen(times: np.ndarray) -> tuple[np.ndarray, bool]:
     return times, anchor_end
 
 
+def _gaps(positions: np.ndarray, first: int = 3) -> tuple[int, np.ndarray]:
+    """The number of grid indices between 0 and positions[-1] that hold no row, and the first `first` of them.
+
+    Counted from the jumps between rows, so a grid of 10^12 steps costs nothing.
+
+    >>> _gaps(np.array([0, 1, 4, 5, 7]))
+    (3, array([2, 3, 6]))
+    """
+    jumps = np.diff(positions) - 1  # (T-1,) grid indices missing after each row
+    found: list[int] = []
+    for i in np.flatnonzero(jumps)[:first]:
+        found.extend(range(int(positions[i]) + 1, int(positions[i]) + 1 + min(int(jumps[i]), first)))
+    return int(jumps.sum()), np.array(found[:first], dtype=np.int64)
+
+
+def _check_grid_size(path: str | Path, positions: np.ndarray, lines: list[int], freq: str) -> None:
+    """Refuse to interpolate a grid far larger than the rows (a stray date, such as 2100 among 2000-2010)."""
+    rows, grid = len(positions), int(positions[-1]) + 1
+    if grid > 10 * rows + 10_000:
+        i = int(np.argmax(np.diff(positions)))
+        raise RnnlabError(f"{path}: the times span {grid} steps ({freq}) but there are only {rows} rows (the "
+                          f"largest jump: line {lines[i]} to line {lines[i + 1]}); interpolating would invent "
+                          f"{grid - rows} values; check the time column, or use missing='drop' (--missing drop)")
+
+
 def _problems_message(path: str | Path, names: list[str], values: np.ndarray, lines: list[int],
-                      gap_times: np.ndarray, freq: str) -> str:
+                      gaps: int, gap_times: np.ndarray, freq: str) -> str:
     parts = []
     if np.isnan(values).any():
         per_column = []
@@ -380,10 +326,9 @@ def _problems_message(path: str | Path, names: list[str], values: np.ndarray, li
                 per_column.append(f"column {name!r}: {len(rows)}, first at lines {first}")
         count = int(np.isnan(values).sum())
         parts.append(f"{count} missing value{'s' if count > 1 else ''} ({'; '.join(per_column)})")
-    if len(gap_times):
+    if gaps:
         first = ", ".join(str(t) for t in gap_times[:3])
-        gaps = f"{len(gap_times)} gap{'s' if len(gap_times) > 1 else ''}"
-        parts.append(f"{gaps} in the {freq} time grid (first missing timestamps {first})")
+        parts.append(f"{gaps} gap{'s' if gaps > 1 else ''} in the {freq} time grid (first missing timestamps {first})")
     return (f"{path}: {' and '.join(parts)}; pass missing='interpolate' (--missing interpolate) to fill "
             f"linearly in time, or missing='drop' (--missing drop) to remove those rows")
 

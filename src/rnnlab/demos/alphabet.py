@@ -11,9 +11,10 @@ accuracy on the 1000 sequences.
 
 from __future__ import annotations
 
-import argparse
-
 import numpy as np
+
+from rnnlab import checks
+from rnnlab.argparsing import Parser, checked
 
 ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 MAX_LEN = 5
@@ -40,10 +41,11 @@ def to_features(runs: list[list[int]]) -> np.ndarray:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="rnnlab demo alphabet", description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=150,
+    parser = Parser(prog="rnnlab demo alphabet", description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=checked(int, checks.epochs), default=150,
                         help="passes over the 1000 sequences (150; the seed's 50 at batch size 1 are 3x more updates)")
-    parser.add_argument("--batch-size", type=int, default=16, help="the seed uses 1; 16 is as good and quicker")
+    parser.add_argument("--batch-size", type=checked(int, checks.batch_size), default=16,
+                        help="the seed uses 1; 16 is as good and quicker")
     args = parser.parse_args(argv)
     from threadpoolctl import threadpool_limits
 

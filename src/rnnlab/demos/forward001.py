@@ -12,6 +12,7 @@ bias_hh = 0, followed by a `Linear(2, 1)` with weight w_output^T and bias b_outp
 
 import numpy as np
 
+from rnnlab.argparsing import Parser
 from rnnlab.nn import RNN, Linear
 
 X = np.array([[1.0], [2.0]])  # (T=2, I=1), unbatched
@@ -43,6 +44,7 @@ def run() -> tuple[np.ndarray, np.ndarray]:
 
 
 def main(argv: list[str] | None = None) -> None:
+    Parser(prog="rnnlab demo forward001", description=__doc__.splitlines()[0]).parse_args(argv)  # no options
     states, outputs = run()
     print("Seed 001: RNN(1, 2) + Linear(2, 1) on X = [1, 2]")
     for t, (state, output) in enumerate(zip(states, outputs, strict=True)):

@@ -9,19 +9,22 @@ version of this.
 
 from __future__ import annotations
 
-import argparse
 import os
 from pathlib import Path
+
+from rnnlab import checks
+from rnnlab.argparsing import Parser, checked
 
 DEFAULT_DATA = Path(os.environ.get("RNNLAB_DATA", Path.cwd().parent / "shared" / "data")) / "names"
 NAMES = ["Dostoevsky", "Jackson", "Satoshi", "Nguyen", "Schmidt", "O'Neill", "Rossi", "Kowalski", "Dubois"]
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="rnnlab demo names", description=__doc__.splitlines()[0])
+    parser = Parser(prog="rnnlab demo names", description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=str(DEFAULT_DATA), help=f"the names folder ({DEFAULT_DATA})")
-    parser.add_argument("--epochs", type=int, default=10, help="passes over the training names (10)")
-    parser.add_argument("--minutes", type=float, default=3.0, help="training time limit (3)")
+    parser.add_argument("--epochs", type=checked(int, checks.epochs), default=10,
+                        help="passes over the training names (10)")
+    parser.add_argument("--minutes", type=checked(float, checks.positive), default=3.0, help="training time limit (3)")
     parser.add_argument("names", nargs="*", default=NAMES, help="surnames to classify afterwards")
     args = parser.parse_args(argv)
     from threadpoolctl import threadpool_limits

@@ -8,21 +8,30 @@ because at this sampling rate it is already very close.
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import numpy as np
 
+from rnnlab import checks
+from rnnlab.argparsing import Parser, checked, output_file
+
+MIN_TRAIN = 5  # windows: with a 20% validation split, the fewest the Forecaster trains on
+MAX_EXAMPLES = 10**6  # training or test windows: more is a typing slip, not this demo
+
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="rnnlab demo sine", description=__doc__.splitlines()[0])
-    parser.add_argument("--train", type=int, default=10_000, help="training examples (default 10000, as the seed)")
-    parser.add_argument("--test", type=int, default=1_000, help="test examples (default 1000)")
-    parser.add_argument("--gap", type=float, default=0.01, help="sampling interval in radians (default 0.01)")
-    parser.add_argument("--max-steps", type=int, default=1500)
-    parser.add_argument("--plot", type=Path, metavar="FILE.png", help="write the test predictions as a PNG here "
+    parser = Parser(prog="rnnlab demo sine", description=__doc__.splitlines()[0])
+    parser.add_argument("--train", type=checked(int, checks.int_in(MIN_TRAIN, MAX_EXAMPLES)), default=10_000,
+                        help="training examples (default 10000, as the seed)")
+    parser.add_argument("--test", type=checked(int, checks.int_in(1, MAX_EXAMPLES)), default=1_000,
+                        help="test examples (default 1000)")
+    parser.add_argument("--gap", type=checked(float, checks.positive), default=0.01,
+                        help="sampling interval in radians (default 0.01)")
+    parser.add_argument("--max-steps", type=checked(int, checks.steps), default=1500,
+                        help="training steps (default 1500)")
+    parser.add_argument("--plot", type=output_file, metavar="FILE.png", help="write the test predictions as a PNG here "
                         "(default: no image)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=checked(int, checks.seed), default=0, help="random seed (default 0)")
     args = parser.parse_args(argv)
 
     from threadpoolctl import threadpool_limits

@@ -10,21 +10,26 @@ points), which is what lets a tanh RNN continue a straight line past the trainin
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import numpy as np
 
+from rnnlab import checks
+from rnnlab.argparsing import Parser, checked, output_file
+
 SHIFT, WINDOW = 5, 15
+MAX_ROUNDS = 10_000  # 50,000 new points; more is a typing slip
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="rnnlab demo trajectory", description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=3000, help="training steps (default 3000, as the seed)")
-    parser.add_argument("--rounds", type=int, default=4, help="extension rounds of 5 points each (default 4)")
-    parser.add_argument("--plot", type=Path, metavar="FILE.png", help="write the 3-D plot as a PNG here "
+    parser = Parser(prog="rnnlab demo trajectory", description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=checked(int, checks.steps), default=3000,
+                        help="training steps (default 3000, as the seed)")
+    parser.add_argument("--rounds", type=checked(int, checks.int_in(1, MAX_ROUNDS)), default=4,
+                        help="extension rounds of 5 points each (default 4)")
+    parser.add_argument("--plot", type=output_file, metavar="FILE.png", help="write the 3-D plot as a PNG here "
                         "(default: no image)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=checked(int, checks.seed), default=0, help="random seed (default 0)")
     args = parser.parse_args(argv)
 
     from threadpoolctl import threadpool_limits

@@ -30,7 +30,7 @@ import numpy as np
 from rnnlab.checks import positive_int, require
 from rnnlab.errors import RnnlabError, invalid_argument
 from rnnlab.nn.functional import recurrent_weight
-from rnnlab.nn.module import Module, Parameter
+from rnnlab.nn.module import Module, Parameter, reserve
 
 EPS = 1e-5  # as torch.nn.LayerNorm
 
@@ -131,10 +131,10 @@ class LayerNormLSTM(Module):
         bound, G = 1 / np.sqrt(hidden_size), 4 * hidden_size
         for name, shape in (("weight_ih_l0", (G, input_size)), ("weight_hh_l0", (G, hidden_size)),
                             ("bias_ih_l0", (G,)), ("bias_hh_l0", (G,))):
-            setattr(self, name, Parameter(rng.uniform(-bound, bound, shape).astype(self.dtype)))
+            setattr(self, name, Parameter(rng.uniform(-bound, bound, reserve(shape)).astype(self.dtype)))
         for name, size in (("ln_ih", G), ("ln_hh", G), ("ln_c", hidden_size)):
-            setattr(self, f"{name}_weight", Parameter(np.ones(size, self.dtype)))
-            setattr(self, f"{name}_bias", Parameter(np.zeros(size, self.dtype)))
+            setattr(self, f"{name}_weight", Parameter(np.ones(reserve((size,)), self.dtype)))
+            setattr(self, f"{name}_bias", Parameter(np.zeros(reserve((size,)), self.dtype)))
         self._cache = None
 
     def forward(self, x: np.ndarray, hx=None):

@@ -6,7 +6,7 @@ import numpy as np
 
 from rnnlab.errors import RnnlabError, invalid_argument
 from rnnlab.nn.functional import add_rows, fused
-from rnnlab.nn.module import Module, Parameter
+from rnnlab.nn.module import Module, Parameter, reserve
 
 
 def _generator(seed: int | np.random.Generator | None) -> np.random.Generator:
@@ -28,8 +28,8 @@ class Linear(Module):
             raise RnnlabError(f"Linear expects positive sizes, got {in_features} -> {out_features}")
         rng, bound = _generator(seed), 1 / np.sqrt(in_features)
         self.in_features, self.out_features = in_features, out_features
-        self.weight = Parameter(rng.uniform(-bound, bound, (out_features, in_features)).astype(dtype))
-        self.bias = Parameter(rng.uniform(-bound, bound, out_features).astype(dtype)) if bias else None
+        self.weight = Parameter(rng.uniform(-bound, bound, reserve((out_features, in_features))).astype(dtype))
+        self.bias = Parameter(rng.uniform(-bound, bound, reserve((out_features,))).astype(dtype)) if bias else None
         self._x = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
@@ -66,7 +66,8 @@ class Embedding(Module):
         if num_embeddings <= 0 or embedding_dim <= 0:
             raise RnnlabError(f"Embedding expects positive sizes, got {num_embeddings} x {embedding_dim}")
         self.num_embeddings, self.embedding_dim, self.padding_idx = num_embeddings, embedding_dim, padding_idx
-        self.weight = Parameter(_generator(seed).standard_normal((num_embeddings, embedding_dim)).astype(dtype))
+        shape = reserve((num_embeddings, embedding_dim))
+        self.weight = Parameter(_generator(seed).standard_normal(shape).astype(dtype))
         if padding_idx is not None:
             self.weight.data[padding_idx] = 0
         self._ids = None

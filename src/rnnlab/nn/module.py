@@ -8,11 +8,40 @@ Layers implement `forward` (keeping what `backward` needs) and `backward`.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 
 from rnnlab.errors import RnnlabError
+
+_budgets: list[list] = []  # [elements left, what set it] while `parameter_budget` is in force
+
+
+@contextmanager
+def parameter_budget(elements: int, source: str) -> Iterator[None]:
+    """Within: parameters that would take more than `elements` in total are refused before they are allocated.
+
+    Loading a checkpoint builds its model from the settings it declares; the budget is the size of
+    the weights it actually holds, so settings that promise a larger model never allocate it.
+    """
+    _budgets.append([elements, source])
+    try:
+        yield
+    finally:
+        _budgets.pop()
+
+
+def reserve(shape: tuple[int, ...]) -> tuple[int, ...]:
+    """`shape`, counted against the `parameter_budget` in force: layers call it before allocating a parameter."""
+    if _budgets:
+        size, budget = math.prod(shape), _budgets[-1]
+        if size > budget[0]:
+            raise RnnlabError(f"{budget[1]}: its settings declare a model larger than the weights it holds "
+                              f"(a parameter of shape {tuple(shape)})")
+        budget[0] -= size
+    return shape
 
 
 class Parameter:

@@ -24,7 +24,7 @@ from rnnlab.errors import RnnlabError, invalid_argument
 from rnnlab.nn.functional import Workspace, add_rows, fused
 from rnnlab.nn.gru import gru_backward, gru_forward
 from rnnlab.nn.lstm import lstm_backward, lstm_forward
-from rnnlab.nn.module import Module, Parameter
+from rnnlab.nn.module import Module, Parameter, reserve
 from rnnlab.nn.rnn import rnn_backward, rnn_forward
 
 
@@ -77,7 +77,7 @@ class RNNBase(Module):
                 if bias:
                     shapes |= {"bias_ih": (rows,), "bias_hh": (rows,)}
                 for name, shape in shapes.items():
-                    values = self.generator.uniform(-bound, bound, size=shape).astype(self.dtype)
+                    values = self.generator.uniform(-bound, bound, size=reserve(shape)).astype(self.dtype)
                     setattr(self, f"{name}_l{layer}{suffix}", Parameter(values))
                 self._weight_getters.append(operator.attrgetter(*(f"{name}_l{layer}{suffix}" for name in shapes)))
 

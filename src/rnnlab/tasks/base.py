@@ -25,9 +25,6 @@ Learned state ends in `_` (`classes_`, `model_`); `history_` is the list of per-
 from __future__ import annotations
 
 import inspect
-import json
-import secrets
-import shutil
 import typing
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -37,11 +34,14 @@ from typing import Any, ClassVar, NamedTuple, Self
 
 import numpy as np
 
-from rnnlab.checkpoint import atomic_write_bytes, load_checkpoint, resolve, save_checkpoint
+from rnnlab.checkpoint import load_checkpoint, resolve, save_checkpoint
 from rnnlab.config import Config
 from rnnlab.errors import InvalidArgument, RnnlabError
+from rnnlab.nn.module import parameter_budget
+from rnnlab.tasks.runs import RunFolder
 
-BUDGETS = ("max_steps", "epochs", "minutes")  # the only settings `resume` may change
+BUDGETS = ("max_steps", "epochs", "minutes")  # the budget a resumed run may raise
+RESUME_CHANGES = (*BUDGETS, "on_nan")  # the only settings `resume` may change
 
 
 class ResumedRun(NamedTuple):
@@ -146,22 +146,24 @@ class Task:
     def load(cls, run_dir: str | Path, name: str = "best") -> Self:
         """The model saved as `name` in a run folder (or a checkpoint .json file)."""
         arrays, meta = load_checkpoint(run_dir, name)
-        task = cls(**vars(cls._saved_config(run_dir, meta)))
-        task._restore(arrays, meta)
+        with _checkpoint_fields(run_dir, arrays):
+            task = cls(**vars(cls._saved_config(run_dir, meta)))
+            task._restore(arrays, meta)
         return task
 
     @classmethod
     def resume(cls, run_dir: str | Path, **budget: Any) -> Self:
         """The run in `run_dir` as its `latest` checkpoint left it; `fit(same data, run_dir=run_dir)` continues it.
 
-        Only the budget (`max_steps`, `epochs` or `minutes`, whichever the task has) may change.
+        Only the budget (`max_steps`, `epochs` or `minutes`, whichever the task has) and `on_nan` may change.
         """
         cls._check_names(budget)
         arrays, meta = load_checkpoint(run_dir, "latest")
-        task = cls(**resume_settings(cls._saved_config(run_dir, meta), budget))
-        task._restore(arrays, meta)
-        task._resumed_from = ResumedRun(resolve(run_dir, "latest").parent, arrays, meta)
-        task._restore_training(arrays, meta)
+        with _checkpoint_fields(run_dir, arrays):
+            task = cls(**resume_settings(cls._saved_config(run_dir, meta), budget))
+            task._restore(arrays, meta)
+            task._resumed_from = ResumedRun(resolve(run_dir, "latest").parent, arrays, meta)
+            task._restore_training(arrays, meta)
         return task
 
     @classmethod
@@ -170,7 +172,10 @@ class Task:
             raise RnnlabError(f"{run_dir}: not a {cls.name} checkpoint (it is {meta.get('task')!r})")
         if not isinstance(meta.get("config"), dict):
             raise RnnlabError(f"{run_dir}: checkpoint has no settings")
-        return cls.Config.from_json(meta["config"])
+        try:
+            return cls.Config.from_json(meta["config"])
+        except RnnlabError as error:
+            raise RnnlabError(f"{run_dir}: checkpoint settings refused: {error}") from None
 
     def _state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         """(arrays, JSON-ready meta) that `_restore` reads back; `task` and `config` are added by `save`."""
@@ -197,6 +202,15 @@ class Task:
         """The `on_gradients` of a run with `log_gradients`: each row a line of RUN/gradients.jsonl."""
         return lambda row: run.append_jsonl("gradients.jsonl", row)
 
+    def _latest_to(self, run: RunFolder) -> Callable[[Any], None]:
+        """The `on_checkpoint` of a resumable run: write its `latest` checkpoint (between evaluations, on a signal)."""
+
+        def write_latest(state: Any) -> None:
+            self.save(run.path, "latest", training=True)
+            run.committed()
+
+        return write_latest
+
     def _run_folder(self, run_dir: str | Path | RunFolder | None) -> tuple[RunFolder | None, bool]:
         """(the RunFolder `fit` writes to, whether `fit` made it from a path): checked now, nothing created yet."""
         if run_dir is None or isinstance(run_dir, RunFolder):
@@ -205,106 +219,47 @@ class Task:
 
     @contextmanager
     def _writing(self, run: RunFolder | None, own: bool) -> Iterator[None]:
-        """Open `run` for the training inside; if it fails, a folder `fit` made goes again unless it holds a
-        checkpoint (a RunFolder given by the caller is the caller's to discard). Once done, the run is no
-        longer one to resume."""
+        """Open (and lock) `run` for the training inside, unlocked after; if it fails, a folder `fit` made goes
+        again unless it holds a checkpoint (a RunFolder given by the caller is the caller's to discard). Once
+        done, the run is no longer one to resume."""
         try:
             if run is not None:
                 run.open()
+                if self._resumed_from is not None:
+                    meta = self._resumed_from.meta
+                    run.trim_logs((meta.get("training") or meta)["loop"]["step"])
             yield
         except BaseException:
             if own:
                 run.discard()
             raise
+        finally:
+            if run is not None:
+                run.close()
         self._resumed_from = None
+
+
+@contextmanager
+def _checkpoint_fields(run_dir: str | Path, arrays: dict[str, np.ndarray]) -> Iterator[None]:
+    """Reading a checkpoint's fields: a missing or ill-typed one (a file that passed its checksums but was not
+    written by this rnnlab) is an error about the checkpoint, in one line, not a traceback; settings that would
+    build a model larger than the `arrays` it holds are refused before allocating it."""
+    try:
+        with parameter_budget(sum(a.size for a in arrays.values()), str(run_dir)):
+            yield
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as error:
+        raise RnnlabError(f"{run_dir}: checkpoint has a missing or invalid field ({type(error).__name__}: "
+                          f"{error})") from None
 
 
 def resume_settings(saved: Config, budget: dict[str, Any]) -> dict[str, Any]:
     """The saved settings with a larger budget; any other change is refused (a resumed run is the same run)."""
-    other = sorted(k for k in budget if k not in BUDGETS)
+    other = sorted(k for k in budget if k not in RESUME_CHANGES)
     if other:
-        raise RnnlabError(f"a resumed run keeps its settings; only {', '.join(BUDGETS)} may change, "
+        raise RnnlabError(f"a resumed run keeps its settings; only {', '.join(RESUME_CHANGES)} may change, "
                           f"not {', '.join(other)}")
     for name in ("max_steps", "epochs"):  # the total for the whole run: less than before would undo nothing
         before, after = getattr(saved, name, None), budget.get(name)
         if after is not None and before is not None and after < before:
             raise InvalidArgument(name, f"at least the run's {before} (the budget of the whole run)", after)
     return vars(saved) | {k: v for k, v in budget.items() if hasattr(saved, k)}
-
-
-class RunFolder:
-    """Where a training run writes: nothing is created until `open()`, nothing replaced until a checkpoint.
-
-    A new run needs a missing or empty folder. With `force`, an existing run is replaced only once
-    the new one has written its first checkpoint: until then the new run lives in a hidden sibling
-    folder, and `committed()` swaps the two by renames (the old one is then deleted). Write through
-    `path` at the time of writing, since it changes at the swap.
-    """
-
-    def __init__(self, path: str | Path, force: bool = False, resume: bool = False) -> None:
-        self.final, self.force, self.resume = Path(path), force, resume
-        if resume:
-            if not (self.final / "latest.json").is_file():
-                raise RnnlabError(f"{self.final}: no run to resume there (no latest.json)")
-        elif self.final.exists() and not self.final.is_dir():
-            raise RnnlabError(f"{self.final}: exists and is not a folder; choose another --out")
-        elif self._occupied() and not force:
-            raise RnnlabError(f"{self.final}: run folder exists and is not empty "
-                              f"(--resume it, pass --force to replace it, or choose another --out)")
-        elif self._occupied() and not any((self.final / f"{name}.json").is_file() for name in ("best", "latest")):
-            raise RnnlabError(f"{self.final}: not an rnnlab run folder (no best.json or latest.json); --force "
-                              f"replaces runs only, so choose another --out")
-        self.path = self.final
-        self._staged = self._created = self._checkpointed = False
-        self._before: set[Path] | None = None  # what an existing folder held when the run opened it
-
-    def _occupied(self) -> bool:
-        return self.final.is_dir() and any(self.final.iterdir())
-
-    def open(self) -> Path:
-        """Create the folder the run writes into (a hidden staging folder when replacing a run)."""
-        if not self.resume and self._occupied():
-            self.path = self.final.parent / f".{self.final.name}.new-{secrets.token_hex(4)}"
-            self._staged = True
-        self._created = not self.path.exists()
-        self.path.mkdir(parents=True, exist_ok=True)
-        self._before = set(self.path.iterdir())
-        return self.path
-
-    def committed(self) -> None:
-        """Call after each checkpoint: the first one under --force puts the new run in place of the old."""
-        self._checkpointed = True
-        if not self._staged:
-            return
-        old = self.final.parent / f".{self.final.name}.old-{secrets.token_hex(4)}"
-        self.final.rename(old)
-        self.path.rename(self.final)
-        self.path, self._staged = self.final, False
-        shutil.rmtree(old, ignore_errors=True)
-
-    def discard(self) -> None:
-        """After a failure: remove what this run created if it never wrote a checkpoint (an old run stays)."""
-        if not self._checkpointed and (self._staged or self._created):
-            shutil.rmtree(self.path, ignore_errors=True)
-        elif not self._checkpointed and not self.resume and self._before is not None:
-            for made in set(self.path.iterdir()) - self._before:  # in a folder that was there (empty) before
-                if made.is_dir() and not made.is_symlink():
-                    shutil.rmtree(made, ignore_errors=True)
-                else:
-                    made.unlink(missing_ok=True)
-        self.path, self._staged, self._created, self._before = self.final, False, False, None
-
-    def append_log(self, metrics: dict[str, Any]) -> None:
-        """One JSON line per evaluation in `log.jsonl`."""
-        self.append_jsonl("log.jsonl", metrics)
-
-    def append_jsonl(self, name: str, row: dict[str, Any]) -> None:
-        """`row` as one JSON line at the end of `name` (a resumed run appends)."""
-        with open(self.path / name, "a", encoding="utf-8") as out:
-            out.write(json.dumps(row) + "\n")
-
-    def write_json(self, name: str, document: dict[str, Any]) -> Path:
-        path = self.path / name
-        atomic_write_bytes(path, (json.dumps(document, indent=1, ensure_ascii=False) + "\n").encode("utf-8"))
-        return path
-

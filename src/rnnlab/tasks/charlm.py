@@ -25,14 +25,17 @@ from typing import Any, Self
 import numpy as np
 
 from rnnlab.checkpoint import atomic_write_bytes, load_checkpoint, resolve, split_prefix, with_prefix
-from rnnlab.checks import non_negative_int, positive, positive_int, require, unit_fraction
+from rnnlab.checks import positive, positive_int, require, sample_length, unit_fraction
+from rnnlab.checks import seed as seed_check
 from rnnlab.data.streams import TextStreams
 from rnnlab.data.text import CharVocab, Corpus, iter_text_chunks, open_ids, write_ids
 from rnnlab.errors import RnnlabError, invalid_argument
 from rnnlab.nn import CrossEntropyLoss, softmax
-from rnnlab.tasks.base import RunFolder, Task
+from rnnlab.tasks.base import Task
 from rnnlab.tasks.charlm_config import PRESETS, CharLMConfig, build_model, build_optimizer, build_scheduler
-from rnnlab.train import KeepBest, LoopConfig, LoopState, train_loop
+from rnnlab.tasks.runs import RunFolder
+from rnnlab.train import LoopConfig, LoopState, Rollback, train_loop
+from rnnlab.trainer import KeepBest
 
 EMBEDDED_CORPUS = "tinyshakespeare.txt"
 
@@ -146,7 +149,6 @@ class CharLM(Task):
         keep = KeepBest(model)
         if resumed is not None and (resumed / "best.json").is_file():
             keep.state = split_prefix(load_checkpoint(resumed, "best")[0], "model")
-        checkpointed, diverged = [self.loop_.step], []
 
         def step_fn() -> tuple[float, int]:
             step = self.loop_.step
@@ -155,8 +157,7 @@ class CharLM(Task):
             x, y, reset = streams.next_batch()
             logits, state = model(x, None if reset else self._carry)
             loss = loss_fn(logits, y)
-            if not math.isfinite(loss):  # the loop stops: keep the position and state of the last trained batch
-                diverged.append(step + 1)
+            if not math.isfinite(loss):  # the loop raises Diverged (or backs off): nothing to learn from
                 return loss, x.size
             model.backward(loss_fn.backward())
             self._carry, self._position = state, streams.position
@@ -174,19 +175,25 @@ class CharLM(Task):
                     self.save(run.path, "best")
                 self.save(run.path, "latest", training=True)
                 run.committed()
-                checkpointed[0] = state.step
+
+        copy: list = []
+
+        def save() -> None:
+            copy[:] = [self._state(), keep.state]
+
+        def restore() -> None:
+            (arrays, meta), keep.state = copy
+            self._put_back(arrays, meta)
+            streams.position = self._position
 
         loop = LoopConfig(max_steps=c.max_steps, minutes=c.minutes, eval_every=c.eval_every,
-                          clip_norm=c.clip_norm, clip_value=c.clip_value, log_gradients=c.log_gradients)
+                          clip_norm=c.clip_norm, clip_value=c.clip_value, log_gradients=c.log_gradients,
+                          on_nan=c.on_nan)
         self.loop_ = train_loop(model, self.optimizer_, step_fn, evaluate, loop, state=self.loop_,
                                 scheduler=self.scheduler_, on_eval=on_eval, log_path=None, desc="charlm",
-                                progress=progress, on_gradients=None if run is None else self._gradients_to(run))
-        if diverged and keep.state is None:
-            raise RnnlabError(f"the loss was not finite at step {diverged[0]}, before the first evaluation: nothing "
-                              f"to keep (try a lower learning rate or gradient clipping)")
-        if run is not None and self.loop_.step != checkpointed[0]:  # stopped between evaluations (non-finite loss)
-            self.save(run.path, "latest", training=True)
-            run.committed()
+                                progress=progress, on_gradients=None if run is None else self._gradients_to(run),
+                                on_checkpoint=None if run is None else self._latest_to(run),
+                                rollback=Rollback(save, restore))
         keep.restore()
 
     def _figures(self, ids: np.ndarray) -> dict[str, float]:
@@ -248,19 +255,23 @@ class CharLM(Task):
         character is generated.
         """
         self._check_fitted()
-        require("length", length, non_negative_int)
+        require("length", length, sample_length)
         require("temperature", temperature, positive)
         if top_k is not None:
             require("top_k", top_k, positive_int)
         if top_p is not None:
             require("top_p", top_p, unit_fraction)
         if seed is not None:
-            require("seed", seed, non_negative_int)
+            require("seed", seed, seed_check)
         if prime is None:
             prime = "\n" if "\n" in self.vocab_.chars else self.vocab_.chars[0]
-        ids = self._encode(prime, "prime text")
-        if len(ids) == 0:
+        if len(prime) == 0:
             raise invalid_argument("prime", "a non-empty text", prime)
+        unknown = sorted(set(prime) - set(self.vocab_.chars))
+        if unknown:
+            raise invalid_argument("prime", f"text in the model's {len(self.vocab_.chars)} characters (characters "
+                                   f"not in the vocabulary: {', '.join(map(repr, unknown[:20]))})", prime)
+        ids = self._encode(prime, "prime text")
         rng = np.random.default_rng(seed) if seed is not None else self._sample_rng
         model = self.model_.eval()
         logits, state = model(ids[:, None])
@@ -339,6 +350,13 @@ class CharLM(Task):
 
     def _restore(self, arrays: dict[str, np.ndarray], meta: dict) -> None:
         self._build(CharVocab.from_json(meta["vocab"]))
+        self._put_back(arrays, meta)
+        self.corpus_ = meta["corpus"]
+        self.loop_ = LoopState.from_json(meta["loop"])
+        self.history_ = self.loop_.history
+
+    def _put_back(self, arrays: dict[str, np.ndarray], meta: dict) -> None:
+        """Weights, optimizer, schedule, generators, carried state and position from what `_state` saved."""
         self.model_.load_state_dict(split_prefix(arrays, "model"))
         self.optimizer_.load_state_dict({"hyper": meta["optimizer"], "buffers": split_prefix(arrays, "optim")})
         if self.scheduler_ is not None and meta["scheduler"] is not None:
@@ -347,9 +365,7 @@ class CharLM(Task):
         self._sample_rng.bit_generator.state = meta["generators"]["sample"]
         carry = [arrays[k] for k in sorted(k for k in arrays if k.startswith("carry."))]
         self._carry = None if not carry else (tuple(carry) if len(carry) == 2 else carry[0])
-        self.corpus_, self._position = meta["corpus"], meta["position"]
-        self.loop_ = LoopState.from_json(meta["loop"])
-        self.history_ = self.loop_.history
+        self._position = meta["position"]
 
 
 # ---- helpers ----------------------------------------------------------------------------------------

@@ -11,12 +11,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rnnlab import checks
 from rnnlab.config import (
     Check,
     Config,
-    boolean,
+    log_gradients_option,
     non_negative,
-    non_negative_int,
+    on_nan_option,
     option,
     positive,
     positive_int,
@@ -37,47 +38,53 @@ class CharLMConfig(Config):
 
     >>> CharLMConfig(hidden_size=128).num_layers
     2
-    >>> CharLMConfig(seq_len=0)
+    >>> CharLMConfig(seq_len=0)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    rnnlab.errors.InvalidArgument: Received an invalid value for argument `seq_len`, expected a positive integer, got 0.
+    rnnlab.errors.InvalidArgument: Received an invalid value for argument `seq_len`, expected an integer in [1, ...
     """
 
     cell: str = option("lstm", "recurrent cell", choices=CELLS)
-    hidden_size: int = option(256, "hidden units per layer", check=positive_int)
-    num_layers: int = option(2, "stacked recurrent layers", check=positive_int)
+    hidden_size: int = option(256, "hidden units per layer", check=checks.units)
+    num_layers: int = option(2, "stacked recurrent layers", check=checks.layers)
     dropout: float = option(0.1, "dropout between layers and before the output layer", check=probability)
-    embedding_dim: int | None = option(64, "character embedding size (none: one-hot input)", check=positive_int)
-    seq_len: int = option(64, "characters per stream and step (backpropagation through time)", check=positive_int)
-    batch_size: int = option(32, "parallel streams through the text", check=positive_int)
+    embedding_dim: int | None = option(64, "character embedding size (none: one-hot input)",
+                                       check=checks.units)
+    seq_len: int = option(64, "characters per stream and step (backpropagation through time)",
+                          check=checks.length)
+    batch_size: int = option(32, "parallel streams through the text", check=checks.batch_size)
     optimizer: str = option("adam", "optimizer", choices=OPTIMIZERS)
     lr: float = option(3e-3, "learning rate (the peak of the schedule)", check=positive)
     weight_decay: float = option(0.0, "weight decay", check=non_negative)
     schedule: str = option("cosine", "cosine: linear warm-up, then a cosine decay to the final learning rate at the "
                            "last step; constant: the same learning rate throughout", choices=("cosine", "constant"))
-    warmup_steps: int = option(100, "linear warm-up steps of the cosine schedule", check=non_negative_int)
+    warmup_steps: int = option(100, "linear warm-up steps of the cosine schedule", check=checks.steps_or_zero)
     min_lr_ratio: float = option(0.05, "final learning rate of the cosine schedule, as a share of lr",
                                  check=closed_fraction)
     clip_norm: float | None = option(1.0, "clip the global gradient norm to this (none: off)", check=positive)
     clip_value: float | None = option(None, "clip every gradient element to [-v, v] (none: off)", check=positive)
-    log_gradients: bool = option(False, "log gradient norms per parameter and per time step, clipping events and "
-                                 "the spectral radius of W_hh to gradients.jsonl in the run folder", check=boolean)
+    log_gradients: bool = log_gradients_option()
+    on_nan: str = on_nan_option()
     loss_reduction: str = option("mean", "mean or sum of the loss over a batch's characters", choices=("mean", "sum"))
-    max_steps: int = option(3000, "training steps of the whole run (the schedule spans them)", check=positive_int)
+    max_steps: int = option(3000, "training steps of the whole run (the schedule spans them)", check=checks.steps)
     minutes: float | None = option(None, "stop after this many minutes of training in this call", check=positive)
-    eval_every: int = option(250, "evaluate and checkpoint every so many steps", check=positive_int)
+    eval_every: int = option(250, "evaluate and checkpoint every so many steps", check=checks.steps)
     eval_chars: int = option(1_000_000, "validation characters read per evaluation, at most", check=positive_int)
-    sample_every: int = option(500, "show a sample every so many steps (0: never)", check=non_negative_int)
-    sample_chars: int = option(200, "length of those samples", check=positive_int)
+    sample_every: int = option(500, "show a sample every so many steps (0: never)", check=checks.steps_or_zero)
+    sample_chars: int = option(200, "length of those samples", check=checks.sample_chars)
     val_fraction: float = option(0.05, "the end of the text held out for validation", check=validation_share)
-    seed: int = option(0, "random seed", check=non_negative_int)
+    seed: int = option(0, "random seed", check=checks.seed)
     dtype: str = option("float32", "floating-point precision", choices=("float32", "float64"))
     init: str = option("pytorch", "initial weights: pytorch, or min-char-rnn (the seed's N(0, 0.01^2) weights, zero "
                        "biases and no recurrent bias)", choices=("pytorch", "min-char-rnn"))
 
     def check(self) -> None:
         if self.eval_chars < self.seq_len + 2:
-            raise invalid_argument("eval_chars", f"at least seq_len + 2 = {self.seq_len + 2}", self.eval_chars)
+            raise invalid_argument("eval_chars", f"at least the sequence length + 2 = {self.seq_len + 2}",
+                                   self.eval_chars)
+        # one-hot input: the vocabulary is not known yet, so count the inputs as the embedding would (at least 1)
+        weights = checks.recurrent_weights(self.cell, self.embedding_dim or 1, self.hidden_size, self.num_layers)
+        checks.require_weights("hidden_size", self.hidden_size, weights)
 
 
 PRESETS = {

@@ -26,10 +26,12 @@ from rnnlab.data.text import CharVocab
 from rnnlab.errors import RnnlabError, invalid_argument
 from rnnlab.metrics.classification import accuracy, confusion_matrix, precision_recall_f1
 from rnnlab.nn import CrossEntropyLoss, softmax
-from rnnlab.tasks.base import RunFolder, Task
+from rnnlab.tasks.base import Task
 from rnnlab.tasks.classify_config import ClassifyConfig
 from rnnlab.tasks.classify_net import ClassifierNet, new_trainer, pack_queue, pad_batch, unpack_queue
-from rnnlab.train import LoopConfig, Trainer
+from rnnlab.tasks.runs import RunFolder
+from rnnlab.train import LoopConfig
+from rnnlab.trainer import Trainer
 
 FIRST_CHAR_ID = UNK + 1  # character ids start after the reserved PAD and UNK
 
@@ -184,13 +186,14 @@ class SequenceClassifier(Task):
             loop = LoopConfig(max_steps=steps_per_epoch * c.epochs, minutes=c.minutes, eval_every=steps_per_epoch,
                               clip_norm=c.clip_norm, monitor=c.monitor,
                               mode="min" if c.monitor == "val_loss" else "max", patience=patience,
-                              log_gradients=c.log_gradients)
+                              log_gradients=c.log_gradients, on_nan=c.on_nan)
 
             def on_gradients(row: dict, label=label) -> None:
                 run.append_jsonl("gradients.jsonl", label(row))
 
             trainer.train(step_fn, evaluate, loop, on_eval, keep_best=validation is not None, progress=progress,
                           on_gradients=None if run is None else on_gradients,
+                          on_checkpoint=self._latest_to(run) if each_epoch else None,
                           desc="classify" if c.ensemble == 1 else f"classify {k + 1}/{c.ensemble}")
             self.history_ = before + [label(m) for m in trainer.state.history]
             trainers.append(trainer)

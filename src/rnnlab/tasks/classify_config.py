@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rnnlab import checks
 from rnnlab.config import (
     Config,
     boolean,
-    non_negative_int,
+    log_gradients_option,
+    on_nan_option,
     option,
     positive,
-    positive_int,
     probability,
     unit_fraction,
 )
@@ -38,11 +39,11 @@ class ClassifyConfig(Config):
     """
 
     cell: str = option("gru", "recurrent cell", choices=CELLS)
-    hidden_size: int = option(128, "hidden units per layer and direction", check=positive_int)
-    num_layers: int = option(1, "recurrent layers", check=positive_int)
+    hidden_size: int = option(128, "hidden units per layer and direction", check=checks.units)
+    num_layers: int = option(1, "recurrent layers", check=checks.layers)
     bidirectional: bool = option(True, "read each sequence in both directions", check=boolean)
     embedding_dim: int = option(32, "character embedding size (text only; series go in as their features)",
-                                check=positive_int)
+                                check=checks.units)
     pooling: str = option("max", "how the steps become one vector: final state of each direction, or mean / max "
                           "over valid steps", choices=POOLINGS)
     dropout: float = option(0.2, "dropout before the head, and between recurrent layers", check=probability)
@@ -51,20 +52,26 @@ class ClassifyConfig(Config):
     lr: float = option(3e-3, "Adam learning rate, cosine-annealed to lr * lr_min_factor over the epochs",
                        check=positive)
     lr_min_factor: float = option(0.05, "the learning rate at the end, as a fraction of lr", check=unit_fraction)
-    batch_size: int = option(64, "sequences per batch", check=positive_int)
-    epochs: int = option(30, "passes over the training data", check=positive_int)
+    batch_size: int = option(64, "sequences per batch", check=checks.batch_size)
+    epochs: int = option(30, "passes over the training data", check=checks.epochs)
     patience: int | None = option(6, "epochs without a better validation score before stopping (none: never)",
-                                  check=positive_int)
+                                  check=checks.epochs)
     val_fraction: float = option(0.1, "stratified share of the training data held out for early stopping (0: none; "
                                  "all epochs run and the last weights are kept)", check=probability)
     monitor: str = option("val_loss", "the validation figure that picks the best epoch", choices=MONITORS)
     class_weight: str | None = option(None, "weight the loss by class: balanced (N / (C * n_c)) or sqrt (its root)",
                                       choices=CLASS_WEIGHTS)
     clip_norm: float | None = option(5.0, "clip the gradient norm to this (none: no clipping)", check=positive)
-    log_gradients: bool = option(False, "log gradient norms per parameter and per time step, clipping events and "
-                                 "the spectral radius of W_hh to gradients.jsonl in the run folder", check=boolean)
+    log_gradients: bool = log_gradients_option()
+    on_nan: str = on_nan_option()
     minutes: float | None = option(None, "training time limit for each net of the ensemble, per call",
                                    check=positive)
     ensemble: int = option(1, "nets trained with seeds seed, seed + 1, ...; their probabilities are averaged",
-                           check=positive_int)
-    seed: int = option(0, "random seed (weights, validation split, batches, dropout)", check=non_negative_int)
+                           check=checks.ensemble_size)
+    seed: int = option(0, "random seed (weights, validation split, batches, dropout)", check=checks.seed)
+
+    def check(self) -> None:
+        # series have as many inputs as features, unknown here; text goes in through the embedding
+        weights = checks.recurrent_weights(self.cell, self.embedding_dim, self.hidden_size, self.num_layers,
+                                           2 if self.bidirectional else 1)
+        checks.require_weights("hidden_size", self.hidden_size, weights)

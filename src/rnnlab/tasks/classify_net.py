@@ -17,7 +17,7 @@ from rnnlab.nn import Dropout, Embedding, LastPool, Linear, MaxPool, MeanPool, M
 from rnnlab.nn.models import build_recurrent
 from rnnlab.optim import Adam, CosineAnnealingLR
 from rnnlab.tasks.classify_config import ClassifyConfig
-from rnnlab.train import Trainer
+from rnnlab.trainer import Trainer
 
 
 class ClassifierNet(Module):

@@ -29,10 +29,11 @@ from rnnlab.data.timeseries import Series, from_array
 from rnnlab.data.transforms import TargetTransform
 from rnnlab.errors import RnnlabError, invalid_argument
 from rnnlab.metrics.forecast import mae
-from rnnlab.tasks.base import RunFolder, Task
+from rnnlab.tasks.base import Task
 from rnnlab.tasks.forecast_config import SCALERS, ForecastConfig
 from rnnlab.tasks.forecast_net import ForecastNetwork, best_step, new_trainer, train_network
 from rnnlab.tasks.forecast_report import ForecastReport, build_report
+from rnnlab.tasks.runs import RunFolder
 
 
 class Forecaster(Task):
@@ -102,6 +103,9 @@ class Forecaster(Task):
         values = series.column_values(self.columns_)[:train_end]  # (T, D) target first
         self.freq_ = series.freq
         self.season_ = c.resolve_season(series.season, values[:, 0])
+        if self.season_ is not None and self.season_ >= len(values):
+            raise RnnlabError(f"season {self.season_} (--season) is not shorter than the {len(values)} training "
+                              f"rows: the seasonal baselines need a whole season of them")
         lag = c.seasonal_lag(series.season, self.season_, len(values))
         self.transform_, self.seasonal_lag_ = TargetTransform.build(c.log, lag, c.difference), lag
         offset = self.transform_.lost
@@ -110,7 +114,7 @@ class Forecaster(Task):
         if len(values) < needed:
             raise RnnlabError(f"lookback {c.lookback} with horizon {c.horizon} needs at least {needed} training rows "
                               f"({offset} lost to differencing, {val_size} for validation), got {len(values)}; "
-                              f"use a shorter lookback or horizon (--lookback, --horizon)")
+                              f"use a shorter lookback or horizon")
         self.transform_.fit(values[:, 0])
         features = self._features(values)[offset:]  # (T - offset, D)
         self.scaler_ = SCALERS[c.scaler]().fit(features)
@@ -157,6 +161,7 @@ class Forecaster(Task):
 
             train_network(trainer, c, X[train], Y[train], X[val], Y[val], max_steps=c.max_steps, on_eval=on_eval,
                           desc="forecast" if len(targets) == 1 else f"forecast t+{k + 1}", progress=progress,
+                          on_checkpoint=self._latest_to(run) if each_eval else None,
                           on_gradients=None if run is None else
                           lambda row, k=k: run.append_jsonl("gradients.jsonl", {"network": k, **row}))
             self.history_ = before + [{"network": k, **m} for m in trainer.state.history]
@@ -272,7 +277,9 @@ class Forecaster(Task):
                 raise RnnlabError(f"the data ends at {series.times[-1]}, not after the training data (which ends "
                                   f"at {self.train_end_time_}): nothing held out to evaluate on")
             test_start = int(after[0])
-        if not 1 <= test_start <= len(values) - H:
+        if not 1 <= test_start < len(values):  # (a row past the end has no time to name)
+            raise invalid_argument("test_start", f"a row index in [1, {len(values) - 1}]", test_start)
+        if test_start > len(values) - H:
             raise RnnlabError(f"the data has {len(values) - test_start} rows from {series.times[test_start]} on, "
                               f"fewer than the horizon {H}: no window to evaluate")
         if series.times[test_start] <= self.train_end_time_:
@@ -313,7 +320,7 @@ class Forecaster(Task):
         if len(series) - H - step * (n_origins - 1) < 1:
             raise RnnlabError(f"{n_origins} origins {step} rows apart with horizon {H} need more than "
                               f"{H + step * (n_origins - 1)} rows, the series has {len(series)}; use fewer origins, "
-                              f"a smaller step or a shorter horizon (--origins, --step, --horizon)")
+                              f"a smaller step or a shorter horizon")
         origins = rolling_origins(len(series), H, n_origins, step)
         columns = self.config.model_columns(series.columns)
         values, forecasts, seconds, season = series.column_values(columns), [], 0.0, None

@@ -11,16 +11,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rnnlab import checks
 from rnnlab.baselines.forecast import infer_season
 from rnnlab.config import (
     Check,
     Config,
     boolean,
-    non_negative_int,
+    log_gradients_option,
+    on_nan_option,
     open_fraction,
     option,
     positive,
-    positive_int,
     probability,
 )
 from rnnlab.data.scalers import IdentityScaler, MinMaxScaler, StandardScaler
@@ -29,7 +30,7 @@ from rnnlab.nn.models import CELLS
 
 STRATEGIES = ("multi-output", "direct", "recursive")
 SCALERS = {"standard": StandardScaler, "minmax": MinMaxScaler, "none": IdentityScaler}
-season_length = Check("an integer >= 2", lambda v: positive_int.accepts(v) and v >= 2)
+season_length = checks.int_in(2, checks.MAX_LENGTH)
 column_names = Check("a tuple of column names", lambda v: isinstance(v, tuple) and all(isinstance(n, str) for n in v))
 
 
@@ -39,19 +40,19 @@ class ForecastConfig(Config):
 
     >>> ForecastConfig(horizon=6, covariates=["price"]).covariates
     ('price',)
-    >>> ForecastConfig(horizon=0)
+    >>> ForecastConfig(horizon=0)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    rnnlab.errors.InvalidArgument: Received an invalid value for argument `horizon`, expected a positive integer, got 0.
+    rnnlab.errors.InvalidArgument: Received an invalid value for argument `horizon`, expected an integer in [1, ...
     """
 
-    lookback: int = option(24, "input window in steps", check=positive_int)
-    horizon: int = option(12, "steps to forecast", check=positive_int)
+    lookback: int = option(24, "input window in steps", check=checks.length)
+    horizon: int = option(12, "steps to forecast", check=checks.length)
     strategy: str = option("multi-output", "multi-output: one network, H outputs; direct: one network per step "
                            "ahead; recursive: one step ahead, fed its own forecasts", choices=STRATEGIES)
     cell: str = option("lstm", "recurrent cell", choices=CELLS)
-    hidden_size: int = option(32, "hidden units per layer", check=positive_int)
-    num_layers: int = option(1, "recurrent layers", check=positive_int)
+    hidden_size: int = option(32, "hidden units per layer", check=checks.units)
+    num_layers: int = option(1, "recurrent layers", check=checks.layers)
     dropout: float = option(0.0, "dropout before the head (and between layers)", check=probability)
     scaler: str = option("standard", "scaling of every column, fitted on the training rows", choices=tuple(SCALERS))
     log: bool = option(False, "model log(1 + y) (multiplicative seasonality)", check=boolean)
@@ -64,20 +65,20 @@ class ForecastConfig(Config):
     target: str | None = option(None, "column to forecast (default: the first value column)")
     covariates: tuple[str, ...] = option((), "other columns fed to the network as inputs", check=column_names)
     lr: float = option(3e-3, "Adam learning rate", check=positive)
-    batch_size: int = option(32, "windows per training step", check=positive_int)
-    max_steps: int = option(1500, "training steps of each network, for the whole run", check=positive_int)
+    batch_size: int = option(32, "windows per training step", check=checks.batch_size)
+    max_steps: int = option(1500, "training steps of each network, for the whole run", check=checks.steps)
     minutes: float | None = option(None, "training time limit of each network in this call", check=positive)
-    eval_every: int = option(25, "training steps between validation evaluations", check=positive_int)
-    patience: int | None = option(12, "evaluations without improvement before stopping", check=positive_int)
+    eval_every: int = option(25, "training steps between validation evaluations", check=checks.steps)
+    patience: int | None = option(12, "evaluations without improvement before stopping", check=checks.steps)
     val_fraction: float = option(0.2, "share of the training rows, at their end, used for early stopping",
                                  check=open_fraction)
     clip_norm: float | None = option(1.0, "clip the gradient norm to this", check=positive)
-    log_gradients: bool = option(False, "log gradient norms per parameter and per time step, clipping events and "
-                                 "the spectral radius of W_hh to gradients.jsonl in the run folder", check=boolean)
+    log_gradients: bool = log_gradients_option()
+    on_nan: str = on_nan_option()
     refit_full: bool = option(False, "after early stopping, retrain on every window (validation too) for the "
                               "best step count", check=boolean)
     interval: float = option(0.8, "coverage of the residual-quantile prediction interval", check=open_fraction)
-    seed: int = option(0, "random seed", check=non_negative_int)
+    seed: int = option(0, "random seed", check=checks.seed)
 
     def __post_init__(self) -> None:
         if isinstance(self.covariates, list):  # as JSON and argparse give it
@@ -85,6 +86,9 @@ class ForecastConfig(Config):
         super().__post_init__()
 
     def check(self) -> None:
+        inputs = 1 + len(self.covariates)  # the target and its covariates
+        checks.require_weights("hidden_size", self.hidden_size,
+                               checks.recurrent_weights(self.cell, inputs, self.hidden_size, self.num_layers))
         if self.strategy == "recursive" and self.covariates:
             raise invalid_argument("strategy", "'multi-output' or 'direct' when covariates are given (recursive "
                                    "feeds its forecasts back and cannot know future covariates)", self.strategy)

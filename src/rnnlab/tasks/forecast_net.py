@@ -13,7 +13,8 @@ import numpy as np
 from rnnlab.nn import Dropout, Linear, Module, MSELoss
 from rnnlab.nn.models import build_recurrent
 from rnnlab.optim import Adam
-from rnnlab.train import LoopConfig, LoopState, Trainer
+from rnnlab.train import LoopConfig, LoopState
+from rnnlab.trainer import Trainer
 
 
 class ForecastNetwork(Module):
@@ -59,7 +60,8 @@ def new_trainer(config, input_size: int, num_outputs: int, seed: int) -> Trainer
 def train_network(trainer: Trainer, config, X: np.ndarray, Y: np.ndarray, X_val: np.ndarray | None,
                   Y_val: np.ndarray | None, *, max_steps: int,
                   on_eval: Callable[[LoopState, dict, bool], None] | None = None, desc: str = "forecast",
-                  progress: bool = True, on_gradients: Callable[[dict], None] | None = None) -> LoopState:
+                  progress: bool = True, on_gradients: Callable[[dict], None] | None = None,
+                  on_checkpoint: Callable[[LoopState], None] | None = None) -> LoopState:
     """Train on windows X (N, lookback, D) and targets Y (N, outputs) until max_steps, `minutes` or early
     stopping on the validation windows (when there are any); the network keeps its best weights, in eval mode."""
     c, validating, network = config, X_val is not None, trainer.module
@@ -78,9 +80,9 @@ def train_network(trainer: Trainer, config, X: np.ndarray, Y: np.ndarray, X_val:
 
     loop = LoopConfig(max_steps=max_steps, minutes=c.minutes, eval_every=c.eval_every, clip_norm=c.clip_norm,
                       monitor="val_loss" if validating else "train_loss", patience=c.patience if validating else None,
-                      log_gradients=c.log_gradients)
+                      log_gradients=c.log_gradients, on_nan=c.on_nan)
     return trainer.train(step_fn, evaluate, loop, on_eval, keep_best=validating, desc=desc, progress=progress,
-                         on_gradients=on_gradients)
+                         on_gradients=on_gradients, on_checkpoint=on_checkpoint)
 
 
 def best_step(trainer: Trainer) -> int:

@@ -28,10 +28,12 @@ from rnnlab.data.batching import PAD, UNK, batches_by_length
 from rnnlab.errors import RnnlabError
 from rnnlab.nn import CrossEntropyLoss
 from rnnlab.optim import Adam
-from rnnlab.tasks.base import RunFolder, Task
+from rnnlab.tasks.base import Task
+from rnnlab.tasks.runs import RunFolder
 from rnnlab.tasks.tag_config import TagConfig, check_sentences
 from rnnlab.tasks.tag_net import TaggerNet, TaggerNetConfig, word_shape
-from rnnlab.train import LoopConfig, LoopState, Trainer
+from rnnlab.train import LoopConfig, LoopState
+from rnnlab.trainer import Trainer
 
 __all__ = ["SequenceTagger", "TagConfig", "check_sentences", "tokenize"]
 
@@ -211,9 +213,10 @@ class SequenceTagger(Task):
         steps_per_epoch = -(-len(sentences) // c.batch_size)
         loop = LoopConfig(max_steps=c.epochs * steps_per_epoch, minutes=c.minutes, eval_every=steps_per_epoch,
                           clip_norm=c.clip_norm, monitor="val_accuracy", mode="max", patience=c.patience,
-                          log_gradients=c.log_gradients)
+                          log_gradients=c.log_gradients, on_nan=c.on_nan)
         state = trainer.train(step, validate, loop, on_eval, desc="tag", progress=progress,
-                              on_gradients=None if run is None else self._gradients_to(run))
+                              on_gradients=None if run is None else self._gradients_to(run),
+                              on_checkpoint=None if run is None else self._latest_to(run))
         self.history_, self.train_seconds_, self.best_val_accuracy_ = state.history, state.seconds, state.best
 
     def _training_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from rnnlab.tasks.charlm import CharLM
-from tests.cli.test_grammar import CORRECTED, run, write_conllu, write_text
+from tests.cli.test_grammar import CORRECTED, run, write_conllu, write_names, write_series, write_text
 
 TS_HEADER = "@problemName Tiny\n@univariate true\n@equalLength false\n@classLabel true up down\n@data\n"
 CONLLU_ROW = "{}\t{}\t_\tNOUN\tNN\t_\t_\t_\t_\t_"
@@ -178,3 +178,26 @@ def test_conllu_multiword_tokens_and_empty_nodes_train_a_tagger(tmp_path, capsys
     status, out, err = run(["tag", "eval", "--ckpt", tmp_path / "run", "--data", data, "--json"], capsys)
     assert status == 0, err
     assert json.loads(out)["tokens"] == 40 * 5  # the multiword-token and empty-node lines are not words
+
+
+LATIN1_RUNS = {  # a file in Latin-1, the train command for it, the larger budget of its resume
+    "classify": (lambda folder: write_names(folder).read_text().replace("text,", "tèxt,"), "--text-column tèxt "
+                 "--hidden-size 4 --embedding-dim 4 --epochs 1 --no-nn", ["--epochs", "2"]),
+    "tag": (lambda folder: write_conllu(folder).read_text().replace("cat", "café"),
+            "--epochs 1 --hidden-size 4 --word-dim 4 --char-dim 4 --char-hidden 4", ["--epochs", "2"]),
+    "forecast": (lambda folder: write_series(folder).read_text().replace("value", "valeur é"),
+                 "--lookback 12 --horizon 3 --hidden-size 4 --max-steps 10 --eval-every 5", ["--max-steps", "20"]),
+}
+
+
+@pytest.mark.parametrize("task", LATIN1_RUNS)
+def test_a_run_trained_with_encoding_resumes_without_it(task, tmp_path, capsys):
+    text, settings, budget = LATIN1_RUNS[task]
+    data = tmp_path / ("latin1.conllu" if task == "tag" else "latin1.csv")
+    data.write_bytes(text(tmp_path).encode("latin-1"))
+    out = tmp_path / "run"
+    argv = [task, "train", "--data", data, "--out", out, "--encoding", "latin-1", "--quiet", *settings.split()]
+    status, _, err = run(argv, capsys)
+    assert status == 0, err
+    status, _, err = run([task, "train", "--resume", out, *budget, "--quiet"], capsys)  # reads the data as before
+    assert status == 0, err

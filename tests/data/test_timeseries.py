@@ -263,7 +263,8 @@ def test_parse_freq_accepts_pandas_aliases_and_multiples():
 def test_a_series_remembers_how_it_was_read_so_it_can_be_read_again(tmp_path):
     path = write_csv(tmp_path, "when,a,b\n2020-01,1,10\n2020-02,,20\n2020-03,3,30\n")
     series = read_series_csv(path, time_column="when", missing="interpolate")
-    assert series.source == {"path": str(path), "time_column": "when", "value_columns": None, "missing": "interpolate"}
+    assert series.source == {"path": str(path), "time_column": "when", "value_columns": None, "missing": "interpolate",
+                             "encoding": None}
     again = read_series_csv(**series.source)
     np.testing.assert_array_equal(again.values, series.values)
     assert from_array([1.0, 2.0]).source is None

@@ -33,6 +33,7 @@ from rnnlab.cli.common import (
     check_train_args,
     checked,
     given_settings,
+    saved_encoding,
 )
 from rnnlab.errors import InvalidArgument, RnnlabError
 from rnnlab.tasks.classify_config import ClassifyConfig
@@ -144,8 +145,9 @@ def _train(args: argparse.Namespace) -> int:
         source = {"data": str(Path(args.data).absolute()), "test": args.test and str(Path(args.test).absolute()),
                   "test_fraction": None if args.test else fraction,
                   "text_column": args.text_column, "label_column": args.label_column,
-                  "keep_duplicates": args.keep_duplicates}
-    data = _split(source, clf.seed, out)
+                  "keep_duplicates": args.keep_duplicates, "encoding": args.encoding}
+    with saved_encoding(args, source):
+        data = _split(source, clf.seed, out)
     out.say(f"train {len(data['train_y'])}, test {len(data['test_y'])} ({data['kind']}, "
             f"{len(np.unique(data['train_y']))} classes)")
     out.note(str(clf.config))

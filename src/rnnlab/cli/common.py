@@ -13,6 +13,7 @@ user typed reach the task (`given_settings`); errors in their values name the fl
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import sys
@@ -88,6 +89,16 @@ def add_encoding(parser: argparse.ArgumentParser) -> None:
     """--encoding, on every command that reads a text file (--data, --test, --val)."""
     parser.add_argument("--encoding", metavar="ENC", help="the text encoding of the files read, e.g. latin-1, "
                         "cp1252, utf-16 (default: UTF-8; a byte-order mark and CRLF line ends are always accepted)")
+
+
+def saved_encoding(args: argparse.Namespace, saved: dict | None) -> AbstractContextManager:
+    """Reading as a run read its data: `--encoding` when typed (already in force), else the encoding the run's
+    data source recorded (`saved["encoding"]`), else UTF-8."""
+    from rnnlab.data.files import text_encoding
+
+    if getattr(args, "encoding", None) or not saved or not saved.get("encoding"):
+        return contextlib.nullcontext()
+    return text_encoding(saved["encoding"])
 
 
 def file_encoding(args: argparse.Namespace) -> AbstractContextManager[str]:

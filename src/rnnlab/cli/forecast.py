@@ -97,7 +97,7 @@ def _read(path: str, args: argparse.Namespace, out: Output, saved: dict | None =
     saved = saved or {}
     series = read_series_csv(path, time_column=args.time_column or saved.get("time_column"),
                              value_columns=saved.get("value_columns"), missing=args.missing or saved.get("missing")
-                             or "fail")
+                             or "fail", encoding=None if args.encoding else saved.get("encoding"))
     if len(series.filled):
         out.say(f"{path}: interpolated {len(series.filled)} missing values (--missing interpolate)")
     return series

@@ -29,6 +29,7 @@ from rnnlab.cli.common import (
     build,
     check_train_args,
     given_settings,
+    saved_encoding,
 )
 from rnnlab.errors import RnnlabError
 from rnnlab.tasks.tag_config import TagConfig
@@ -91,16 +92,14 @@ def train(args: argparse.Namespace) -> int:
         tagger = build(SequenceTagger, settings)
         run = RunFolder(args.out, force=args.force)
         info = {"data": str(Path(args.data).resolve()), "val": args.val and str(Path(args.val).resolve()),
-                "column": args.column or "upos"}
-    words, tags = _read(info["data"], info["column"])
-    val_words, val_tags = _read(info["val"], info["column"]) if info["val"] else (None, None)
+                "column": args.column or "upos", "encoding": args.encoding}
+    with saved_encoding(args, info):
+        words, tags = _read(info["data"], info["column"])
+        val_words, val_tags = _read(info["val"], info["column"]) if info["val"] else (None, None)
     output = Output(None, args.quiet)
     output.note(str(tagger.config))
     try:
         tagger.fit(words, tags, val_words, val_tags, run_dir=run, progress=not args.quiet, info=info)
-        if not tagger.history_:
-            raise RnnlabError("training stopped before its first evaluation (the loss was not finite); "
-                              "try a lower --lr")
     except BaseException:
         run.discard()
         raise

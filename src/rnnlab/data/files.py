@@ -60,6 +60,12 @@ def _decoding_as(codec: str, shown: str) -> Iterator[str]:
         _ENCODING.reset(token)
 
 
+def current_encoding() -> str | None:
+    """The encoding the readers use now, as the user named it; None for the default, UTF-8."""
+    codec, shown = _ENCODING.get()
+    return None if codec == "utf-8" and shown == "UTF-8" else shown
+
+
 def check_file(path: Path) -> None:
     """RnnlabError unless `path` is an existing regular file (a folder, a missing path: said so)."""
     if path.is_file():

@@ -18,6 +18,7 @@ month-end anchor is not kept (1949-01-31 is stored as 1949-01 with freq "M").
 
 from __future__ import annotations
 
+import contextlib
 import re
 import warnings
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from typing import Literal
 
 import numpy as np
 
+from rnnlab.data.files import current_encoding, text_encoding
 from rnnlab.data.series_csv import column_index, parse_times, parse_values, read_rows
 from rnnlab.errors import RnnlabError
 
@@ -188,8 +190,10 @@ def from_array(values: np.ndarray, start: str | np.datetime64 | None = None, fre
 
 
 def read_series_csv(path: str | Path, time_column: str | None = None, value_columns: list[str] | None = None,
-                    missing: Literal["fail", "interpolate", "drop"] = "fail") -> Series:
+                    missing: Literal["fail", "interpolate", "drop"] = "fail", encoding: str | None = None) -> Series:
     """Read a CSV with a header row, a time column and numeric value columns into a `Series`.
+
+    The file is decoded as `encoding`, else as the `text_encoding` in force (UTF-8 by default).
 
     The time column is `time_column` or else the first column; the value columns are
     `value_columns` or else all the others. Dates may be YYYY (also 1700.0), YYYY-MM, YYYY-MM-DD
@@ -209,9 +213,11 @@ def read_series_csv(path: str | Path, time_column: str | None = None, value_colu
     if missing not in _MISSING_POLICIES:
         raise RnnlabError(f"Received an invalid value for argument `missing`, expected one of {_MISSING_POLICIES}, "
                           f"got {missing!r}.")
-    header, rows, lines = read_rows(Path(path))
+    with text_encoding(encoding) if encoding else contextlib.nullcontext():
+        header, rows, lines = read_rows(Path(path))
+        encoding = current_encoding()
     source = {"path": str(Path(path).absolute()),  # absolute, so that a run reads it again from any folder
-              "time_column": time_column, "value_columns": value_columns, "missing": missing}
+              "time_column": time_column, "value_columns": value_columns, "missing": missing, "encoding": encoding}
     time_index = column_index(path, header, time_column) if time_column else 0
     names = value_columns or [name for j, name in enumerate(header) if j != time_index]
     value_indices = [column_index(path, header, name) for name in names]

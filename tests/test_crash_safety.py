@@ -197,3 +197,32 @@ def test_a_full_disk_fails_in_one_line_and_leaves_the_last_checkpoint_intact(tmp
     assert after == before  # the checkpoint as it was: no temporary, no half-written file
     load_checkpoint(run, "latest")
     assert start(["charlm", "train", "--resume", run, "--max-steps", 40]).wait() == 0  # with space, it goes on
+
+
+DIVERGING = ["--cell", "rnn_relu", "--optimizer", "sgd", "--schedule", "constant", "--clip-norm", "none",
+             "--hidden-size", 64, "--num-layers", 2, "--embedding-dim", 8, "--seq-len", 32, "--batch-size", 4,
+             "--max-steps", 60, "--eval-every", 10, "--sample-every", 0]  # a plain ReLU RNN without clipping
+
+
+def test_a_diverging_learning_rate_stops_naming_the_step_and_keeps_the_last_good_checkpoint(tmp_path):
+    data, run = write_text(tmp_path), tmp_path / "run"
+    process = start(["charlm", "train", "--data", data, "--out", run, *DIVERGING, "--lr", 5])
+    err = process.communicate(timeout=120)[1]
+    assert process.returncode == 1 and len(err.strip().splitlines()) == 1, err
+    step = int(err.split("step ")[1].split(":")[0])
+    assert "NaN or infinite" in err or "the loss is" in err
+    if step > 10:  # diverged after the first checkpoint: it is there, whole, from before the step named
+        arrays, meta = load_checkpoint(run, "latest")
+        assert meta["loop"]["step"] < step and all(np.isfinite(a).all() for a in arrays.values())
+    else:
+        assert not run.exists()
+
+
+def test_on_nan_backoff_finishes_a_run_whose_learning_rate_diverges(tmp_path):
+    data, run = write_text(tmp_path), tmp_path / "run"
+    process = start(["charlm", "train", "--data", data, "--out", run, *DIVERGING, "--lr", 10, "--on-nan", "backoff"])
+    err = process.communicate(timeout=120)[1]
+    assert process.returncode == 0, err
+    assert "with the learning rate halved (back-off 1 of 3)" in err
+    loop = load_checkpoint(run, "latest")[1]["loop"]
+    assert loop["step"] == 60 and 1 <= loop["backoffs"] <= 3 and loop["lr_scale"] == 0.5 ** loop["backoffs"]

@@ -23,12 +23,14 @@ from __future__ import annotations
 import json
 import math
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
@@ -105,11 +107,11 @@ class TrainingInterrupted(KeyboardInterrupt):
 
 @dataclass
 class Rollback:
-    """How `on_nan="backoff"` takes a run back: `save()` copies what training changes (weights, optimizer,
-    generators, data position) at each evaluation, `restore()` puts the copy back. The loop state is the loop's."""
+    """How `on_nan="backoff"` takes a run back: `save()` returns a copy of what training changes (weights,
+    optimizer, generators, data position), `restore(copy)` puts it back. The loop state is the loop's."""
 
-    save: Callable[[], None]
-    restore: Callable[[], None]
+    save: Callable[[], Any]
+    restore: Callable[[Any], None]
 
 
 def train_loop(
@@ -154,12 +156,14 @@ def train_loop(
                 module.record_input_grads = True
     else:
         on_gradients = None
-    saved: list[dict] = []
+    snapshots: list[tuple[dict, Any]] = []  # (loop state, rollback.save()) at the last evaluations, newest last
+    fresh = [False]  # a snapshot was taken since the last back-off
 
-    def save() -> None:  # the loop state and, through `rollback`, the rest, for a back-off
+    def save() -> None:  # for a back-off: the loop state, and through `rollback` the rest
         if rollback is not None and config.on_nan == "backoff":
-            saved[:] = [json.loads(json.dumps(state.to_json()))]
-            rollback.save()
+            snapshots.append((json.loads(json.dumps(state.to_json())), rollback.save()))
+            del snapshots[: -(MAX_BACKOFFS + 1)]
+            fresh[0] = True
 
     def after_eval(state: LoopState, metrics: dict, improved: bool) -> None:
         if on_eval is not None:
@@ -176,13 +180,17 @@ def train_loop(
                        on_gradients, on_checkpoint)
                 return state
             except Diverged as error:
-                if not saved:
+                if not snapshots:
                     raise
                 if state.backoffs >= MAX_BACKOFFS:
                     raise Diverged(error.step, error.what, state.backoffs) from None
+                if not fresh[0] and len(snapshots) > 1:  # diverged again before an evaluation: from that state,
+                    snapshots.pop()  # the same batch gives the same NaN whatever the rate, so go back further
+                fresh[0] = False
                 backoffs, scale = state.backoffs + 1, state.lr_scale / 2
-                rollback.restore()
-                restored = LoopState.from_json(json.loads(json.dumps(saved[0])))
+                loop_state, snapshot = snapshots[-1]
+                rollback.restore(snapshot)
+                restored = LoopState.from_json(json.loads(json.dumps(loop_state)))
                 state.history[:] = restored.history  # the same list: callers may hold it
                 vars(state).update({k: v for k, v in vars(restored).items() if k != "history"})
                 if scheduler is not None:  # the rate of the saved step, at the new scale
@@ -195,7 +203,7 @@ def train_loop(
                 bar.reset(total=config.max_steps)
                 bar.update(state.step)
                 bar.write(f"step {error.step}: {error.what}; back to step {state.step} with the learning rate "
-                          f"halved (back-off {backoffs} of {MAX_BACKOFFS})")
+                          f"halved (back-off {backoffs} of {MAX_BACKOFFS})", file=sys.stderr)
     finally:
         bar.close()
 

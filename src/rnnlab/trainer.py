@@ -73,13 +73,12 @@ class Trainer:
 
     def _rollback(self) -> Rollback:
         """Copies of the weights (best and current), optimizer and generators, and how to put them back."""
-        copy: list = []
 
-        def save() -> None:
-            copy[:] = [self.best.state, self.module.state_dict(), self.optimizer.state_dict(),  # (copies)
-                       {n: g.bit_generator.state for n, g in self.generators.items()}]
+        def save() -> tuple:
+            return (self.best.state, self.module.state_dict(), self.optimizer.state_dict(),  # (copies)
+                    {n: g.bit_generator.state for n, g in self.generators.items()})
 
-        def restore() -> None:
+        def restore(copy: tuple) -> None:
             best, weights, optimizer, generators = copy
             self.best.state = best
             self.module.load_state_dict(weights)

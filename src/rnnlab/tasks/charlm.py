@@ -176,12 +176,10 @@ class CharLM(Task):
                 self.save(run.path, "latest", training=True)
                 run.committed()
 
-        copy: list = []
+        def save() -> tuple:
+            return self._state(), keep.state
 
-        def save() -> None:
-            copy[:] = [self._state(), keep.state]
-
-        def restore() -> None:
+        def restore(copy: tuple) -> None:
             (arrays, meta), keep.state = copy
             self._put_back(arrays, meta)
             streams.position = self._position

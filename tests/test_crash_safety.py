@@ -104,7 +104,7 @@ def test_a_run_killed_again_and_again_ends_with_the_weights_of_one_never_stopped
     assert wait_until_locked(reference, process)
     locked = time.monotonic()
     assert process.wait() == 0, process.stderr.read()
-    span = (time.monotonic() - locked) * 0.8 / KILLS  # ten kills cannot finish the run between them
+    span = (time.monotonic() - locked) * 0.4 / KILLS  # ten kills cannot finish the run, even on a machine 2x faster
     assert time.monotonic() - began < 60
 
     rng = np.random.default_rng(sum(map(ord, task)))

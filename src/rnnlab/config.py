@@ -103,7 +103,7 @@ class Config:
         names = {f.name for f in fields(cls)}
         unknown = set(data) - names
         if unknown:
-            raise RnnlabError(f"unknown settings {', '.join(sorted(unknown))} (saved by a newer rnnlab?)")
+            raise RnnlabError(f"unknown settings {', '.join(map(repr, sorted(unknown)))} (saved by a newer rnnlab?)")
         hints = typing.get_type_hints(cls)
         values = {k: tuple(v) if isinstance(v, list) and is_tuple(hints[k]) else v for k, v in data.items()}
         return cls(**values)

@@ -112,12 +112,13 @@ def torch_trainer(config: BenchConfig):
         optimizer = torch.optim.Adam(params, lr=1e-3)
     loss_fn = torch.nn.CrossEntropyLoss(reduction="sum" if config.optimizer == "adagrad" else "mean")
     ids, targets, lengths = (torch.from_numpy(a) for a in make_batch(config))
+    mask = torch.arange(config.seq_len)[:, None] < lengths[None, :] if config.variable_lengths else None
     if config.variable_lengths:
-        targets = targets.masked_fill(torch.arange(config.seq_len)[:, None] >= lengths[None, :], -100)
+        targets = targets.masked_fill(~mask, -100)
 
     def step() -> float:
         optimizer.zero_grad()
-        logits, _ = model(ids, lengths=lengths if config.variable_lengths else None)
+        logits, _ = model(ids, mask=mask)
         loss = loss_fn(logits.reshape(-1, config.vocab), targets.reshape(-1))
         loss.backward()
         if config.optimizer == "adagrad":

@@ -57,6 +57,26 @@ def option(default: Any, help: str, *, check: Check | None = None, choices: tupl
 ON_NAN = ("stop", "backoff")
 
 
+ENGINES = ("numpy", "torch")
+DEVICES = ("cpu", "cuda", "auto")
+ENGINE_FIELDS = ("engine", "device", "amp")  # how a network is computed, not what it is: a loaded run may change them
+
+
+def engine_option() -> Any:
+    """The `engine` field of every training task's config (see `rnnlab.backends.torch_engine`)."""
+    return option("numpy", "what computes the network: numpy (the reference engine) or torch (PyTorch: GPUs, "
+                           "torchrun); the rest of training is the same code", choices=ENGINES)
+
+
+def device_option() -> Any:
+    return option("cpu", "where the torch engine computes: cpu, cuda, or auto (cuda when there is one)",
+                  choices=DEVICES)
+
+
+def amp_option() -> Any:
+    return option(False, "bfloat16 autocast in the torch engine's forward pass", check=boolean)
+
+
 def log_gradients_option() -> Any:
     """The `log_gradients` field of every training task's config."""
     return option(False, "log gradient norms per parameter and per time step, clipping events and the spectral "

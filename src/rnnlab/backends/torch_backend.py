@@ -1,8 +1,10 @@
-"""The PyTorch twin of `rnnlab.nn.models.SequenceModel`, for GPUs and many machines.
+"""The PyTorch twins of the engine's networks, for GPUs and many machines.
 
-Same modules under the same names (`embedding`, `rnn`, `head`), so a state dict moves
-between the two engines unchanged (`to_torch_state` / `from_torch_state`).
-Importing this module needs PyTorch: `pip install rnnlab[torch]`.
+Each twin has the same modules under the same names as its engine network (`embedding`, `rnn`,
+`head`, ...), so a state dict moves between the two engines unchanged, and its `forward` takes
+the same arguments as the engine network's, as tensors: the same masks (True at real steps; the
+twin packs post-padded batches for cuDNN), the same time-major layouts. `twin_of(net)` builds the
+twin of any task's network. Importing this module needs PyTorch: `pip install 'rnnlab[torch]'`.
 """
 
 from __future__ import annotations
@@ -17,41 +19,157 @@ try:
     from torch import nn
     from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 except ImportError as error:  # pragma: no cover - exercised only without torch
-    raise RnnlabError("the PyTorch backend needs PyTorch: pip install 'rnnlab[torch]'") from error
+    raise RnnlabError("the PyTorch engine needs PyTorch: pip install 'rnnlab[torch]'") from error
+
+
+def recurrent(cell: str, input_size: int, hidden_size: int, num_layers: int = 1, dropout: float = 0.0,
+              bidirectional: bool = False, batch_first: bool = False, dtype: torch.dtype = torch.float32) -> nn.RNNBase:
+    """torch.nn.RNN (tanh / relu), LSTM or GRU for an engine cell name."""
+    kwargs = dict(num_layers=num_layers, dropout=dropout, bidirectional=bidirectional, batch_first=batch_first,
+                  dtype=dtype)
+    if cell.startswith("rnn"):
+        return nn.RNN(input_size, hidden_size, nonlinearity="relu" if cell == "rnn_relu" else "tanh", **kwargs)
+    if cell not in ("lstm", "gru"):
+        raise RnnlabError(f"the PyTorch engine has no {cell!r} cell; train it with the NumPy engine")
+    return {"lstm": nn.LSTM, "gru": nn.GRU}[cell](input_size, hidden_size, **kwargs)
+
+
+def run(rnn: nn.RNNBase, x: torch.Tensor, state=None, mask: torch.Tensor | None = None):
+    """`rnn(x, state)` with the engine's mask (T, B) bool, True at real steps: the batch is packed (cuDNN skips
+    the padding), the output is zero at padded steps and the state is each sequence's own last one.
+
+    Only post-padded batches (the valid steps of each sequence first) can be packed.
+    """
+    if mask is None or bool(mask.all()):
+        return rnn(x, state)
+    lengths = mask.sum(0)  # (B,)
+    if not bool((mask == (torch.arange(mask.shape[0], device=mask.device)[:, None] < lengths[None])).all()):
+        raise RnnlabError("the PyTorch engine needs post-padded batches (valid steps first in each sequence)")
+    packed = pack_padded_sequence(x, lengths.cpu(), enforce_sorted=False)
+    output, state = rnn(packed, state)
+    return pad_packed_sequence(output, total_length=x.shape[0])[0], state
 
 
 class TorchSequenceModel(nn.Module):
-    """Embedding (or one-hot) -> nn.RNN/LSTM/GRU -> dropout -> nn.Linear, like `SequenceModel`."""
+    """Embedding (or one-hot) -> nn.RNN/LSTM/GRU -> dropout -> nn.Linear, like `rnnlab.nn.models.SequenceModel`."""
 
     def __init__(self, config: ModelConfig, dtype: torch.dtype = torch.float32) -> None:
         super().__init__()
         c = self.config = config
         if c.embedding_dim is not None:
             self.embedding = nn.Embedding(c.vocab_size, c.embedding_dim, dtype=dtype)
-        kwargs = dict(num_layers=c.num_layers, dropout=c.dropout if c.num_layers > 1 else 0.0,
-                      bidirectional=c.bidirectional, dtype=dtype)
         input_size = c.vocab_size if c.embedding_dim is None else c.embedding_dim
-        if c.cell.startswith("rnn"):
-            self.rnn = nn.RNN(input_size, c.hidden_size, nonlinearity="relu" if c.cell == "rnn_relu" else "tanh",
-                              **kwargs)
-        else:
-            self.rnn = {"lstm": nn.LSTM, "gru": nn.GRU}[c.cell](input_size, c.hidden_size, **kwargs)
+        self.rnn = recurrent(c.cell, input_size, c.hidden_size, c.num_layers, c.dropout if c.num_layers > 1 else 0.0,
+                             c.bidirectional, dtype=dtype)
         self.drop = nn.Dropout(c.dropout)
         self.head = nn.Linear(c.hidden_size * (2 if c.bidirectional else 1), c.num_outputs, dtype=dtype)
 
-    def forward(self, ids: torch.Tensor, state=None, lengths: torch.Tensor | None = None):
-        """ids (T, B) long; lengths (B,) for post-padded batches. Returns logits (T, B, V), state."""
+    def forward(self, ids: torch.Tensor, state=None, mask: torch.Tensor | None = None):
+        """ids (T, B) long; state as the recurrent layer's; mask (T, B) bool. Returns logits (T, B, V), state."""
         if self.config.embedding_dim is not None:
             x = self.embedding(ids)
         else:
             x = nn.functional.one_hot(ids, self.config.vocab_size).to(self.head.weight.dtype)
-        if lengths is None:
-            output, state = self.rnn(x, state)
-        else:
-            packed = pack_padded_sequence(x, lengths.cpu(), enforce_sorted=False)
-            output, state = self.rnn(packed, state)
-            output = pad_packed_sequence(output, total_length=ids.shape[0])[0]
+        output, state = run(self.rnn, x, state, mask)
         return self.head(self.drop(output)), state
+
+
+def _pool(kind: str, output: torch.Tensor, mask: torch.Tensor, directions: int) -> torch.Tensor:
+    """The engine's LastPool / MeanPool / MaxPool over valid steps: output (T, B, F), mask (T, B) -> (B, F)."""
+    valid = mask[:, :, None]
+    if kind == "mean":
+        return (output * valid).sum(0) / mask.sum(0)[:, None].to(output.dtype)
+    if kind == "max":
+        return output.masked_fill(~valid, float("-inf")).max(0).values
+    T, B, F = output.shape
+    hidden, batch = F // directions, torch.arange(B, device=output.device)
+    last = T - 1 - mask.flip(0).to(torch.int8).argmax(0)  # (B,) last valid step
+    first = mask.to(torch.int8).argmax(0)  # (B,) first valid step
+    return torch.cat([output[step, batch, d * hidden:(d + 1) * hidden]
+                      for d, step in enumerate([last, first][:directions])], dim=1)
+
+
+class TorchClassifierNet(nn.Module):
+    """The twin of `rnnlab.tasks.classify_net.ClassifierNet`: (embedding) -> recurrent -> pooling -> dropout -> head."""
+
+    def __init__(self, net, dtype: torch.dtype) -> None:
+        super().__init__()
+        self.text, self.pooling = net.text, type(net.pool).__name__.removesuffix("Pool").lower()
+        if net.text:
+            self.embedding = nn.Embedding(*net.embedding.weight.shape, padding_idx=net.embedding.padding_idx,
+                                          dtype=dtype)
+        self.rnn = twin_recurrent(net.rnn, dtype)
+        self.drop = nn.Dropout(net.drop.p)
+        self.head = nn.Linear(net.head.in_features, net.head.out_features, dtype=dtype)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """x: ids (B, T) or features (B, T, F); mask (B, T) bool. Returns logits (B, C)."""
+        inputs = self.embedding(x.T) if self.text else x.transpose(0, 1).to(self.head.weight.dtype)  # (T, B, E)
+        step_mask = mask.T  # (T, B)
+        output, _ = run(self.rnn, inputs, None, step_mask)
+        pooled = _pool(self.pooling, output, step_mask, 2 if self.rnn.bidirectional else 1)
+        return self.head(self.drop(pooled))
+
+
+class TorchForecastNetwork(nn.Module):
+    """The twin of `rnnlab.tasks.forecast_net.ForecastNetwork`: recurrent over the window, the last step's output."""
+
+    def __init__(self, net, dtype: torch.dtype) -> None:
+        super().__init__()
+        self.rnn = twin_recurrent(net.rnn, dtype)
+        self.drop = nn.Dropout(net.drop.p)
+        self.head = nn.Linear(net.head.in_features, net.head.out_features, dtype=dtype)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x (B, lookback, D) -> predictions (B, num_outputs)."""
+        output, _ = self.rnn(x.to(self.head.weight.dtype))
+        return self.head(self.drop(output[:, -1]))
+
+
+class TorchTaggerNet(nn.Module):
+    """The twin of `rnnlab.tasks.tag_net.TaggerNet`: word, character (bi-LSTM) and shape features -> bi-LSTM."""
+
+    def __init__(self, net, dtype: torch.dtype) -> None:
+        super().__init__()
+        self.word_embedding, self.char_embedding, self.shape_embedding = (
+            nn.Embedding(*e.weight.shape, padding_idx=e.padding_idx, dtype=dtype)
+            for e in (net.word_embedding, net.char_embedding, net.shape_embedding))
+        self.char_lstm = twin_recurrent(net.char_lstm, dtype)
+        self.input_dropout, self.output_dropout = nn.Dropout(net.input_dropout.p), nn.Dropout(net.output_dropout.p)
+        self.lstm = twin_recurrent(net.lstm, dtype)
+        self.head = nn.Linear(net.head.in_features, net.head.out_features, dtype=dtype)
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The engine's batch dict as tensors -> logits (T, B, num_tags)."""
+        chars = self.char_embedding(batch["chars"].T)  # (L, N, Dc)
+        _, (h_n, _) = run(self.char_lstm, chars, None, batch["char_mask"].T)  # h_n (2, N, Hc)
+        char_vectors = torch.cat([h_n[0], h_n[1]], dim=1)  # (N, 2Hc)
+        x = torch.cat([self.word_embedding(batch["words"]), char_vectors[batch["forms"]],
+                       self.shape_embedding(batch["shapes"])], dim=2)
+        h, _ = run(self.lstm, self.input_dropout(x), None, batch["mask"])  # (T, B, 2H)
+        return self.head(self.output_dropout(h))
+
+
+def twin_recurrent(layer, dtype: torch.dtype) -> nn.RNNBase:
+    """torch.nn's twin of an engine recurrent layer (same sizes, flags and parameter names)."""
+    cell = {"LSTM": "lstm", "GRU": "gru"}.get(type(layer).__name__)
+    if cell is None and type(layer).__name__ == "RNN":
+        cell = "rnn_relu" if layer.nonlinearity == "relu" else "rnn"
+    if cell is None:
+        raise RnnlabError(f"the PyTorch engine has no twin of {type(layer).__name__}; train it with the NumPy engine")
+    return recurrent(cell, layer.input_size, layer.hidden_size, layer.num_layers, layer.dropout, layer.bidirectional,
+                     layer.batch_first, dtype)
+
+
+def twin_of(net, dtype: torch.dtype = torch.float32) -> nn.Module:
+    """The torch.nn twin of a task's engine network (weights not copied: see `rnnlab.backends.torch_engine`)."""
+    name = type(net).__name__
+    if name == "SequenceModel":
+        return TorchSequenceModel(net.config, dtype)
+    twins = {"ClassifierNet": TorchClassifierNet, "ForecastNetwork": TorchForecastNetwork, "TaggerNet": TorchTaggerNet}
+    if name not in twins:
+        raise RnnlabError(f"the PyTorch engine has no twin of {name}; train it with the NumPy engine")
+    return twins[name](net, dtype)
 
 
 def to_torch_state(state: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:

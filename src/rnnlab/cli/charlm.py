@@ -22,6 +22,7 @@ from rnnlab.cli.common import (
     check_train_args,
     checked,
     given_settings,
+    load_run,
 )
 from rnnlab.tasks.charlm_config import PRESETS, CharLMConfig
 
@@ -65,7 +66,7 @@ def register(sub) -> None:
 
     neurons = commands.add_parser("neurons", help="hidden-unit views: units ranked by correlation with features "
                                   "of the text, and a page colouring the text by a unit's activation")
-    add_ckpt(neurons)
+    add_ckpt(neurons, engine=False)  # hidden units are read inside the NumPy engine
     neurons.add_argument("--data", help="a UTF-8 text (default: the run's validation split)")
     add_encoding(neurons)
     neurons.add_argument("--out", metavar="FILE.html", help="the page to write (default: RUN/neurons.html)")
@@ -116,7 +117,7 @@ def run_train(args: argparse.Namespace) -> int:
 def run_sample(args: argparse.Namespace) -> int:
     from rnnlab.tasks.charlm import CharLM
 
-    lm = CharLM.load(args.ckpt)
+    lm = load_run(CharLM, args)
     out = Output(args.json)
     prime = args.prime or ""
     options = dict(length=args.length, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
@@ -142,7 +143,7 @@ def run_sample(args: argparse.Namespace) -> int:
 def run_eval(args: argparse.Namespace) -> int:
     from rnnlab.tasks.charlm import CharLM
 
-    metrics = CharLM.load(args.ckpt).evaluate(args.data)
+    metrics = load_run(CharLM, args).evaluate(args.data)
     out = Output(args.json)
     out.say(f"{metrics['characters']} characters: loss {metrics['loss']:.4f} nats/char, "
             f"{metrics['bpc']:.4f} bits/char, perplexity {metrics['perplexity']:.3f}")
@@ -159,7 +160,7 @@ def run_neurons(args: argparse.Namespace) -> int:
     from rnnlab.tasks.charlm import CharLM
     from rnnlab.tasks.charlm_config import build_model
 
-    lm = CharLM.load(args.ckpt)
+    lm = load_run(CharLM, args)
     units = len(unit_names(lm.model_))
     if args.cell is not None and not 0 <= args.cell < units:
         raise InvalidArgument("--cell", f"a unit number in [0, {units})", args.cell)

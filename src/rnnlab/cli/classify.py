@@ -33,6 +33,7 @@ from rnnlab.cli.common import (
     check_train_args,
     checked,
     given_settings,
+    load_run,
     saved_encoding,
 )
 from rnnlab.errors import InvalidArgument, RnnlabError
@@ -173,7 +174,7 @@ def _load(args: argparse.Namespace):
     """The run's best model, and the reading options for --data: those typed, else the run's."""
     from rnnlab.tasks.classify import SequenceClassifier
 
-    clf = SequenceClassifier.load(args.ckpt)
+    clf = load_run(SequenceClassifier, args)
     saved = clf.data_source_ or {}
     columns = {k: getattr(args, k) or saved.get(k) for k in ("text_column", "label_column")}
     return clf, columns

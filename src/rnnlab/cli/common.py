@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import math
 import sys
@@ -26,7 +27,7 @@ from typing import Any
 
 from rnnlab import checks
 from rnnlab.argparsing import Parser, checked, value_type  # noqa: F401  (the commands import them from here)
-from rnnlab.config import Config, allows_none, base_type
+from rnnlab.config import DEVICES, ENGINE_FIELDS, ENGINES, Config, allows_none, base_type
 from rnnlab.errors import InvalidArgument, RnnlabError
 
 
@@ -129,9 +130,22 @@ def limit_threads(args: argparse.Namespace):
     return threadpool_limits(threads)
 
 
-def add_ckpt(parser: argparse.ArgumentParser) -> None:
+def add_ckpt(parser: argparse.ArgumentParser, engine: bool = True) -> None:
+    """--ckpt RUN and, with `engine`, what computes the loaded network: --engine, --device, --amp."""
     parser.add_argument("--ckpt", required=True, metavar="RUN", help="run folder (its best checkpoint) or a "
                         "checkpoint .json file")
+    if engine:
+        parser.add_argument("--engine", choices=ENGINES, default="numpy", help="what computes the network: numpy "
+                            "(default) or torch, whichever trained it (a checkpoint is the same for both)")
+        parser.add_argument("--device", choices=DEVICES, default="cpu", help="where the torch engine computes "
+                            "(default cpu; auto: cuda when there is one)")
+        parser.add_argument("--amp", action="store_true", help="bfloat16 autocast in the torch engine")
+
+
+def load_run(task_class, args: argparse.Namespace, name: str = "best"):
+    """`task_class.load(--ckpt)` on the engine the flags name, a bad engine setting reported under its flag."""
+    engine = {k: getattr(args, k) for k in ENGINE_FIELDS if hasattr(args, k)}
+    return build(functools.partial(task_class.load, args.ckpt, name), engine)
 
 
 def add_json(parser: argparse.ArgumentParser) -> None:
@@ -169,7 +183,7 @@ def check_train_args(args: argparse.Namespace, settings: dict[str, Any], budgets
     default) and, without --out, goes to a new folder runs/TASK-DATE-TIME.
     """
     if args.resume:
-        allowed = (*budgets, "on_nan")  # a larger budget, and what to do if the loss turns NaN
+        allowed = (*budgets, "on_nan", *ENGINE_FIELDS)  # a larger budget, what to do on NaN, the engine
         extra = [flag(k) for k in settings if k not in allowed]
         extra += [flag(k) for k in ("data", "out", "force", *data_flags) if getattr(args, k, None) not in (None, False)]
         if extra:

@@ -28,6 +28,7 @@ from rnnlab.cli.common import (
     checked,
     finite,
     given_settings,
+    load_run,
 )
 from rnnlab.errors import InvalidArgument, RnnlabError
 from rnnlab.tasks.forecast_config import ForecastConfig
@@ -207,7 +208,7 @@ def _eval(args: argparse.Namespace) -> int:
 
     _check_plot(args)
     out = Output(args.json)
-    model = Forecaster.load(args.ckpt)
+    model = load_run(Forecaster, args)
     series = _read(args.data, args, out, model.data_source_)
     with _about(args.data):
         report = model.report(series)
@@ -225,7 +226,7 @@ def _predict(args: argparse.Namespace) -> int:
 
     _check_plot(args)
     out = Output(args.json)
-    model = Forecaster.load(args.ckpt)
+    model = load_run(Forecaster, args)
     series = _read(args.data, args, out, model.data_source_) if args.data else None
     with _about(args.data):
         forecast = model.predict(series)

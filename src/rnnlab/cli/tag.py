@@ -29,6 +29,7 @@ from rnnlab.cli.common import (
     build,
     check_train_args,
     given_settings,
+    load_run,
     saved_encoding,
 )
 from rnnlab.errors import RnnlabError
@@ -117,7 +118,7 @@ def _percent(value: float) -> str:
 def evaluate(args: argparse.Namespace) -> int:
     from rnnlab.tasks.tag import SequenceTagger
 
-    tagger = SequenceTagger.load(args.ckpt)
+    tagger = load_run(SequenceTagger, args)
     words, tags = _read(args.data, args.column or tagger.info_.get("column", "upos"))
     scores = tagger.evaluate(words, tags)
     output, baseline = Output(args.json), scores["baselines"]["most_frequent_tag"]
@@ -151,7 +152,7 @@ def predict(args: argparse.Namespace) -> int:
     from rnnlab.tasks.tag import SequenceTagger, tokenize
 
     texts = _sentences(args)
-    tagger = SequenceTagger.load(args.ckpt)
+    tagger = load_run(SequenceTagger, args)
     sentences = [tokenize(text) for text in texts]
     for index, words in enumerate(sentences):
         if not words:

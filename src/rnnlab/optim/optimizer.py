@@ -81,7 +81,7 @@ def _laid_out_flat(params: list[Parameter]) -> tuple[np.ndarray, np.ndarray] | N
     return data, grad
 
 
-def _flatten(params: list[Parameter]) -> list[tuple[np.ndarray, np.ndarray, list[int]]]:
+def flatten_parameters(params: list[Parameter]) -> list[tuple[np.ndarray, np.ndarray, list[int]]]:
     """Move the parameters' values and gradients into one flat array each per dtype.
 
     Every Parameter's `.data` and `.grad` become views of its part (same values, same shape).
@@ -139,7 +139,7 @@ class Optimizer:
         # PyTorch's param_group["initial_lr"]: set by the first scheduler attached, shared by the rest.
         self.initial_lr: float | None = None
         self.state: list[dict[str, np.ndarray]] = [{} for _ in self.params]  # per parameter: views of ...
-        self._flat = _flatten(self.params)
+        self._flat = flatten_parameters(self.params)
         self._flat_state: list[dict[str, np.ndarray]] = [{} for _ in self._flat]  # ... these flat buffers
         self._pools: dict[np.dtype, np.ndarray] = {}
 

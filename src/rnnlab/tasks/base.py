@@ -35,13 +35,13 @@ from typing import Any, ClassVar, NamedTuple, Self
 import numpy as np
 
 from rnnlab.checkpoint import load_checkpoint, resolve, save_checkpoint
-from rnnlab.config import Config
+from rnnlab.config import ENGINE_FIELDS, Config
 from rnnlab.errors import InvalidArgument, RnnlabError
-from rnnlab.nn.module import parameter_budget
+from rnnlab.nn.module import Module, parameter_budget
 from rnnlab.tasks.runs import RunFolder
 
 BUDGETS = ("max_steps", "epochs", "minutes")  # the budget a resumed run may raise
-RESUME_CHANGES = (*BUDGETS, "on_nan")  # the only settings `resume` may change
+RESUME_CHANGES = (*BUDGETS, "on_nan", *ENGINE_FIELDS)  # the only settings `resume` may change
 
 
 class ResumedRun(NamedTuple):
@@ -80,7 +80,7 @@ class Task:
         self._check_names(params)
         for f in fields(self.Config):
             setattr(self, f.name, params.get(f.name, f.default))
-        self.config  # noqa: B018  checks every value now, where it enters
+        self._check_engine(self.config)  # checks every value now, where it enters
 
     # ---- hyperparameters ---------------------------------------------------------------------------------
     @classmethod
@@ -103,7 +103,7 @@ class Task:
     def set_params(self, **params: Any) -> Self:
         """Change hyperparameters (checked at once); takes effect at the next `fit`."""
         self._check_names(params)
-        self.Config(**(self.get_params() | params))
+        self._check_engine(self.Config(**(self.get_params() | params)))
         for key, value in params.items():
             setattr(self, key, value)
         return self
@@ -119,6 +119,32 @@ class Task:
         return Tags(estimator_type=kind, target_tags=TargetTags(required=True),
                     classifier_tags=ClassifierTags() if kind == "classifier" else None,
                     regressor_tags=RegressorTags() if kind == "regressor" else None)
+
+    # ---- engines -----------------------------------------------------------------------------------------
+    @staticmethod
+    def _check_engine(c: Config) -> None:
+        """The engine settings agree with each other, and with this machine (PyTorch, CUDA) for engine='torch'."""
+        if c.engine == "numpy":
+            if c.device != "cpu":
+                raise InvalidArgument("device", "'cpu' with engine='numpy' (the other devices are torch's)", c.device)
+            if c.amp:
+                raise InvalidArgument("amp", "False with engine='numpy' (autocast is torch's)", c.amp)
+            return
+        if c.log_gradients:
+            raise InvalidArgument("log_gradients", "False with engine='torch' (gradients per time step are logged "
+                                  "by the NumPy engine)", c.log_gradients)
+        from rnnlab.backends.torch_engine import torch_device
+
+        torch_device(c.device)
+
+    def _on_engine(self, net: Module) -> Module:
+        """`net` itself (engine='numpy'), or computed by PyTorch on `device` (engine='torch'): same weights, names."""
+        c = self.config
+        if c.engine == "numpy":
+            return net
+        from rnnlab.backends.torch_engine import TorchEngine
+
+        return TorchEngine(net, device=c.device, amp=c.amp)
 
     # ---- checkpoints -------------------------------------------------------------------------------------
     def _check_fitted(self) -> None:
@@ -143,11 +169,13 @@ class Task:
         return save_checkpoint(run_dir, name, arrays, {"task": self.name, "config": self.config.to_json(), **meta})
 
     @classmethod
-    def load(cls, run_dir: str | Path, name: str = "best") -> Self:
-        """The model saved as `name` in a run folder (or a checkpoint .json file)."""
+    def load(cls, run_dir: str | Path, name: str = "best", *, engine: str = "numpy", device: str = "cpu",
+             amp: bool = False) -> Self:
+        """The model saved as `name` in a run folder (or a checkpoint .json file), computed by `engine` (whichever
+        engine trained it: a checkpoint is the same for both)."""
         arrays, meta = load_checkpoint(run_dir, name)
         with _checkpoint_fields(run_dir, arrays):
-            task = cls(**vars(cls._saved_config(run_dir, meta)))
+            task = cls(**(vars(cls._saved_config(run_dir, meta)) | {"engine": engine, "device": device, "amp": amp}))
             task._restore(arrays, meta)
         return task
 
@@ -155,7 +183,8 @@ class Task:
     def resume(cls, run_dir: str | Path, **budget: Any) -> Self:
         """The run in `run_dir` as its `latest` checkpoint left it; `fit(same data, run_dir=run_dir)` continues it.
 
-        Only the budget (`max_steps`, `epochs` or `minutes`, whichever the task has) and `on_nan` may change.
+        Only the budget (`max_steps`, `epochs` or `minutes`, whichever the task has), `on_nan` and the engine
+        settings (`engine`, `device`, `amp`: a run trained by one engine continues on the other) may change.
         """
         cls._check_names(budget)
         arrays, meta = load_checkpoint(run_dir, "latest")

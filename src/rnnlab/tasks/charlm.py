@@ -127,7 +127,7 @@ class CharLM(Task):
         """A fresh network, optimizer and schedule for `vocab`, at step 0."""
         c = self.config
         self.vocab_ = vocab
-        self.model_ = build_model(c, len(vocab))
+        self.model_ = self._on_engine(build_model(c, len(vocab)))
         self.loss_fn_ = CrossEntropyLoss(reduction=c.loss_reduction)
         self.optimizer_ = build_optimizer(c, self.model_)
         self.scheduler_ = build_scheduler(self.optimizer_, c)
@@ -303,9 +303,10 @@ class CharLM(Task):
         return path
 
     @classmethod
-    def load(cls, run_dir: str | Path, name: str = "best") -> Self:
-        """The model saved as `name` in a run folder (or a checkpoint .json file), with the folder's ids.bin."""
-        task = super().load(run_dir, name)
+    def load(cls, run_dir: str | Path, name: str = "best", **engine: Any) -> Self:
+        """The model saved as `name` in a run folder (or a checkpoint .json file), with the folder's ids.bin;
+        `engine`: engine, device, amp as in `Task.load`."""
+        task = super().load(run_dir, name, **engine)
         task._open_ids(resolve(run_dir, name).parent)
         return task
 

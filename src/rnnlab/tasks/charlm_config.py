@@ -15,6 +15,9 @@ from rnnlab import checks
 from rnnlab.config import (
     Check,
     Config,
+    amp_option,
+    device_option,
+    engine_option,
     log_gradients_option,
     non_negative,
     on_nan_option,
@@ -65,6 +68,9 @@ class CharLMConfig(Config):
     clip_value: float | None = option(None, "clip every gradient element to [-v, v] (none: off)", check=positive)
     log_gradients: bool = log_gradients_option()
     on_nan: str = on_nan_option()
+    engine: str = engine_option()
+    device: str = device_option()
+    amp: bool = amp_option()
     loss_reduction: str = option("mean", "mean or sum of the loss over a batch's characters", choices=("mean", "sum"))
     max_steps: int = option(3000, "training steps of the whole run (the schedule spans them)", check=checks.steps)
     minutes: float | None = option(None, "stop after this many minutes of training in this call", check=positive)

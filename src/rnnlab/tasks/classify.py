@@ -128,7 +128,8 @@ class SequenceClassifier(Task):
         encoded, targets = self._encode(X), self._targets(y)
         validation = (self._encode(X_val), self._targets(y_val)) if X_val is not None and len(X_val) else None
         self.data_ = {"sha256": digest, "source": source if resumed is None else resumed.meta["data"]["source"]}
-        self.nets_ = [ClassifierNet(num_inputs, len(self.classes_), c, self.kind_ == "text", seed=c.seed + k)
+        self.nets_ = [self._on_engine(ClassifierNet(num_inputs, len(self.classes_), c, self.kind_ == "text",
+                                                    seed=c.seed + k))
                       for k in range(c.ensemble)]
         run, own = self._run_folder(run_dir)
         with self._writing(run, own):
@@ -317,7 +318,7 @@ class SequenceClassifier(Task):
             self.scaler_ = StandardScaler.from_json(meta["scaler"])
         self.nets_ = []
         for k in range(c.ensemble):
-            net = ClassifierNet(num_inputs, len(self.classes_), c, self.kind_ == "text")
+            net = self._on_engine(ClassifierNet(num_inputs, len(self.classes_), c, self.kind_ == "text"))
             net.load_state_dict(split_prefix(arrays, f"model{k or ''}"))
             self.nets_.append(net.eval())
 

@@ -11,7 +11,10 @@ from dataclasses import dataclass
 from rnnlab import checks
 from rnnlab.config import (
     Config,
+    amp_option,
     boolean,
+    device_option,
+    engine_option,
     log_gradients_option,
     on_nan_option,
     option,
@@ -64,6 +67,9 @@ class ClassifyConfig(Config):
     clip_norm: float | None = option(5.0, "clip the gradient norm to this (none: no clipping)", check=positive)
     log_gradients: bool = log_gradients_option()
     on_nan: str = on_nan_option()
+    engine: str = engine_option()
+    device: str = device_option()
+    amp: bool = amp_option()
     minutes: float | None = option(None, "training time limit for each net of the ensemble, per call",
                                    check=positive)
     ensemble: int = option(1, "nets trained with seeds seed, seed + 1, ...; their probabilities are averaged",

@@ -139,7 +139,7 @@ class Forecaster(Task):
         each_eval = run is not None and self.resumable
         self.networks_, self.history_, self.best_step_, trainers = [], [], [], []
         for k, Y in enumerate(targets):
-            trainer = self._trainer = new_trainer(c, X.shape[2], Y.shape[1], c.seed + 1000 * k)
+            trainer = self._trainer = new_trainer(c, X.shape[2], Y.shape[1], c.seed + 1000 * k, self._on_engine)
             if self._resumed_from is not None:
                 arrays, meta = self._resumed_from.arrays, self._resumed_from.meta
                 trainer.restore(arrays, meta["training"], suffix="0")
@@ -178,7 +178,7 @@ class Forecaster(Task):
 
     def _refit(self, X: np.ndarray, Y: np.ndarray, k: int, progress: bool) -> ForecastNetwork:
         """Network k trained from scratch on every window (validation ones too) for its best step count."""
-        trainer = new_trainer(self.config, X.shape[2], Y.shape[1], self.config.seed + 1000 * k)
+        trainer = new_trainer(self.config, X.shape[2], Y.shape[1], self.config.seed + 1000 * k, self._on_engine)
         steps = max(self.best_step_[k], self.config.eval_every)
         state = train_network(trainer, self.config, X, Y, None, None, max_steps=steps, desc=f"forecast (refit {k})",
                               progress=progress)
@@ -370,7 +370,8 @@ class Forecaster(Task):
         outputs = 1 if c.strategy in ("recursive", "direct") else c.horizon
         self.networks_ = []
         for k in range(c.horizon if c.strategy == "direct" else 1):
-            network = ForecastNetwork(c.cell, len(self.columns_), c.hidden_size, c.num_layers, c.dropout, outputs)
+            network = self._on_engine(ForecastNetwork(c.cell, len(self.columns_), c.hidden_size, c.num_layers,
+                                                      c.dropout, outputs))
             network.load_state_dict(split_prefix(arrays, f"model{k}"))
             self.networks_.append(network.eval())
 

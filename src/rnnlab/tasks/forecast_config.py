@@ -16,7 +16,10 @@ from rnnlab.baselines.forecast import infer_season
 from rnnlab.config import (
     Check,
     Config,
+    amp_option,
     boolean,
+    device_option,
+    engine_option,
     log_gradients_option,
     on_nan_option,
     open_fraction,
@@ -75,6 +78,9 @@ class ForecastConfig(Config):
     clip_norm: float | None = option(1.0, "clip the gradient norm to this", check=positive)
     log_gradients: bool = log_gradients_option()
     on_nan: str = on_nan_option()
+    engine: str = engine_option()
+    device: str = device_option()
+    amp: bool = amp_option()
     refit_full: bool = option(False, "after early stopping, retrain on every window (validation too) for the "
                               "best step count", check=boolean)
     interval: float = option(0.8, "coverage of the residual-quantile prediction interval", check=open_fraction)

@@ -123,7 +123,7 @@ class SequenceTagger(Task):
         c = self.config
         sizes = TaggerNetConfig(len(self.words_), len(self.chars_), len(self.tags_), c.word_dim, c.char_dim,
                                 c.char_hidden, c.shape_dim, c.hidden_size, c.dropout)
-        return TaggerNet(sizes, seed=seed)
+        return self._on_engine(TaggerNet(sizes, seed=seed))
 
     # ---- training -----------------------------------------------------------------------------------------
     def fit(self, sentences: Sentences, tags: Sentences, val_sentences: Sentences | None = None,

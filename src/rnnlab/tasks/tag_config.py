@@ -8,7 +8,10 @@ from dataclasses import dataclass
 from rnnlab import checks
 from rnnlab.config import (
     Config,
+    amp_option,
     boolean,
+    device_option,
+    engine_option,
     log_gradients_option,
     non_negative,
     on_nan_option,
@@ -48,6 +51,9 @@ class TagConfig(Config):
     clip_norm: float | None = option(5.0, "clip the global gradient norm to this", check=positive)
     log_gradients: bool = log_gradients_option()
     on_nan: str = on_nan_option()
+    engine: str = engine_option()
+    device: str = device_option()
+    amp: bool = amp_option()
     epochs: int = option(40, "passes over the training sentences (the total, across resumes)", check=checks.epochs)
     minutes: float | None = option(10.0, "training time of this call, in minutes", check=positive)
     patience: int | None = option(12, "epochs without a better validation accuracy before stopping (none: never)",

@@ -1,0 +1,117 @@
+"""`engine="torch"`: a task's network computed by PyTorch, everything else as with the NumPy engine.
+
+`TorchEngine(net)` stands in for an engine network: the same parameter names and `Parameter`
+objects, the same `forward(...)` arguments (NumPy arrays in, NumPy arrays out) and `backward(d_out)`
+(the gradient of the loss with respect to the output; parameter gradients are added into each
+`.grad`). Inside, the network's torch.nn twin (`rnnlab.backends.torch_backend.twin_of`) computes the
+forward pass (cuDNN on a GPU, autocast with `amp`) and autograd the backward pass.
+
+So a task trains with the same data pipeline, losses, optimizer, schedule, clipping, early
+stopping and checkpoints on both engines, because it is the same code: only the network's
+arithmetic moves. On the CPU the twin's tensors share memory with the parameters' arrays (one flat
+buffer that the NumPy optimizer updates in place); on a GPU the parameters' arrays are the master
+copy, sent to the device before each forward pass, and the gradients come back after backward.
+
+    ids (T, B) --numpy -> torch--> twin(ids) --autograd--> d params --+=--> Parameter.grad --> optimizer
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from rnnlab.backends.torch_backend import torch, twin_of
+from rnnlab.errors import InvalidArgument, RnnlabError
+from rnnlab.nn.module import Module
+from rnnlab.optim.optimizer import flatten_parameters
+
+DEVICES = ("cpu", "cuda", "auto")
+
+
+def torch_device(name: str) -> torch.device:
+    """cpu, cuda or auto (cuda when there is one), refused in one line when CUDA is asked for and missing."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise InvalidArgument("device", "cpu or auto: PyTorch sees no CUDA device here", "cuda")
+    return torch.device(name)
+
+
+class TorchEngine(Module):
+    """`net`, computed by its torch.nn twin on `device` (see the module docstring)."""
+
+    def __init__(self, net: Module, device: str = "cpu", amp: bool = False) -> None:
+        super().__init__()
+        dtype = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}[
+            next(iter(net.parameters())).data.dtype]
+        twin = twin_of(net, dtype)
+        params, tensors = dict(net.named_parameters()), dict(twin.named_parameters())
+        if params.keys() != tensors.keys():
+            raise RnnlabError(f"{type(net).__name__} and its PyTorch twin name their parameters differently: "
+                              f"{sorted(params.keys() ^ tensors.keys())}")
+        flatten_parameters(list(params.values()))  # one flat buffer, which the optimizer then shares
+        self.device = torch_device(device)
+        for name, p in params.items():
+            tensors[name].data = torch.from_numpy(p.data)  # the same memory
+        twin.to(self.device)  # on the CPU, a no-op: the tensors keep sharing the arrays' memory
+        object.__setattr__(self, "_parameters", net._parameters)  # the same names and Parameter objects
+        object.__setattr__(self, "_modules", net._modules)
+        object.__setattr__(self, "net", net)  # not a sub-module: its modules are this one's already
+        self.twin, self.amp, self._output = twin, amp, None
+        self._pairs = [(p, tensors[name]) for name, p in params.items()]
+        self._shared = self.device.type == "cpu"
+
+    def __getattr__(self, name: str) -> Any:  # everything else (config, text, generator, ...) is the network's
+        if name == "net":
+            raise AttributeError(name)
+        return getattr(self.net, name)
+
+    def train(self, mode: bool = True) -> TorchEngine:
+        super().train(mode)
+        self.twin.train(mode)
+        return self
+
+    def forward(self, *args, **kwargs):
+        """The network's forward pass on NumPy arrays (ints, bools, floats; nested in tuples, lists, dicts)."""
+        if not self._shared:
+            with torch.no_grad():
+                for p, tensor in self._pairs:
+                    tensor.copy_(torch.from_numpy(p.data), non_blocking=True)
+        args, kwargs = self._to_torch(args), self._to_torch(kwargs)
+        with torch.set_grad_enabled(self.training), torch.autocast(self.device.type, torch.bfloat16,
+                                                                   enabled=self.amp):
+            output = self.twin(*args, **kwargs)
+        self._output = output if self.training else None
+        return self._to_numpy(output)
+
+    def backward(self, d_output: np.ndarray) -> None:
+        """d loss / d output (the first output when there are several) -> added into every parameter's `.grad`."""
+        if self._output is None:
+            raise RnnlabError("backward needs a forward pass in training mode first")
+        output = self._output[0] if isinstance(self._output, tuple) else self._output
+        output.backward(torch.from_numpy(np.ascontiguousarray(d_output)).to(self.device, output.dtype))
+        self._output = None
+        for p, tensor in self._pairs:
+            if tensor.grad is not None:
+                p.grad += tensor.grad.cpu().numpy()
+                tensor.grad = None
+
+    def _to_torch(self, value):
+        if isinstance(value, np.ndarray | np.generic):
+            return torch.from_numpy(np.ascontiguousarray(value)).to(self.device)
+        if isinstance(value, tuple | list):
+            return type(value)(self._to_torch(v) for v in value)
+        if isinstance(value, dict):
+            return {k: self._to_torch(v) for k, v in value.items()}
+        return value
+
+    def _to_numpy(self, value):
+        if isinstance(value, torch.Tensor):
+            tensor = value.detach()
+            if tensor.dtype == torch.bfloat16:
+                tensor = tensor.float()
+            return tensor.cpu().numpy()
+        if isinstance(value, tuple | list):
+            return type(value)(self._to_numpy(v) for v in value)
+        return value

@@ -50,7 +50,8 @@ def test_resume_continues_from_the_saved_step_and_ends_where_one_longer_run_ends
 def test_resume_changes_only_the_budget_and_needs_the_same_training_rows(tmp_path):
     y, run = series(), tmp_path / "run"
     Forecaster(**SETTINGS, max_steps=10).fit(y, train_end=150, run_dir=run, progress=False)
-    with pytest.raises(RnnlabError, match="only max_steps, epochs, minutes, on_nan, engine, device, amp may change, not hidden_size"):
+    with pytest.raises(RnnlabError, match="only max_steps, epochs, minutes, on_nan, engine, device, amp may "
+                                          "change, not hidden_size"):
         Forecaster.resume(run, hidden_size=16)
     with pytest.raises(RnnlabError, match="differ from those the run was started on"):
         Forecaster.resume(run, max_steps=20).fit(y + 1, run_dir=run, progress=False)

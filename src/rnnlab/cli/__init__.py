@@ -43,17 +43,10 @@ def _gradcheck(args: argparse.Namespace) -> int:
 
 
 def _gradcheck_run(args: argparse.Namespace) -> int:
-    from rnnlab.checkpoint import load_checkpoint
     from rnnlab.diagnostics.gradcheck_run import gradcheck_run
+    from rnnlab.interop import load_task
 
-    _, meta = load_checkpoint(args.ckpt)
-    module = {"charlm": "CharLM", "classify": "SequenceClassifier", "tag": "SequenceTagger",
-              "forecast": "Forecaster"}.get(meta.get("task"))
-    if module is None:
-        raise RnnlabError(f"{args.ckpt}: checkpoint of an unknown task {meta.get('task')!r}")
-    import rnnlab
-
-    task = getattr(rnnlab, module).load(args.ckpt)
+    task = load_task(args.ckpt)
     rows = gradcheck_run(_run_targets(task), args.threshold)
     output = Output(args.json)
     for row in rows:

@@ -1,8 +1,9 @@
+import math
 import time
 
 import pytest
 
-from rnnlab.bench import CONFIGS, format_table, interleaved_medians, run
+from rnnlab.bench import CONFIGS, engine_trainer, format_table, interleaved_medians, numpy_trainer, run
 
 
 class FakeClock:
@@ -60,3 +61,14 @@ def test_report_gives_tokens_per_second_and_their_ratio_for_both_engines():
     assert row["kind"] == "train" and row["config"] == CONFIGS["a"].name
     assert row["ratio"] == pytest.approx(row["numpy_tokens_per_s"] / row["torch_tokens_per_s"])
     assert CONFIGS["a"].name in format_table(report) and report["threads"] == 1
+
+
+def test_engine_trainer_follows_the_numpy_trainer_from_the_same_weights_and_batch():
+    pytest.importorskip("torch")
+    numpy_step, engine_step = numpy_trainer(CONFIGS["a"]), engine_trainer(CONFIGS["a"], device="cpu")
+    numpy_losses = [numpy_step() for _ in range(2)]
+    engine_losses = [engine_step() for _ in range(2)]
+    assert all(math.isfinite(loss) for loss in engine_losses)
+    assert engine_losses[0] == pytest.approx(numpy_losses[0], rel=1e-4)  # same initial weights, same batch
+    assert engine_losses[1] == pytest.approx(numpy_losses[1], rel=1e-4)  # same gradients and Adagrad update
+    assert engine_losses[1] != engine_losses[0]  # the optimizer moved the weights

@@ -76,8 +76,20 @@ def make_batch(config: BenchConfig, seed: int = 0):
 
 
 def numpy_trainer(config: BenchConfig):
-    """A function that runs one training step of the NumPy engine."""
-    model = SequenceModel(config.model_config(), seed=0)
+    """A function that runs one training step of the NumPy engine (returns the loss)."""
+    return _rnnlab_trainer(config, lambda net: net)
+
+
+def engine_trainer(config: BenchConfig, device: str = "cpu", amp: bool = False):
+    """The same step with `engine="torch"`: the same SequenceModel (same seed, same initial weights),
+    loss, optimizer and loop, its forward/backward computed by PyTorch (`TorchEngine`) on `device`."""
+    from rnnlab.backends.torch_engine import TorchEngine
+
+    return _rnnlab_trainer(config, lambda net: TorchEngine(net, device=device, amp=amp))
+
+
+def _rnnlab_trainer(config: BenchConfig, wrap):
+    model = wrap(SequenceModel(config.model_config(), seed=0))
     params = model.parameters()
     optimizer = Adagrad(params, lr=0.1) if config.optimizer == "adagrad" else Adam(params, lr=1e-3)
     loss_fn = CrossEntropyLoss(reduction="sum" if config.optimizer == "adagrad" else "mean")
@@ -97,34 +109,35 @@ def numpy_trainer(config: BenchConfig):
     return step
 
 
-def torch_trainer(config: BenchConfig):
-    """The same step in PyTorch (same model, loss, optimizer)."""
+def torch_trainer(config: BenchConfig, device: str = "cpu", amp: bool = False):
+    """The same step in plain PyTorch (same model, loss, optimizer) on `device`, bfloat16 autocast with `amp`."""
     import torch
 
     from rnnlab.backends.torch_backend import TorchSequenceModel
 
     torch.manual_seed(0)
-    model = TorchSequenceModel(config.model_config())
+    model = TorchSequenceModel(config.model_config()).to(device)
     params = list(model.parameters())
     if config.optimizer == "adagrad":
         optimizer = torch.optim.Adagrad(params, lr=0.1)
     else:
         optimizer = torch.optim.Adam(params, lr=1e-3)
     loss_fn = torch.nn.CrossEntropyLoss(reduction="sum" if config.optimizer == "adagrad" else "mean")
-    ids, targets, lengths = (torch.from_numpy(a) for a in make_batch(config))
-    mask = torch.arange(config.seq_len)[:, None] < lengths[None, :] if config.variable_lengths else None
+    ids, targets, lengths = (torch.from_numpy(a).to(device) for a in make_batch(config))
+    mask = torch.arange(config.seq_len, device=device)[:, None] < lengths[None, :] if config.variable_lengths else None
     if config.variable_lengths:
         targets = targets.masked_fill(~mask, -100)
 
     def step() -> float:
         optimizer.zero_grad()
-        logits, _ = model(ids, mask=mask)
-        loss = loss_fn(logits.reshape(-1, config.vocab), targets.reshape(-1))
+        with torch.autocast(torch.device(device).type, torch.bfloat16, enabled=amp):
+            logits, _ = model(ids, mask=mask)
+        loss = loss_fn(logits.float().reshape(-1, config.vocab), targets.reshape(-1))
         loss.backward()
         if config.optimizer == "adagrad":
             torch.nn.utils.clip_grad_value_(params, 5.0)
         optimizer.step()
-        return loss.item()
+        return loss.item()  # waits for the device
 
     return step
 

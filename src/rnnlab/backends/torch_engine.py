@@ -17,10 +17,12 @@ copy, sent to the device before each forward pass, and the gradients come back a
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
 
+from rnnlab.backends import distributed
 from rnnlab.backends.torch_backend import torch, twin_of
 from rnnlab.errors import InvalidArgument, RnnlabError
 from rnnlab.nn.module import Module
@@ -35,6 +37,8 @@ def torch_device(name: str) -> torch.device:
         name = "cuda" if torch.cuda.is_available() else "cpu"
     if name == "cuda" and not torch.cuda.is_available():
         raise InvalidArgument("device", "cpu or auto: PyTorch sees no CUDA device here", "cuda")
+    if name == "cuda" and "LOCAL_RANK" in os.environ:  # torchrun: one GPU per process on each machine
+        return torch.device("cuda", int(os.environ["LOCAL_RANK"]))
     return torch.device(name)
 
 
@@ -55,6 +59,9 @@ class TorchEngine(Module):
         for name, p in params.items():
             tensors[name].data = torch.from_numpy(p.data)  # the same memory
         twin.to(self.device)  # on the CPU, a no-op: the tensors keep sharing the arrays' memory
+        if distributed.world()[1] > 1:  # under torchrun: DistributedDataParallel averages the gradients
+            distributed.start(self.device.type)
+            twin = torch.nn.parallel.DistributedDataParallel(twin)
         object.__setattr__(self, "_parameters", net._parameters)  # the same names and Parameter objects
         object.__setattr__(self, "_modules", net._modules)
         object.__setattr__(self, "net", net)  # not a sub-module: its modules are this one's already

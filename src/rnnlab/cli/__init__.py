@@ -15,7 +15,7 @@ import sys
 
 from rnnlab import checks
 from rnnlab.argparsing import checked
-from rnnlab.cli.common import Output, Parser, add_json, file_encoding, json_to_stdout, limit_threads
+from rnnlab.cli.common import Output, Parser, add_json, file_encoding, json_to_stdout, limit_threads, one_writer
 from rnnlab.errors import RnnlabError
 from rnnlab.train import TrainingInterrupted
 
@@ -160,7 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if not hasattr(args, "threads"):
             return args.run(args)
-        with limit_threads(args), file_encoding(args):  # every computing command has --threads; readers --encoding
+        # every computing command has --threads; readers --encoding; under torchrun only rank 0 writes
+        with limit_threads(args), file_encoding(args), one_writer(args):
             return args.run(args)
     except RnnlabError as error:
         print(f"rnnlab: error: {error}", file=sys.stderr)

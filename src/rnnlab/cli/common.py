@@ -17,9 +17,13 @@ import contextlib
 import functools
 import json
 import math
+import os
+import shutil
 import sys
+import tempfile
 import time
 import typing
+from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from dataclasses import MISSING, fields
 from pathlib import Path
@@ -128,6 +132,38 @@ def limit_threads(args: argparse.Namespace):
     threads = getattr(args, "threads", 1)
     checks.require("--threads", threads, checks.threads)
     return threadpool_limits(threads)
+
+
+@contextlib.contextmanager
+def one_writer(args: argparse.Namespace) -> Iterator[None]:
+    """Under torchrun, only rank 0 writes the run of a `train` command: the other ranks train quietly into a
+    scratch folder (on --resume, a copy of the run, its text ids.bin linked, not copied), deleted at the end."""
+    from rnnlab.backends.distributed import world
+
+    rank, size = world()
+    if size == 1 or not hasattr(args, "resume"):
+        yield
+        return
+    if rank == 0:
+        Output(quiet=args.quiet).say(f"torchrun: {size} processes, each with --batch-size examples: the global "
+                                     f"batch is {size} x --batch-size")
+        yield
+        return
+    with (tempfile.TemporaryDirectory(prefix=f"rnnlab-rank{rank}-") as scratch,
+          open(os.devnull, "w") as silent, contextlib.redirect_stdout(silent)):
+        run = Path(scratch) / "run"
+        if args.resume:
+            run.mkdir()
+            for path in Path(args.resume).iterdir():
+                if path.name == "ids.bin":
+                    (run / path.name).symlink_to(path.resolve())
+                elif path.is_file() and path.name != ".lock":
+                    shutil.copy2(path, run / path.name)
+            args.resume = str(run)
+        else:
+            args.out, args.force = str(run), False
+        args.quiet = True
+        yield
 
 
 def add_ckpt(parser: argparse.ArgumentParser, engine: bool = True) -> None:

@@ -34,6 +34,7 @@ from typing import Any, ClassVar, NamedTuple, Self
 
 import numpy as np
 
+from rnnlab.backends import distributed
 from rnnlab.checkpoint import load_checkpoint, resolve, save_checkpoint
 from rnnlab.config import ENGINE_FIELDS, Config
 from rnnlab.errors import InvalidArgument, RnnlabError
@@ -125,6 +126,9 @@ class Task:
     def _check_engine(c: Config) -> None:
         """The engine settings agree with each other, and with this machine (PyTorch, CUDA) for engine='torch'."""
         if c.engine == "numpy":
+            if distributed.world()[1] > 1:
+                raise InvalidArgument("engine", "'torch' under torchrun (DistributedDataParallel is PyTorch's)",
+                                      c.engine)
             if c.device != "cpu":
                 raise InvalidArgument("device", "'cpu' with engine='numpy' (the other devices are torch's)", c.device)
             if c.amp:

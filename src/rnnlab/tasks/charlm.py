@@ -24,6 +24,7 @@ from typing import Any, Self
 
 import numpy as np
 
+from rnnlab.backends import distributed
 from rnnlab.checkpoint import atomic_write_bytes, load_checkpoint, resolve, split_prefix, with_prefix
 from rnnlab.checks import positive, positive_int, require, sample_length, unit_fraction
 from rnnlab.checks import seed as seed_check
@@ -107,7 +108,7 @@ class CharLM(Task):
         """Refuse a text too short for one training batch and one validation sequence."""
         c = self.config
         split = int(characters * (1 - c.val_fraction))
-        needed = c.batch_size * (c.seq_len + 2)
+        needed = c.batch_size * distributed.world()[1] * (c.seq_len + 2)  # (the global batch under torchrun)
         if split < needed or characters - split < c.seq_len + 2:
             raise RnnlabError(
                 f"{name}: text too short: {characters} characters; training needs {needed} ({c.batch_size} streams "
@@ -144,7 +145,9 @@ class CharLM(Task):
     def _train(self, run: RunFolder | None, resumed: Path | None, progress: bool, on_sample) -> None:
         c = self.config
         train_ids, val_ids = self._splits()
-        streams = TextStreams(train_ids, c.batch_size, c.seq_len, position=self._position)
+        # Under torchrun, the streams of the global batch; this process trains on its own columns of them.
+        streams = TextStreams(train_ids, c.batch_size * distributed.world()[1], c.seq_len, position=self._position)
+        mine = distributed.columns(c.batch_size)
         model, loss_fn = self.model_, self.loss_fn_
         keep = KeepBest(model)
         if resumed is not None and (resumed / "best.json").is_file():
@@ -155,6 +158,7 @@ class CharLM(Task):
             if on_sample is not None and c.sample_every and step % c.sample_every == 0:
                 on_sample(step, self.sample(c.sample_chars, seed=step))
             x, y, reset = streams.next_batch()
+            x, y = x[:, mine], y[:, mine]  # (T, B)
             logits, state = model(x, None if reset else self._carry)
             loss = loss_fn(logits, y)
             if not math.isfinite(loss):  # the loop raises Diverged (or backs off): nothing to learn from

@@ -17,6 +17,7 @@ from typing import Any, Self
 
 import numpy as np
 
+from rnnlab.backends import distributed
 from rnnlab.checkpoint import split_prefix, with_prefix
 from rnnlab.data import fingerprint
 from rnnlab.data.batching import UNK, batches_by_length
@@ -140,7 +141,7 @@ class SequenceClassifier(Task):
                progress: bool) -> None:
         """Train each net of the ensemble in turn (seeds seed, seed + 1, ...); checkpoints into `run`."""
         c, each_epoch = self.config, run is not None and resumable(self.config)
-        steps_per_epoch = -(-len(encoded) // c.batch_size)
+        steps_per_epoch = -(-len(encoded) // (c.batch_size * distributed.world()[1]))  # (global batches)
         loss_fn = CrossEntropyLoss(weight=self._class_weights(targets))
         lengths = np.array([len(e) for e in encoded])
         self.history_, self.best_step_, self.train_seconds_ = [], [], 0.0
@@ -155,14 +156,18 @@ class SequenceClassifier(Task):
                 self._queue = unpack_queue(split_prefix(arrays, "queue"))
 
             def step_fn(net: ClassifierNet = net, batches: np.random.Generator = trainer.generators["batches"]):
-                if not self._queue:
-                    self._queue.extend(batches_by_length(lengths, c.batch_size, batches))
+                if not self._queue:  # (under torchrun: the global batches, of batch_size on each process)
+                    self._queue.extend(batches_by_length(lengths, c.batch_size * distributed.world()[1], batches))
                 batch = self._queue.pop()
                 x, mask = pad_batch([encoded[i] for i in batch], net.text)
                 if net.text and c.char_dropout > 0:
                     x = np.where(mask & (batches.random(x.shape) < c.char_dropout), UNK, x)  # (B, T)
-                loss = loss_fn(net(x, mask), targets[batch])
-                net.backward(loss_fn.backward())
+                weights = None if loss_fn.weight is None else loss_fn.weight[targets[batch]]
+                rows, share = distributed.shard(np.arange(len(batch)), weights)  # this process's part
+                steps = int(mask[rows].sum(1).max())
+                x, mask = x[rows, :steps], mask[rows, :steps]
+                loss = loss_fn(net(x, mask), targets[batch[rows]])
+                net.backward(loss_fn.backward() * share if share != 1 else loss_fn.backward())
                 return loss, int(mask.sum())
 
             def label(metrics: dict, k: int = k) -> dict:

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from rnnlab.backends import distributed
 from rnnlab.nn import Dropout, Linear, Module, MSELoss
 from rnnlab.nn.models import build_recurrent
 from rnnlab.optim import Adam
@@ -69,10 +70,11 @@ def train_network(trainer: Trainer, config, X: np.ndarray, Y: np.ndarray, X_val:
     loss_fn = MSELoss()
     batches = trainer.generators["batches"]
 
-    def step_fn() -> tuple[float, int]:
-        batch = batches.choice(len(X), size=min(c.batch_size, len(X)), replace=False)
+    def step_fn() -> tuple[float, int]:  # (under torchrun: a global batch, of batch_size on each process)
+        batch = batches.choice(len(X), size=min(c.batch_size * distributed.world()[1], len(X)), replace=False)
+        batch, share = distributed.shard(batch)  # this process's part
         loss = loss_fn(network(X[batch]), Y[batch])
-        network.backward(loss_fn.backward())
+        network.backward(loss_fn.backward() * share if share != 1 else loss_fn.backward())
         return loss, len(batch)
 
     def evaluate() -> dict[str, float]:

@@ -22,6 +22,7 @@ from typing import Any, Self
 
 import numpy as np
 
+from rnnlab.backends import distributed
 from rnnlab.checkpoint import load_checkpoint, split_prefix, with_prefix
 from rnnlab.data import fingerprint
 from rnnlab.data.batching import PAD, UNK, batches_by_length
@@ -186,13 +187,16 @@ class SequenceTagger(Task):
             queue.extend(np.array(batch, np.int64) for batch in training["queue"])
 
         def step() -> tuple[float, int]:
-            if not queue:
-                queue.extend(batches_by_length(lengths, c.batch_size, rng, pool_batches=20))
+            if not queue:  # (under torchrun: the global batches, of batch_size on each process)
+                queue.extend(batches_by_length(lengths, c.batch_size * distributed.world()[1], rng, pool_batches=20))
             index = queue.pop()
             batch = self._batch([sentences[i] for i in index], rng)
             targets = self._targets([tags[i] for i in index], batch["mask"].shape[0])
-            loss = loss_fn(self.model_(batch), targets)
-            self.model_.backward(loss_fn.backward())
+            columns, share = distributed.shard(np.arange(len(index)), (targets >= 0).sum(0))  # this process's part
+            steps = int(batch["mask"][:, columns].sum(0).max())
+            batch = batch | {key: batch[key][:steps, columns] for key in ("words", "shapes", "forms", "mask")}
+            loss = loss_fn(self.model_(batch), targets[:steps, columns])
+            self.model_.backward(loss_fn.backward() * share if share != 1 else loss_fn.backward())
             return loss, int(batch["mask"].sum())
 
         def validate() -> dict[str, float]:
@@ -210,7 +214,7 @@ class SequenceTagger(Task):
                 self.save(run.path, "latest", training=True)
                 run.committed()
 
-        steps_per_epoch = -(-len(sentences) // c.batch_size)
+        steps_per_epoch = -(-len(sentences) // (c.batch_size * distributed.world()[1]))  # (global batches)
         loop = LoopConfig(max_steps=c.epochs * steps_per_epoch, minutes=c.minutes, eval_every=steps_per_epoch,
                           clip_norm=c.clip_norm, monitor="val_accuracy", mode="max", patience=c.patience,
                           log_gradients=c.log_gradients, on_nan=c.on_nan)

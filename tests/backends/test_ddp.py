@@ -1,0 +1,57 @@
+"""torchrun on the CPU (gloo): two processes train as one process over their combined batch (issue 14, acceptance 2).
+
+`torchrun --standalone --nproc_per_node 2 -m rnnlab TASK train ... --engine torch --batch-size B` ends
+with the weights and optimizer state of one process trained with --batch-size 2B, to float tolerance;
+only rank 0 writes the run; the checkpoint resumes in one process.
+"""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+
+from rnnlab.checkpoint import load_checkpoint  # noqa: E402
+
+from ..cli.test_grammar import write_names, write_text  # noqa: E402
+
+TASKS = {  # task: (data writer, settings, --batch-size per process)
+    "charlm": (write_text, ["--hidden-size", 16, "--num-layers", 2, "--embedding-dim", 8, "--seq-len", 16,
+                            "--max-steps", 20, "--eval-every", 10, "--sample-every", 0, "--dropout", 0], 4),
+    "classify": (write_names, ["--hidden-size", 8, "--embedding-dim", 8, "--epochs", 2, "--patience", 100,
+                               "--dropout", 0, "--char-dropout", 0, "--no-nn"], 8),
+}
+
+
+def rnnlab(args: list, processes: int = 1) -> subprocess.CompletedProcess:
+    launch = ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(processes)] if processes > 1 \
+        else []
+    env = os.environ | {"OMP_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, *launch, "-m", "rnnlab", *map(str, args), "--quiet", "--threads", "1"],
+                          capture_output=True, text=True, timeout=300, env=env)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("task", TASKS)
+def test_two_processes_train_as_one_over_the_combined_batch_and_resume_in_one(task, tmp_path):
+    write, settings, batch = TASKS[task]
+    data = write(tmp_path)
+    common = [task, "train", "--data", data, "--engine", "torch", *settings]
+    done = rnnlab([*common, "--out", tmp_path / "ddp", "--batch-size", batch], processes=2)
+    assert done.returncode == 0, done.stderr
+    assert "torchrun: 2 processes" in done.stdout
+    done = rnnlab([*common, "--out", tmp_path / "one", "--batch-size", 2 * batch])
+    assert done.returncode == 0, done.stderr
+    (ddp, ddp_meta), (one, one_meta) = (load_checkpoint(tmp_path / run, "latest") for run in ("ddp", "one"))
+    assert ddp_meta.get("loop", ddp_meta.get("training", {}).get("loop"))["step"] == \
+        one_meta.get("loop", one_meta.get("training", {}).get("loop"))["step"]
+    for key in ddp:
+        if not key.startswith("carry."):  # (the state carried between batches is each process's own streams)
+            np.testing.assert_allclose(ddp[key], one[key], rtol=1e-4, atol=1e-6, err_msg=key)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "rank 1 wrote beside the run"
+    budget = ["--max-steps", 30] if task == "charlm" else ["--epochs", 3]
+    done = rnnlab([task, "train", "--resume", tmp_path / "ddp", *budget])  # one process now
+    assert done.returncode == 0, done.stderr

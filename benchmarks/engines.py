@@ -11,10 +11,11 @@ after warm-up, and the median step is reported (`rnnlab.bench.interleaved_median
 column's ratio to the NumPy engine (above 1: faster than NumPy).
 
 The report is a list of sections (`SECTIONS`), each a function of the parsed arguments that returns
-its title, text and figures; a section (for instance DDP throughput) is added by appending one.
+its title, text and figures: the training table above, then the throughput of a character model trained
+by 1 and by 2 processes under torchrun (DistributedDataParallel on the CPU, gloo).
 
 usage: python benchmarks/engines.py [--threads 1] [--configs abcde] [--repeats 7] [--warmup 3]
-                                    [--min-seconds 5] [--json PATH]
+                                    [--min-seconds 5] [--ddp-steps 60] [--json PATH]
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ import argparse
 import json
 import os
 import platform
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +34,7 @@ import torch
 from threadpoolctl import threadpool_limits
 
 from rnnlab.bench import CONFIGS, engine_trainer, interleaved_medians, numpy_trainer, torch_trainer
+from rnnlab.tasks.charlm import embedded_text
 
 
 def trainers() -> tuple[list[tuple[str, object]], str | None]:
@@ -68,7 +73,40 @@ def training_section(args: argparse.Namespace) -> dict:
             "note": note}
 
 
-SECTIONS = [training_section]  # the DDP throughput section goes here
+def ddp_section(args: argparse.Namespace) -> dict:
+    """Character-model training with engine="torch" in 1 and 2 processes (torchrun, gloo), --batch-size 32 each.
+
+    Each run trains `--ddp-steps` steps of an LSTM 256 x 2 on Tiny Shakespeare's opening (seq 64) with one
+    thread per process; the throughput is the global one (every process's tokens) from the run's last log
+    line, so the second process's share counts.
+    """
+    if args.ddp_steps == 0:
+        return {"title": "DDP throughput", "text": "skipped (--ddp-steps 0)", "rows": []}
+    rows = []
+    with tempfile.TemporaryDirectory() as scratch:
+        text = Path(scratch) / "text.txt"
+        text.write_text(embedded_text()[:400_000])
+        for processes in (1, 2):
+            run = Path(scratch) / f"run{processes}"
+            launch = ([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node",
+                       str(processes)] if processes > 1 else [sys.executable])
+            subprocess.run([*launch, "-m", "rnnlab", "charlm", "train", "--data", str(text), "--out", str(run),
+                            "--engine", "torch", "--hidden-size", "256", "--num-layers", "2", "--seq-len", "64",
+                            "--batch-size", "32", "--max-steps", str(args.ddp_steps), "--eval-every",
+                            str(args.ddp_steps), "--sample-every", "0", "--eval-chars", "2000", "--quiet",
+                            "--threads", "1"], check=True, capture_output=True,
+                           env=os.environ | {"OMP_NUM_THREADS": "1"})
+            last = json.loads((run / "log.jsonl").read_text().splitlines()[-1])
+            rows.append({"processes": processes, "tokens_per_s": processes * last["tokens_per_s"]})
+    base = rows[0]["tokens_per_s"]
+    lines = [f"{'processes':>9s} {'global batch':>12s} {'tokens/s':>9s} {'scaling':>8s}"]
+    lines += [f"{r['processes']:9d} {32 * r['processes']:12d} {r['tokens_per_s']:9.0f} {r['tokens_per_s'] / base:7.2f}x"
+              for r in rows]
+    return {"title": f"DDP throughput: charlm LSTM 256 x 2, seq 64, --batch-size 32 per process, {args.ddp_steps} "
+                     f"steps, 1 thread each (torchrun --standalone, gloo)", "text": "\n".join(lines), "rows": rows}
+
+
+SECTIONS = [training_section, ddp_section]
 
 
 def machine() -> str:
@@ -90,6 +128,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=3, help="untimed rounds first (default 3)")
     parser.add_argument("--min-seconds", type=float, default=5.0,
                         help="keep timing a configuration until this long has passed (default 5)")
+    parser.add_argument("--ddp-steps", type=int, default=60, help="steps of each DDP run (default 60; 0: skip)")
     parser.add_argument("--json", help="also write the figures here")
     args = parser.parse_args()
     unknown = sorted(set(args.configs) - set(CONFIGS))

@@ -164,7 +164,8 @@ def main(argv: list[str] | None = None) -> int:
         with limit_threads(args), file_encoding(args), one_writer(args):
             return args.run(args)
     except RnnlabError as error:
-        print(f"rnnlab: error: {error}", file=sys.stderr)
+        message = str(error).replace("\n", "\\n")  # one line, whatever a file put into the message
+        print(f"rnnlab: error: {message}", file=sys.stderr)
         return getattr(error, "exit_status", 2)
     except TrainingInterrupted as stop:
         print(f"rnnlab: {_interrupted(args, stop)}", file=sys.stderr)

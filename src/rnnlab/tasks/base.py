@@ -281,8 +281,7 @@ def _checkpoint_fields(run_dir: str | Path, arrays: dict[str, np.ndarray]) -> It
         with parameter_budget(sum(a.size for a in arrays.values()), str(run_dir)):
             yield
     except (KeyError, TypeError, ValueError, IndexError, AttributeError, OverflowError) as error:
-        raise RnnlabError(f"{run_dir}: checkpoint has a missing or invalid field ({type(error).__name__}: "
-                          f"{error})") from None
+        raise RnnlabError(f"{run_dir}: checkpoint has a missing or invalid field ({error!r})") from None
 
 
 def resume_settings(saved: Config, budget: dict[str, Any]) -> dict[str, Any]:

@@ -120,3 +120,12 @@ def test_engine_settings_are_checked_where_they_enter():
     if not torch.cuda.is_available():
         with pytest.raises(InvalidArgument, match="no CUDA device"):
             CharLM(engine="torch", device="cuda")
+
+
+def test_a_torch_run_with_dropout_resumes_exactly(tmp_path):
+    """PyTorch draws the dropout masks; its random state is saved with the run, so a resumed run draws on."""
+    make, fit, _, _ = TASKS["forecast"]
+    whole = fit(make(engine="torch", dropout=0.3, max_steps=20), None, run_dir=tmp_path / "whole")
+    fit(make(engine="torch", dropout=0.3, max_steps=10), None, run_dir=tmp_path / "split")
+    resumed = fit(Forecaster.resume(tmp_path / "split", max_steps=20), None, run_dir=tmp_path / "split")
+    assert [row["train_loss"] for row in resumed.history_] == [row["train_loss"] for row in whole.history_]

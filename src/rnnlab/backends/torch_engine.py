@@ -17,6 +17,7 @@ copy, sent to the device before each forward pass, and the gradients come back a
 
 from __future__ import annotations
 
+import base64
 import os
 from typing import Any
 
@@ -42,14 +43,33 @@ def torch_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def rng_state() -> str:
+    """PyTorch's CPU random state (its dropout masks), as text for a checkpoint's JSON."""
+    return base64.b64encode(torch.random.get_rng_state().numpy().tobytes()).decode("ascii")
+
+
+def set_rng_state(text: str) -> None:
+    """Put back what `rng_state` saved (refused in one line if it is not one)."""
+    try:
+        state = np.frombuffer(base64.b64decode(text, validate=True), np.uint8)
+    except (ValueError, TypeError):
+        raise RnnlabError("checkpoint field torch_rng is not a PyTorch random state") from None
+    if state.size != torch.random.get_rng_state().numel():
+        raise RnnlabError("checkpoint field torch_rng is not a PyTorch random state")
+    torch.random.set_rng_state(torch.from_numpy(state.copy()))
+
+
 class TorchEngine(Module):
     """`net`, computed by its torch.nn twin on `device` (see the module docstring)."""
 
-    def __init__(self, net: Module, device: str = "cpu", amp: bool = False) -> None:
+    def __init__(self, net: Module, device: str = "cpu", amp: bool = False, seed: int | None = None) -> None:
         super().__init__()
+        if seed is not None:  # PyTorch's random numbers (dropout masks) start from the run's seed
+            torch.manual_seed(seed)
         dtype = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}[
             next(iter(net.parameters())).data.dtype]
-        twin = twin_of(net, dtype)
+        with torch.random.fork_rng(devices=[]):  # the twin's own initialisation draws nothing from the run's
+            twin = twin_of(net, dtype)  # random numbers (its weights are the engine network's, copied below)
         params, tensors = dict(net.named_parameters()), dict(twin.named_parameters())
         if params.keys() != tensors.keys():
             raise RnnlabError(f"{type(net).__name__} and its PyTorch twin name their parameters differently: "

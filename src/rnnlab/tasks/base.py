@@ -141,14 +141,17 @@ class Task:
 
         torch_device(c.device)
 
-    def _on_engine(self, net: Module) -> Module:
-        """`net` itself (engine='numpy'), or computed by PyTorch on `device` (engine='torch'): same weights, names."""
+    def _on_engine(self, net: Module, seed: int | None = None) -> Module:
+        """`net` itself (engine='numpy'), or computed by PyTorch on `device` (engine='torch'): same weights, names;
+        PyTorch's random numbers (its dropout masks) seeded with `seed` (default: the config's), except in a
+        resumed run, which draws on from the state its checkpoint saved."""
         c = self.config
         if c.engine == "numpy":
             return net
         from rnnlab.backends.torch_engine import TorchEngine
 
-        return TorchEngine(net, device=c.device, amp=c.amp)
+        seed = None if self._resumed_from is not None else c.seed if seed is None else seed
+        return TorchEngine(net, device=c.device, amp=c.amp, seed=seed)
 
     # ---- checkpoints -------------------------------------------------------------------------------------
     def _check_fitted(self) -> None:
@@ -170,6 +173,10 @@ class Task:
         if training:
             more_arrays, more_meta = self._training_state()
             arrays, meta = arrays | more_arrays, meta | more_meta
+        if self.config.engine == "torch":  # PyTorch draws the dropout masks: its random state, for an exact resume
+            from rnnlab.backends.torch_engine import rng_state
+
+            meta["torch_rng"] = rng_state()
         return save_checkpoint(run_dir, name, arrays, {"task": self.name, "config": self.config.to_json(), **meta})
 
     @classmethod
@@ -197,6 +204,10 @@ class Task:
             task._restore(arrays, meta)
             task._resumed_from = ResumedRun(resolve(run_dir, "latest").parent, arrays, meta)
             task._restore_training(arrays, meta)
+            if task.config.engine == "torch" and "torch_rng" in meta:
+                from rnnlab.backends.torch_engine import set_rng_state
+
+                set_rng_state(meta["torch_rng"])
         return task
 
     @classmethod

@@ -130,7 +130,7 @@ class SequenceClassifier(Task):
         validation = (self._encode(X_val), self._targets(y_val)) if X_val is not None and len(X_val) else None
         self.data_ = {"sha256": digest, "source": source if resumed is None else resumed.meta["data"]["source"]}
         self.nets_ = [self._on_engine(ClassifierNet(num_inputs, len(self.classes_), c, self.kind_ == "text",
-                                                    seed=c.seed + k))
+                                                    seed=c.seed + k), seed=c.seed + k)
                       for k in range(c.ensemble)]
         run, own = self._run_folder(run_dir)
         with self._writing(run, own):

@@ -50,11 +50,11 @@ class ForecastNetwork(Module):
 
 
 def new_trainer(config, input_size: int, num_outputs: int, seed: int,
-                on_engine: Callable[[Module], Module] = lambda net: net) -> Trainer:
+                on_engine: Callable[[Module, int], Module] = lambda net, seed: net) -> Trainer:
     """A fresh network for a `ForecastConfig` with Adam and its generators ("network": weights, then dropout
     masks; "batches": batch draws), saved for an exact resume; `on_engine` puts the network on its engine."""
     network = on_engine(ForecastNetwork(config.cell, input_size, config.hidden_size, config.num_layers,
-                                        config.dropout, num_outputs, seed))
+                                        config.dropout, num_outputs, seed), seed)
     return Trainer(network, Adam(network.parameters(), lr=config.lr),
                    {"network": network.generator, "batches": np.random.default_rng(seed)})
 

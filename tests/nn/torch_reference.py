@@ -18,6 +18,8 @@ def torch_layer(config: GradcheckConfig, input_size: int, hidden_size: int, dtyp
                   dtype=dtype)
     if config.cell.startswith("rnn_"):
         kwargs["nonlinearity"] = config.cell[4:]
+    if config.proj_size:
+        kwargs["proj_size"] = config.proj_size
     return getattr(torch.nn, TORCH_CLASSES[config.cell])(input_size, hidden_size, **kwargs)
 
 
@@ -31,7 +33,8 @@ def compare(config: GradcheckConfig, dtype=np.float64, input_size=5, hidden_size
     is_lstm, D = config.cell == "lstm", 2 if config.bidirectional else 1
     T, B = seq_len, batch
     x = rng.normal(size=(B, T, input_size) if config.batch_first else (T, B, input_size)).astype(dtype)
-    states = [rng.normal(size=(config.num_layers * D, B, hidden_size)).astype(dtype) for _ in range(1 + is_lstm)]
+    sizes = (config.proj_size or hidden_size, hidden_size)[: 1 + is_lstm]  # h (projected or not), c
+    states = [rng.normal(size=(config.num_layers * D, B, size)).astype(dtype) for size in sizes]
     t_x = torch.tensor(x, requires_grad=True)
     t_states = [torch.tensor(s, requires_grad=True) for s in states]
     hx = (tuple(states) if is_lstm else states[0]) if config.with_hx else None

@@ -23,10 +23,13 @@ except ImportError as error:  # pragma: no cover - exercised only without torch
 
 
 def recurrent(cell: str, input_size: int, hidden_size: int, num_layers: int = 1, dropout: float = 0.0,
-              bidirectional: bool = False, batch_first: bool = False, dtype: torch.dtype = torch.float32) -> nn.RNNBase:
-    """torch.nn.RNN (tanh / relu), LSTM or GRU for an engine cell name."""
+              bidirectional: bool = False, batch_first: bool = False, dtype: torch.dtype = torch.float32,
+              proj_size: int = 0) -> nn.RNNBase:
+    """torch.nn.RNN (tanh / relu), LSTM or GRU for an engine cell name (proj_size: LSTM only)."""
     kwargs = dict(num_layers=num_layers, dropout=dropout, bidirectional=bidirectional, batch_first=batch_first,
                   dtype=dtype)
+    if proj_size:
+        kwargs["proj_size"] = proj_size
     if cell.startswith("rnn"):
         return nn.RNN(input_size, hidden_size, nonlinearity="relu" if cell == "rnn_relu" else "tanh", **kwargs)
     if cell not in ("lstm", "gru"):
@@ -158,7 +161,7 @@ def twin_recurrent(layer, dtype: torch.dtype) -> nn.RNNBase:
     if cell is None:
         raise RnnlabError(f"the PyTorch engine has no twin of {type(layer).__name__}; train it with the NumPy engine")
     return recurrent(cell, layer.input_size, layer.hidden_size, layer.num_layers, layer.dropout, layer.bidirectional,
-                     layer.batch_first, dtype)
+                     layer.batch_first, dtype, proj_size=getattr(layer, "proj_size", 0))
 
 
 def twin_of(net, dtype: torch.dtype = torch.float32) -> nn.Module:

@@ -24,7 +24,9 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from rnnlab.nn.cells import GRUCell, LSTMCell, RNNCell, RNNCellBase
 from rnnlab.nn.recurrent import GRU, LSTM, RNN, RNNBase
+from rnnlab.nn.utils.rnn import pack_padded_sequence
 
 CELLS = ("rnn_tanh", "rnn_relu", "lstm", "gru")
 
@@ -40,12 +42,16 @@ class GradcheckConfig:
     with_hx: bool = False
     dropout: float = 0.0
     masked: bool = False  # variable lengths: the last sequence of the batch is padded
+    proj_size: int = 0  # LSTM only: h projected to this size (weight_hr_l{k})
+    packed: bool = False  # a PackedSequence of unsorted lengths as input (rnnlab.nn.utils.rnn)
 
     def label(self) -> str:
         parts = [self.cell, f"{self.num_layers} layer{'s' if self.num_layers > 1 else ''}",
                  "bi" if self.bidirectional else "uni"]
         parts += [flag for flag, on in (("batch_first", self.batch_first), ("hx", self.with_hx),
-                                        (f"dropout {self.dropout}", self.dropout > 0), ("masked", self.masked)) if on]
+                                        (f"dropout {self.dropout}", self.dropout > 0), ("masked", self.masked),
+                                        (f"proj {self.proj_size}", self.proj_size > 0), ("packed", self.packed))
+                  if on]
         return ", ".join(parts)
 
 
@@ -56,6 +62,8 @@ def build_layer(config: GradcheckConfig, input_size: int, hidden_size: int, seed
                   dropout=config.dropout, dtype=dtype, seed=seed)
     if config.cell.startswith("rnn_"):
         return RNN(input_size, hidden_size, nonlinearity=config.cell[4:], **kwargs)
+    if config.proj_size:
+        kwargs["proj_size"] = config.proj_size
     return {"lstm": LSTM, "gru": GRU}[config.cell](input_size, hidden_size, **kwargs)
 
 
@@ -86,7 +94,9 @@ def numerical_gradient(loss: Callable[[], float], array: np.ndarray, eps: float 
 
 def gradcheck(config: GradcheckConfig, input_size: int = 3, hidden_size: int = 4, seq_len: int = 4,
               batch: int = 3, seed: int = 0, eps: float = 1e-6) -> dict[str, float]:
-    """Relative error of every gradient of one layer configuration: {tensor name: error}."""
+    """Relative error of every gradient of one layer (or cell) configuration: {tensor name: error}."""
+    if isinstance(config, CellConfig):
+        return cell_gradcheck(config, input_size, hidden_size, seq_len, batch, seed, eps)
     rng = np.random.default_rng(seed)
     layer = build_layer(config, input_size, hidden_size, seed).train()
     is_lstm = config.cell == "lstm"
@@ -97,23 +107,28 @@ def gradcheck(config: GradcheckConfig, input_size: int = 3, hidden_size: int = 4
         mask = np.ones((T, B), bool)
         mask[T // 2 :, B - 1] = False  # the last sequence is half as long
         mask = mask.T if config.batch_first else mask
-    states = [rng.normal(size=(config.num_layers * D, B, hidden_size)) for _ in range(2 if is_lstm else 1)]
+    S = config.proj_size or hidden_size  # size of h
+    states = [rng.normal(size=(config.num_layers * D, B, size)) for size in (S, hidden_size)[: 1 + is_lstm]]
     hx = (tuple(states) if is_lstm else states[0]) if config.with_hx else None
-    out_shape = (B, T, D * hidden_size) if config.batch_first else (T, B, D * hidden_size)
+    out_shape = (B, T, D * S) if config.batch_first else (T, B, D * S)
+    if config.packed:  # unsorted lengths; the input checked is the packed data (N, I), in place
+        inputs = pack_padded_sequence(x, [T // 2 + 1, T, *[T - 1] * (B - 2)][:B], config.batch_first, False)
+        x, out_shape = inputs.data, (len(inputs.data), D * S)
     R = rng.normal(size=out_shape)
     R_states = [rng.normal(size=s.shape) for s in states]
     dropout_state = copy.deepcopy(layer.generator.bit_generator.state)
 
     def loss() -> float:
         layer.generator.bit_generator.state = copy.deepcopy(dropout_state)  # same dropout mask every time
-        output, finals = layer(x, hx, mask)
-        finals = finals if is_lstm else (finals,)
+        output, finals = layer(inputs if config.packed else x, hx, mask)
+        output, finals = (output.data if config.packed else output), (finals if is_lstm else (finals,))
         return float((output * R).sum() + sum((f * r).sum() for f, r in zip(finals, R_states, strict=True)))
 
     loss()
     layer.zero_grad()
     result = layer.backward(R, *R_states)
     d_x, d_hx = (result[0], result[1]) if config.with_hx else (result, None)
+    d_x = d_x.data if config.packed else d_x  # a PackedSequence after a packed forward
     errors = {"input": relative_error(d_x, numerical_gradient(loss, x, eps))}
     if config.with_hx:
         analytic_states = d_hx if is_lstm else (d_hx,)
@@ -136,8 +151,80 @@ def masked_grid(cells: tuple[str, ...] = CELLS) -> Iterator[GradcheckConfig]:
     """Variable-length batches: each cell, 2 layers, both directions, both layouts."""
     for cell, bi, bf in itertools.product(cells, (False, True), (False, True)):
         yield GradcheckConfig(cell, 2, bi, bf, with_hx=True, masked=True)
+    for cell in cells:  # packed input, unsorted lengths: 2 layers, bidirectional
+        yield GradcheckConfig(cell, 2, True, cell == "gru", with_hx=True, packed=True)
 
 
-def report_row(config: GradcheckConfig, errors: dict[str, float]) -> dict:
+def proj_grid() -> Iterator[GradcheckConfig]:
+    """LSTM(proj_size=2) (hidden 4): 1 and 2 layers, both directions, masked or not, with hx and dropout."""
+    for n, bi, masked in itertools.product((1, 2), (False, True), (False, True)):
+        yield GradcheckConfig("lstm", n, bi, batch_first=masked and n == 1, with_hx=True,
+                              dropout=0.3 if n > 1 else 0.0, masked=masked, proj_size=2)
+
+
+@dataclass(frozen=True)
+class CellConfig:
+    """A single-step cell (`RNNCell`, `LSTMCell`, `GRUCell`) run in a Python loop over time, backward step by step."""
+
+    cell: str = "lstm"
+    bias: bool = True
+    unbatched: bool = False
+
+    def label(self) -> str:
+        flags = [flag for flag, on in (("no bias", not self.bias), ("unbatched", self.unbatched)) if on]
+        return ", ".join([f"{self.cell} cell", "loop", *flags])
+
+
+def build_cell(config: CellConfig, input_size: int, hidden_size: int, seed: int = 0,
+               dtype: type = np.float64) -> RNNCellBase:
+    """The engine cell a configuration describes, initialised from `seed`."""
+    kwargs = dict(bias=config.bias, dtype=dtype, seed=seed)
+    if config.cell.startswith("rnn_"):
+        return RNNCell(input_size, hidden_size, nonlinearity=config.cell[4:], **kwargs)
+    return {"lstm": LSTMCell, "gru": GRUCell}[config.cell](input_size, hidden_size, **kwargs)
+
+
+def cell_gradcheck(config: CellConfig, input_size: int = 3, hidden_size: int = 4, seq_len: int = 4,
+                   batch: int = 3, seed: int = 0, eps: float = 1e-6) -> dict[str, float]:
+    """`gradcheck` for a cell: L = sum_t sum(h_t * R_t) (+ sum(c_T * R_c)) over a loop of `seq_len` steps."""
+    rng = np.random.default_rng(seed)
+    cell = build_cell(config, input_size, hidden_size, seed).train()
+    is_lstm = config.cell == "lstm"
+    lead = () if config.unbatched else (batch,)
+    x = rng.normal(size=(seq_len, *lead, input_size))
+    states = [rng.normal(size=(*lead, hidden_size)) for _ in range(2 if is_lstm else 1)]
+    R = rng.normal(size=(seq_len, *lead, hidden_size))
+    R_c = rng.normal(size=states[0].shape)
+
+    def loss() -> float:
+        cell.clear()
+        state, total = (tuple(states) if is_lstm else states[0]), 0.0
+        for t in range(seq_len):
+            state = cell(x[t], state)
+            total += float(((state[0] if is_lstm else state) * R[t]).sum())
+        return total + (float((state[1] * R_c).sum()) if is_lstm else 0.0)
+
+    loss()
+    cell.zero_grad()
+    d_x, d_h, d_c = np.zeros_like(x), np.zeros_like(states[0]), R_c
+    for t in reversed(range(seq_len)):  # latest step first, each passing d state to the one before
+        d_x[t], d_h, *rest = cell.backward(R[t] + d_h, d_c) if is_lstm else cell.backward(R[t] + d_h)
+        d_c = rest[0] if is_lstm else None
+    errors = {"input": relative_error(d_x, numerical_gradient(loss, x, eps))}
+    for name, state, analytic in zip(("h0", "c0"), states, (d_h, d_c), strict=False):
+        errors[name] = relative_error(analytic, numerical_gradient(loss, state, eps))
+    for name, p in cell.named_parameters():
+        errors[name] = relative_error(p.grad, numerical_gradient(loss, p.data, eps))
+    return errors
+
+
+def cell_grid(cells: tuple[str, ...] = CELLS) -> Iterator[CellConfig]:
+    """The single-step cells in a hand-written loop: each cell batched with bias, and unbatched without."""
+    for cell in cells:
+        yield CellConfig(cell)
+        yield CellConfig(cell, bias=False, unbatched=True)
+
+
+def report_row(config: GradcheckConfig | CellConfig, errors: dict[str, float]) -> dict:
     worst = max(errors, key=errors.get)
     return {**asdict(config), "worst_tensor": worst, "worst_relative_error": errors[worst]}

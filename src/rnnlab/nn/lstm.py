@@ -11,8 +11,10 @@ Gates are stacked in PyTorch's order (i, f, g, o) along the last axis of size 4H
 `weight_ih` (4H, I) and `weight_hh` (4H, H) load unchanged from `torch.nn.LSTM`.
 
 `lstm_cell_forward` / `lstm_cell_backward` are one time step; `lstm_forward` / `lstm_backward`
-run them over a sequence. In float32 the step functions' compiled twins in `kernels.py` run
-instead (the same arithmetic in one loop; see `functional.fused`).
+run them over a sequence. `lstm_proj_forward` / `lstm_proj_backward` are the projected LSTM
+(PyTorch's `proj_size`): the same step, then h_t = W_hr (o * tanh(c_t)) of size P < H, W_hh (4H, P).
+In float32 the step functions' compiled twins in `kernels.py` run instead (the same arithmetic
+in one loop; see `functional.fused`).
 """
 
 import numpy as np
@@ -130,3 +132,75 @@ def lstm_backward(d_out, d_h_n, d_c_n, cache, ws=None):
     d_gates2 = d_gates.reshape(T * B, 4 * H)
     d_W_hh = d_gates2.T @ previous_states(h, reverse).reshape(T * B, H)  # all steps, one product
     return d_gates, dh, dc, d_W_hh, None
+
+
+def lstm_proj_forward(x_proj, h0, c0, W_hh, b_hh, W_hr, mask=None, reverse=False, ws=None):
+    """One direction of one layer of the projected LSTM (`LSTM(proj_size=P)`): h_t = W_hr (o * tanh(c_t)).
+
+    The cell step is `lstm_cell_forward` unchanged, writing m_t = o * tanh(c_t) (B, H); the projection
+    h_t = m_t W_hr^T (B, P) follows it, and h_t is what the next step and the output see.
+    x_proj: (T, B, 4H) input projections, overwritten with the gate activations. h0: (B, P), c0: (B, H).
+    W_hh: (4H, P). b_hh: (4H,) or None. W_hr: (P, H). mask: (T, B, 1) bool or None.
+    Returns hidden states (T+2, B, P) and cell states (T+2, B, H) (see `padded_states`), and the cache.
+    """
+    T, B, G = x_proj.shape
+    H, P = G // 4, W_hr.shape[0]
+    if b_hh is not None:
+        x_proj += b_hh  # folded in once, as in `lstm_forward`
+    W_hhT = recurrent_weight(W_hh, T * B)  # (P, 4H)
+    W_hrT = recurrent_weight(W_hr, T * B)  # (H, P)
+    ws, dtype = ws or Workspace(), x_proj.dtype
+    h = padded_states(ws.empty("h", (T + 2, B, P), dtype), h0, reverse)
+    c = padded_states(ws.empty("c", (T + 2, B, H), dtype), c0, reverse)
+    m = ws.empty("m", (T, B, H), dtype)  # o * tanh(c_t), before the projection
+    tanh_c = ws.empty("tanh_c", (T, B, H), dtype)
+    recurrent = ws.empty("recurrent", (B, G), dtype)  # scratch, reused every step
+    no_state = np.zeros((B, H), dtype)  # m at padded steps: they add nothing to d W_hr
+    cell_forward = fused(lstm_cell_forward, dtype)
+    step = -1 if reverse else 1
+    for t in time_steps(T, reverse):
+        prev, now = t + 1 - step, t + 1
+        np.dot(h[prev], W_hhT, out=recurrent)  # (B, 4H)
+        keep = None if mask is None else mask[t, :, 0]
+        cell_forward(x_proj[t], recurrent, no_state, c[prev], m[t], c[now], tanh_c[t], keep)
+        np.dot(m[t], W_hrT, out=h[now])  # (B, P)
+        if keep is not None:  # padded step: carry h over (the cell carried c)
+            np.copyto(h[now], h[prev], where=~keep[:, None])
+    return h, c, (x_proj, h, c, m, tanh_c, W_hh, W_hr, mask, reverse)
+
+
+def lstm_proj_backward(d_out, d_h_n, d_c_n, cache, ws=None):
+    """Backpropagation through time for `lstm_proj_forward`.
+
+    d_out: (T, B, P) gradient of the outputs (zero at padded steps); d_h_n: (B, P), d_c_n: (B, H), or None.
+    Returns d_x_proj (T, B, 4H), d_h0 (B, P), d_c0 (B, H), d_W_hh (4H, P), d_b_hh = None (as in
+    `lstm_backward`) and d_W_hr (P, H).
+    """
+    gates, h, c, m, tanh_c, W_hh, W_hr, mask, reverse = cache
+    T, B, P = d_out.shape
+    H = m.shape[2]
+    step = -1 if reverse else 1
+    ws, dtype = ws or Workspace(), d_out.dtype
+    d_gates = ws.empty("d_gates", gates.shape, dtype)  # (T, B, 4H) gradient of the gate pre-activations
+    d_h = ws.empty("d_h", (T, B, P), dtype)  # the whole gradient of each h_t, zero at padded steps
+    dh = np.zeros((B, P), dtype) if d_h_n is None else d_h_n.copy()  # from step t+1
+    dc = np.zeros((B, H), dtype) if d_c_n is None else d_c_n.copy()
+    dm = ws.empty("dm", (B, H), dtype)  # d m_t, m_t = o * tanh(c_t)
+    no_grad = np.zeros((B, H), dtype)  # the cell's own dh: all of the gradient of m_t arrives as dm
+    cell_backward = fused(lstm_cell_backward, dtype)
+    for t in time_steps(T, not reverse):
+        keep = None if mask is None else mask[t, :, 0]
+        dh += d_out[t]
+        if keep is not None:  # padded step: dh passes through to h_{t-1}; W_hr and the gates get nothing
+            padded = ~keep
+            carried = dh[padded]
+            dh[padded] = 0
+        d_h[t] = dh
+        np.dot(dh, W_hr, out=dm)  # (B, H) h_t = W_hr m_t
+        cell_backward(dm, no_grad, dc, gates[t], tanh_c[t], c[t + 1 - step], d_gates[t], keep)
+        np.dot(d_gates[t], W_hh, out=dh)  # (B, P) to h_{t-1}
+        if keep is not None:
+            dh[padded] = carried
+    d_W_hh = d_gates.reshape(T * B, 4 * H).T @ previous_states(h, reverse).reshape(T * B, P)  # all steps at once
+    d_W_hr = d_h.reshape(T * B, P).T @ m.reshape(T * B, H)  # (P, H)
+    return d_gates, dh, dc, d_W_hh, None, d_W_hr

@@ -15,17 +15,18 @@ NumPy arrays) loads unchanged and back. The maths of each cell lives in `rnn.py`
 from __future__ import annotations
 
 import operator
-import warnings
 
 import numpy as np
 
-from rnnlab.checks import positive_int, require
 from rnnlab.errors import RnnlabError, invalid_argument
 from rnnlab.nn.functional import Workspace, add_rows, fused
 from rnnlab.nn.gru import gru_backward, gru_forward
-from rnnlab.nn.lstm import lstm_backward, lstm_forward
+from rnnlab.nn.lstm import lstm_backward, lstm_forward, lstm_proj_backward, lstm_proj_forward
 from rnnlab.nn.module import Module, Parameter, reserve
 from rnnlab.nn.rnn import rnn_backward, rnn_forward
+from rnnlab.nn.utils.checks import check_constructor, check_input, check_proj_size, dropout_scale
+from rnnlab.nn.utils.layer_io import EmptyBatch, check_hx, empty_forward, packed_backward, packed_forward
+from rnnlab.nn.utils.rnn import PackedSequence
 
 
 class RNNBase(Module):
@@ -45,47 +46,55 @@ class RNNBase(Module):
         bidirectional: bool = False,
         dtype: type = np.float32,
         seed: int | np.random.Generator | None = None,
+        *,
+        proj_size: int | None = None,  # LSTM only
     ) -> None:
         super().__init__()
-        for name, value in (("input_size", input_size), ("hidden_size", hidden_size), ("num_layers", num_layers)):
-            require(name, value, positive_int)
-        if not (isinstance(dropout, int | float) and 0 <= dropout < 1):
-            raise invalid_argument("dropout", "a number in [0, 1)", dropout)
+        check_constructor(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional)
+        # LSTM(proj_size=P): h (and each direction's output) of size P, projected by weight_hr_l{k} (P, H)
+        self.proj_size = check_proj_size(proj_size, hidden_size, self.gate_count == 4)
         if np.dtype(dtype) not in (np.float32, np.float64):
             raise invalid_argument("dtype", "float32 or float64", dtype)
-        if dropout > 0 and num_layers == 1:
-            warnings.warn(
-                "dropout option adds dropout after all but last recurrent layer, so non-zero dropout expects "
-                f"num_layers greater than 1, but got dropout={dropout} and num_layers={num_layers}",
-                stacklevel=2,
-            )
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.bias, self.batch_first, self.dropout, self.bidirectional = bias, batch_first, float(dropout), bidirectional
         self.dtype = np.dtype(dtype)
         self.num_directions = 2 if bidirectional else 1
         self.generator = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
         self._cache = None
+        self._packed = None  # after a forward given a PackedSequence: that input, to pack d_x like it
         # one Workspace per layer and direction: each step reuses the previous step's arrays
         self._workspaces = [Workspace() for _ in range(num_layers * self.num_directions)]
         bound = 1 / np.sqrt(hidden_size)  # PyTorch's U(-1/sqrt(H), 1/sqrt(H)) for every parameter
-        rows = self.gate_count * hidden_size
+        rows, S = self.gate_count * hidden_size, self._state_size()
         self._weight_getters = []  # per layer and direction: gets (W_ih, W_hh[, b_ih, b_hh]) in one call
         for layer in range(num_layers):
-            layer_input = input_size if layer == 0 else hidden_size * self.num_directions
+            layer_input = input_size if layer == 0 else S * self.num_directions
             for suffix in ["", "_reverse"][: self.num_directions]:
-                shapes = {"weight_ih": (rows, layer_input), "weight_hh": (rows, hidden_size)}
+                shapes = {"weight_ih": (rows, layer_input), "weight_hh": (rows, S)}
                 if bias:
                     shapes |= {"bias_ih": (rows,), "bias_hh": (rows,)}
+                getter = operator.attrgetter(*(f"{name}_l{layer}{suffix}" for name in shapes))
+                if self.proj_size:
+                    shapes["weight_hr"] = (self.proj_size, hidden_size)  # last, as in PyTorch's state_dict
                 for name, shape in shapes.items():
                     values = self.generator.uniform(-bound, bound, size=reserve(shape)).astype(self.dtype)
                     setattr(self, f"{name}_l{layer}{suffix}", Parameter(values))
-                self._weight_getters.append(operator.attrgetter(*(f"{name}_l{layer}{suffix}" for name in shapes)))
+                self._weight_getters.append(getter)
 
     def _weights(self, layer: int, direction: int) -> tuple[Parameter, ...]:
         return self._weight_getters[layer * self.num_directions + direction](self)
 
+    def _projection(self, layer: int, direction: int) -> Parameter | None:
+        """weight_hr_l{layer}[_reverse] (P, H) of an LSTM with proj_size, else None."""
+        return getattr(self, f"weight_hr_l{layer}{'_reverse' if direction else ''}") if self.proj_size else None
+
+    def _state_size(self) -> int:
+        """The size of h (and of each direction's output): proj_size when projected, else hidden_size."""
+        return self.proj_size or self.hidden_size
+
     # Each subclass runs its cell: (x_proj, h0, c0, W_hh, b_hh, mask, reverse, ws) -> (h states, c states, cache)
     # and backward: (d_out, d_h_n, d_c_n, cache, ws) -> (d_x_proj, d_h0, d_c0, d_W_hh, d_b_hh or None).
+    # LSTM with proj_size also takes W_hr=(P, H) forward and returns d_W_hr last backward.
     def _cell_forward(self, x_proj, h0, c0, W_hh, b_hh, mask, reverse, ws):
         raise NotImplementedError
 
@@ -94,11 +103,7 @@ class RNNBase(Module):
 
     def _to_time_major(self, x: np.ndarray, mask: np.ndarray | None):
         x = np.asarray(x)
-        if x.ndim not in (2, 3) or x.shape[-1] != self.input_size:
-            raise RnnlabError(
-                f"{type(self).__name__} expects input of shape (T, B, {self.input_size}), (B, T, {self.input_size}) "
-                f"with batch_first, or unbatched (T, {self.input_size}); got {x.shape}"
-            )
+        check_input(type(self).__name__, x, self.input_size, self.dtype, self.batch_first)  # PyTorch's checks
         unbatched = x.ndim == 2
         if unbatched:
             x = x[:, None, :]
@@ -116,8 +121,8 @@ class RNNBase(Module):
             raise RnnlabError(f"mask must have shape {shape}, got {mask.shape}")
         return mask.astype(bool)[:, :, None]
 
-    def _initial_state(self, state, batch: int, unbatched: bool) -> np.ndarray:
-        shape = (self.num_layers * self.num_directions, batch, self.hidden_size)
+    def _initial_state(self, state, batch: int, unbatched: bool, size: int) -> np.ndarray:
+        shape = (self.num_layers * self.num_directions, batch, size)
         if state is None:
             return np.zeros(shape, self.dtype)
         state = np.asarray(state, dtype=self.dtype)
@@ -138,8 +143,17 @@ class RNNBase(Module):
             sequences give, for padding on either side.
         Returns output (T, B, D*H) (batch-first or unbatched like x) and h_n (D*num_layers, B, H),
         or for LSTM (h_n, c_n).
+        x may be a PackedSequence (`rnnlab.nn.utils.rnn`, data (N, I)), as in PyTorch: the output is
+        then packed like it, h_n (c_n) and hx in the batch's original order (see `backward`).
         """
+        self._packed = None
+        if isinstance(x, PackedSequence):
+            return packed_forward(self, x, hx, mask)
+        x_shape = np.shape(x)
         x, mask, unbatched = self._to_time_major(x, mask)
+        check_hx(self, hx, x.shape[1], unbatched)
+        if x.shape[1] == 0:  # a batch of size 0: empty outputs, as PyTorch gives
+            return empty_forward(self, x_shape, hx)
         return self._run(x, None, hx, mask, unbatched)
 
     def forward_ids(self, ids: np.ndarray, table: np.ndarray, hx=None, mask: np.ndarray | None = None):
@@ -181,18 +195,18 @@ class RNNBase(Module):
         T, B = x.shape[:2]
         is_lstm = self.gate_count == 4
         h0_given, c0_given = (hx if is_lstm and hx is not None else (hx, None))
-        h0 = self._initial_state(h0_given, B, unbatched)
-        c0 = self._initial_state(c0_given, B, unbatched) if is_lstm else None
-        H, D = self.hidden_size, self.num_directions
+        S, D = self._state_size(), self.num_directions  # S: size of h, proj_size or hidden_size
+        h0 = self._initial_state(h0_given, B, unbatched, S)
+        c0 = self._initial_state(c0_given, B, unbatched, self.hidden_size) if is_lstm else None
         h_n, c_n = np.empty_like(h0), (np.empty_like(c0) if is_lstm else None)
         layers, layer_input = [], x
         for layer in range(self.num_layers):
             drop = None
             if layer > 0 and self.training and self.dropout > 0:
                 keep = self.generator.random(layer_input.shape) >= self.dropout
-                drop = keep.astype(self.dtype) / self.dtype.type(1 - self.dropout)  # (T, B, D*H)
+                drop = keep.astype(self.dtype) * self.dtype.type(dropout_scale(self.dropout))  # (T, B, D*S)
                 layer_input = layer_input * drop
-            output = np.empty((T, B, D * H), self.dtype)
+            output = np.empty((T, B, D * S), self.dtype)
             directions = []
             for direction in range(D):
                 W_ih, W_hh, *biases = self._weights(layer, direction)
@@ -202,8 +216,11 @@ class RNNBase(Module):
                 x_proj = ws.empty("x_proj", (T, B, W_ih.data.shape[0]), self.dtype)  # (T, B, G*H)
                 self._input_projection(layer_input, table if layer == 0 else None, W_ih.data, b_ih, x_proj)
                 c_start = c0[index] if is_lstm else None
-                h, c, cache = self._cell_forward(x_proj, h0[index], c_start, W_hh.data, b_hh, mask, reverse, ws)
-                output[:, :, direction * H : (direction + 1) * H] = h[1:-1]
+                W_hr = self._projection(layer, direction)  # (P, H), or None: no projection
+                projection = {} if W_hr is None else {"W_hr": W_hr.data}
+                h, c, cache = self._cell_forward(x_proj, h0[index], c_start, W_hh.data, b_hh, mask, reverse, ws,
+                                                 **projection)
+                output[:, :, direction * S : (direction + 1) * S] = h[1:-1]
                 last = 1 if reverse else T  # the state after the final step visited
                 h_n[index] = h[last]
                 if is_lstm:
@@ -228,9 +245,15 @@ class RNNBase(Module):
         d_output: shaped like the output; d_h_n, d_c_n: shaped like h_n, c_n, or None for zero.
         Returns d_x shaped like x (after `forward_ids`: d table, (V, input_size)), or (d_x, d_hx)
         when forward was given hx; for LSTM d_hx is (d_h_0, d_c_0).
+        After a forward on a PackedSequence, d_output is a PackedSequence packed like the output (or
+        its .data, (N, D*H)) and d_x comes back as a PackedSequence packed like the input.
         """
         if self._cache is None:
             raise RnnlabError("backward() called before forward()")
+        if self._packed is not None:
+            return packed_backward(self, d_output, d_h_n, d_c_n)
+        if isinstance(self._cache, EmptyBatch):
+            return self._cache.backward()
         layers, table, mask, hx_given, unbatched = self._cache
         is_lstm = self.gate_count == 4
         d_output = np.asarray(d_output, dtype=self.dtype)
@@ -241,10 +264,10 @@ class RNNBase(Module):
         elif self.batch_first:
             d_output = d_output.transpose(1, 0, 2)
         d_layer_output = np.where(mask, d_output, 0) if mask is not None else d_output
-        H, D = self.hidden_size, self.num_directions
+        S, D = self._state_size(), self.num_directions  # S: size of h, proj_size or hidden_size
         d_steps = 0  # with record_input_grads after forward_ids: d x_t per step, (T*B, I)
-        d_h0 = np.zeros((self.num_layers * D, d_output.shape[1], H), self.dtype)
-        d_c0 = np.zeros_like(d_h0) if is_lstm else None
+        d_h0 = np.zeros((self.num_layers * D, d_output.shape[1], S), self.dtype)
+        d_c0 = np.zeros((self.num_layers * D, d_output.shape[1], self.hidden_size), self.dtype) if is_lstm else None
         for layer in reversed(range(self.num_layers)):
             layer_input, drop, directions = layers[layer]
             T, B = layer_input.shape[:2]
@@ -253,11 +276,13 @@ class RNNBase(Module):
             for direction, cache in enumerate(directions):
                 index = layer * D + direction
                 W_ih, W_hh, *biases = self._weights(layer, direction)
-                d_out = d_layer_output[:, :, direction * H : (direction + 1) * H]
+                d_out = d_layer_output[:, :, direction * S : (direction + 1) * S]
                 dh_n = None if d_h_n is None else np.asarray(d_h_n, dtype=self.dtype)[index]
                 dc_n = None if d_c_n is None else np.asarray(d_c_n, dtype=self.dtype)[index]
-                d_x_proj, d_h0[index], dc0, d_W_hh, d_b_hh = self._cell_backward(d_out, dh_n, dc_n, cache,
-                                                                                  self._workspaces[index])
+                d_x_proj, d_h0[index], dc0, d_W_hh, d_b_hh, *d_W_hr = self._cell_backward(d_out, dh_n, dc_n, cache,
+                                                                                            self._workspaces[index])
+                if d_W_hr:  # with proj_size: the gradient of weight_hr
+                    self._projection(layer, direction).grad += d_W_hr[0]
                 if is_lstm:
                     d_c0[index] = dc0
                 d_proj = d_x_proj.reshape(T * B, -1)  # (T*B, G*H), gradient of each row's projection ...
@@ -343,15 +368,28 @@ class LSTM(RNNBase):
     >>> output, (h_n, c_n) = lstm(np.zeros((3, 5, 10), np.float32))
     >>> output.shape, h_n.shape, c_n.shape
     ((3, 5, 40), (2, 3, 20), (2, 3, 20))
+
+    With proj_size=P, h_t = W_hr (o * tanh(c_t)) has size P (weight_hr_l{k} (P, H)); c stays H:
+
+    >>> output, (h_n, c_n) = LSTM(10, 20, proj_size=5, seed=0)(np.zeros((7, 3, 10), np.float32))
+    >>> output.shape, h_n.shape, c_n.shape
+    ((7, 3, 5), (1, 3, 5), (1, 3, 20))
     """
 
     gate_count = 4
 
-    def _cell_forward(self, x_proj, h0, c0, W_hh, b_hh, mask, reverse, ws):
+    def _cell_forward(self, x_proj, h0, c0, W_hh, b_hh, mask, reverse, ws, W_hr=None):
+        if W_hr is not None:
+            return lstm_proj_forward(x_proj, h0, c0, W_hh, b_hh, W_hr, mask, reverse, ws)
         return lstm_forward(x_proj, h0, c0, W_hh, b_hh, mask, reverse, ws)
 
     def _cell_backward(self, d_out, d_h_n, d_c_n, cache, ws):
+        if self.proj_size:  # returns d_W_hr as well
+            return lstm_proj_backward(d_out, d_h_n, d_c_n, cache, ws)
         return lstm_backward(d_out, d_h_n, d_c_n, cache, ws)
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + (f", proj_size={self.proj_size}" if self.proj_size else "")
 
 
 class GRU(RNNBase):

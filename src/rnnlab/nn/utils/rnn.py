@@ -145,6 +145,17 @@ def pad_packed_sequence(sequence: PackedSequence, batch_first: bool = False, pad
     return (np.swapaxes(padded, 0, 1) if batch_first else padded), lengths
 
 
+def _arrays(sequences) -> list[np.ndarray]:
+    """The sequences as arrays, refused as PyTorch does if not an iterable or empty."""
+    if not isinstance(sequences, Iterable) or isinstance(sequences, np.ndarray) and sequences.ndim == 0:
+        raise ArgumentTypeError(f"Expected iterable for input sequences, but got arg of type: "
+                                f"{type(sequences).__name__}")
+    arrays = [np.asarray(s) for s in sequences]
+    if not arrays:
+        raise ArgumentValueError("received an empty list of sequences")
+    return arrays
+
+
 def pad_sequence(sequences: Sequence, batch_first: bool = False, padding_value: float = 0.0,
                  padding_side: str = "right") -> np.ndarray:
     """Stack sequences of shapes (L_i, *) into (T, B, *) ((B, T, *) with batch_first), T = max L_i.
@@ -153,12 +164,7 @@ def pad_sequence(sequences: Sequence, batch_first: bool = False, padding_value: 
     """
     if padding_side not in ("left", "right"):
         raise ArgumentValueError(f"Expected padding_side to be one of left or right, but got {padding_side}.")
-    if not isinstance(sequences, Iterable) or isinstance(sequences, np.ndarray) and sequences.ndim == 0:
-        raise ArgumentTypeError(f"Expected iterable for input sequences, but got arg of type: "
-                                f"{type(sequences).__name__}")
-    sequences = [np.asarray(s) for s in sequences]
-    if not sequences:
-        raise ArgumentValueError("received an empty list of sequences")
+    sequences = _arrays(sequences)
     trailing = sequences[0].shape[1:]
     for i, s in enumerate(sequences):
         if s.ndim < 1 or s.shape[1:] != trailing:
@@ -174,12 +180,7 @@ def pad_sequence(sequences: Sequence, batch_first: bool = False, padding_value: 
 
 def pack_sequence(sequences: Sequence, enforce_sorted: bool = True) -> PackedSequence:
     """Pack sequences of shapes (L_i, *): `pack_padded_sequence(pad_sequence(sequences), lengths)`."""
-    if not isinstance(sequences, Iterable) or isinstance(sequences, np.ndarray) and sequences.ndim == 0:
-        raise ArgumentTypeError(f"Expected iterable for input sequences, but got arg of type: "
-                                f"{type(sequences).__name__}")
-    sequences = [np.asarray(s) for s in sequences]
-    if not sequences:
-        raise ArgumentValueError("received an empty list of sequences")
+    sequences = _arrays(sequences)
     return pack_padded_sequence(pad_sequence(sequences), [len(s) for s in sequences], enforce_sorted=enforce_sorted)
 
 

@@ -92,7 +92,7 @@ def save_checkpoint(folder: str | Path, name: str, arrays: dict[str, np.ndarray]
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     weights_path, previous = folder / f"{name}.safetensors", folder / f"{name}.prev.safetensors"
-    document = {"format": FORMAT, "weights": weights_path.name, **meta}
+    document = json.loads(json.dumps({"format": FORMAT, "weights": weights_path.name, **meta}))  # as read back
     # Serialised in memory and written by `atomic_write_bytes`: safetensors' save_file makes private (0600) files.
     weights = save({k: np.ascontiguousarray(v) for k, v in arrays.items()}, metadata={META_KEY: _digest(document)})
     document["sha256"] = hashlib.sha256(weights).hexdigest()

@@ -52,6 +52,27 @@ def test_two_processes_train_as_one_over_the_combined_batch_and_resume_in_one(ta
         if not key.startswith("carry."):  # (the state carried between batches is each process's own streams)
             np.testing.assert_allclose(ddp[key], one[key], rtol=1e-4, atol=1e-6, err_msg=key)
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "rank 1 wrote beside the run"
-    budget = ["--max-steps", 30] if task == "charlm" else ["--epochs", 3]
-    done = rnnlab([task, "train", "--resume", tmp_path / "ddp", *budget])  # one process now
+    if task == "charlm":  # on one process now: the text is cut into other streams, which start again
+        done = rnnlab([task, "train", "--resume", tmp_path / "ddp", "--max-steps", 30])
+        assert done.returncode == 0, done.stderr
+        return
+    done = rnnlab([task, "train", "--resume", tmp_path / "ddp", "--epochs", 3])  # its epochs were cut for 2
+    assert done.returncode == 2 and "resume it with 2 (torchrun --nproc_per_node 2" in done.stderr, done.stderr
+    done = rnnlab([task, "train", "--resume", tmp_path / "ddp", "--epochs", 3], processes=2)
     assert done.returncode == 0, done.stderr
+
+
+def test_a_run_resumed_under_torchrun_ends_where_an_uninterrupted_one_ends(tmp_path):
+    """Every process's carried state is saved (the whole global batch's) and each takes its own back."""
+    write, settings, batch = TASKS["charlm"]
+    data = write(tmp_path)
+    common = ["charlm", "train", "--data", data, "--engine", "torch", "--batch-size", batch, *settings,
+              "--schedule", "constant"]  # (a schedule over max_steps would stretch when the budget grows)
+    assert rnnlab([*common, "--out", tmp_path / "whole"], processes=2).returncode == 0
+    split = [*common, "--out", tmp_path / "split", "--max-steps", 10]
+    assert rnnlab(split, processes=2).returncode == 0
+    done = rnnlab(["charlm", "train", "--resume", tmp_path / "split", "--max-steps", 20], processes=2)
+    assert done.returncode == 0, done.stderr
+    (a, _), (b, _) = (load_checkpoint(tmp_path / run, "latest") for run in ("whole", "split"))
+    for key in a:
+        np.testing.assert_allclose(b[key], a[key], rtol=1e-5, atol=1e-7, err_msg=key)

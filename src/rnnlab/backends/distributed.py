@@ -53,6 +53,21 @@ def columns(batch_size: int) -> slice:
     return slice(rank * batch_size, (rank + 1) * batch_size)
 
 
+def gather_columns(array: np.ndarray) -> np.ndarray:
+    """Under torchrun, every process's (L, B, H) columns side by side, (L, N*B, H), in rank order (a collective:
+    every process calls it at the same point). In one process, the array itself."""
+    if world()[1] == 1:
+        return array
+    import torch
+    import torch.distributed as dist
+
+    device = "cuda" if dist.get_backend() == "nccl" else "cpu"  # (NCCL moves GPU tensors only)
+    mine = torch.from_numpy(np.ascontiguousarray(array)).to(device)
+    parts = [torch.empty_like(mine) for _ in range(world()[1])]
+    dist.all_gather(parts, mine)
+    return np.concatenate([p.cpu().numpy() for p in parts], axis=1)
+
+
 def start(device_type: str) -> None:
     """Join torchrun's process group (once): gloo for the CPU, NCCL for CUDA. Nothing to do in one process."""
     import torch.distributed as dist

@@ -43,20 +43,27 @@ def torch_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def rng_state() -> str:
-    """PyTorch's CPU random state (its dropout masks), as text for a checkpoint's JSON."""
-    return base64.b64encode(torch.random.get_rng_state().numpy().tobytes()).decode("ascii")
+def rng_state() -> dict[str, str]:
+    """PyTorch's random states (its dropout masks: the CPU's and, when one is in use, the current GPU's), as text
+    for a checkpoint's JSON."""
+    states = {"cpu": torch.random.get_rng_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        states["cuda"] = torch.cuda.get_rng_state()
+    return {k: base64.b64encode(v.numpy().tobytes()).decode("ascii") for k, v in states.items()}
 
 
-def set_rng_state(text: str) -> None:
-    """Put back what `rng_state` saved (refused in one line if it is not one)."""
+def set_rng_state(states: dict[str, str]) -> None:
+    """Put back what `rng_state` saved (refused in one line if it is not that; a GPU state without a GPU is
+    left out: a run moved to the CPU draws its masks there)."""
     try:
-        state = np.frombuffer(base64.b64decode(text, validate=True), np.uint8)
-    except (ValueError, TypeError):
+        arrays = {k: np.frombuffer(base64.b64decode(v, validate=True), np.uint8) for k, v in states.items()}
+    except (ValueError, TypeError, AttributeError):
         raise RnnlabError("checkpoint field torch_rng is not a PyTorch random state") from None
-    if state.size != torch.random.get_rng_state().numel():
+    if "cpu" not in arrays or arrays["cpu"].size != torch.random.get_rng_state().numel():
         raise RnnlabError("checkpoint field torch_rng is not a PyTorch random state")
-    torch.random.set_rng_state(torch.from_numpy(state.copy()))
+    torch.random.set_rng_state(torch.from_numpy(arrays["cpu"].copy()))
+    if "cuda" in arrays and torch.cuda.is_available():
+        torch.cuda.set_rng_state(torch.from_numpy(arrays["cuda"].copy()))
 
 
 class TorchEngine(Module):

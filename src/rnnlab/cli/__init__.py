@@ -23,7 +23,15 @@ from rnnlab.train import TrainingInterrupted
 def _gradcheck(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from rnnlab.diagnostics.gradcheck import cell_grid, gradcheck, grid, masked_grid, proj_grid, report_row
+    from rnnlab.diagnostics.gradcheck import (
+        attention_grid,
+        cell_grid,
+        gradcheck,
+        grid,
+        masked_grid,
+        proj_grid,
+        report_row,
+    )
 
     if args.ckpt is not None:
         return _gradcheck_run(args)
@@ -31,6 +39,7 @@ def _gradcheck(args: argparse.Namespace) -> int:
     cells = tuple({"rnn": "rnn_tanh"}.get(c, c) for c in args.cell or ("rnn", "rnn_relu", "lstm", "gru"))
     configs = list(grid(cells, tuple(args.num_layers))) + list(masked_grid(cells)) + list(cell_grid(cells))
     configs += list(proj_grid()) if "lstm" in cells else []  # LSTM(proj_size=...)
+    configs += list(attention_grid())  # additive, Luong general and dot attention over a masked memory
     rows = [report_row(c, gradcheck(c)) for c in tqdm(configs, desc="gradcheck", disable=None, leave=False)]
     output.say(f"{'configuration':58s} {'worst tensor':22s} rel. error")
     for config, row in zip(configs, rows, strict=True):

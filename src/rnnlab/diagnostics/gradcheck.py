@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from rnnlab.nn.attention import AdditiveAttention, Attention, LuongAttention
 from rnnlab.nn.cells import GRUCell, LSTMCell, RNNCell, RNNCellBase
 from rnnlab.nn.recurrent import GRU, LSTM, RNN, RNNBase
 from rnnlab.nn.utils.rnn import pack_padded_sequence
@@ -97,6 +98,8 @@ def gradcheck(config: GradcheckConfig, input_size: int = 3, hidden_size: int = 4
     """Relative error of every gradient of one layer (or cell) configuration: {tensor name: error}."""
     if isinstance(config, CellConfig):
         return cell_gradcheck(config, input_size, hidden_size, seq_len, batch, seed, eps)
+    if isinstance(config, AttentionConfig):
+        return attention_gradcheck(config, input_size, hidden_size, seq_len, batch, seed, eps)
     rng = np.random.default_rng(seed)
     layer = build_layer(config, input_size, hidden_size, seed).train()
     is_lstm = config.cell == "lstm"
@@ -225,6 +228,64 @@ def cell_grid(cells: tuple[str, ...] = CELLS) -> Iterator[CellConfig]:
         yield CellConfig(cell, bias=False, unbatched=True)
 
 
-def report_row(config: GradcheckConfig | CellConfig, errors: dict[str, float]) -> dict:
+@dataclass(frozen=True)
+class AttentionConfig:
+    """Attention ("additive", "general" or "dot") called at each step of a decoder-style loop over one memory."""
+
+    score: str = "additive"
+    masked: bool = True  # the last source of the batch is padded
+
+    def label(self) -> str:
+        return f"{self.score} attention, loop" + (", masked" if self.masked else "")
+
+
+def build_attention(config: AttentionConfig, query_size: int, key_size: int, seed: int = 0,
+                    dtype: type = np.float64) -> Attention:
+    """The engine attention a configuration describes (attention size 5), initialised from `seed`."""
+    if config.score == "additive":
+        return AdditiveAttention(query_size, key_size, 5, dtype=dtype, seed=seed)
+    return LuongAttention(query_size, query_size if config.score == "dot" else key_size, config.score, dtype, seed)
+
+
+def attention_gradcheck(config: AttentionConfig, query_size: int = 3, key_size: int = 4, steps: int = 3,
+                        batch: int = 3, seed: int = 0, eps: float = 1e-6) -> dict[str, float]:
+    """`gradcheck` for attention: L = sum_t sum(context_t * R_t) + sum(weights_t * Q_t), t < `steps` queries."""
+    rng = np.random.default_rng(seed)
+    attention = build_attention(config, query_size, key_size, seed).train()
+    S, K = 5, attention.key_size
+    queries, memory = rng.normal(size=(steps, batch, query_size)), rng.normal(size=(S, batch, K))
+    mask = np.ones((S, batch), bool)
+    if config.masked:
+        mask[2:, batch - 1] = False  # the last source is 2 steps long
+    R, R_weights = rng.normal(size=(steps, batch, K)), rng.normal(size=(steps, batch, S))
+
+    def loss() -> float:
+        attention.clear()
+        total = 0.0
+        for t in range(steps):
+            context, weights = attention(queries[t], memory, mask)
+            total += float((context * R[t]).sum() + (weights * R_weights[t]).sum())
+        return total
+
+    loss()
+    attention.zero_grad()
+    d_queries, d_memory = np.zeros_like(queries), np.zeros_like(memory)
+    for t in reversed(range(steps)):
+        d_queries[t], d_memory_t = attention.backward(R[t], R_weights[t])
+        d_memory += d_memory_t
+    errors = {"query": relative_error(d_queries, numerical_gradient(loss, queries, eps)),
+              "memory": relative_error(d_memory, numerical_gradient(loss, memory, eps))}
+    for name, p in attention.named_parameters():
+        errors[name] = relative_error(p.grad, numerical_gradient(loss, p.data, eps))
+    return errors
+
+
+def attention_grid() -> Iterator[AttentionConfig]:
+    """Additive, Luong general and Luong dot attention, each with a padded source in the batch."""
+    for score in ("additive", "general", "dot"):
+        yield AttentionConfig(score)
+
+
+def report_row(config: GradcheckConfig | CellConfig | AttentionConfig, errors: dict[str, float]) -> dict:
     worst = max(errors, key=errors.get)
     return {**asdict(config), "worst_tensor": worst, "worst_relative_error": errors[worst]}

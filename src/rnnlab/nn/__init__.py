@@ -4,6 +4,7 @@ Every layer keeps what its backward needs during `forward`; `backward(d_out)` re
 the gradient for its input and adds parameter gradients to each `Parameter.grad`.
 """
 
+from rnnlab.nn.attention import AdditiveAttention, Attention, LuongAttention
 from rnnlab.nn.cells import GRUCell, LSTMCell, RNNCell, RNNCellBase
 from rnnlab.nn.layernorm_lstm import LayerNormLSTM as LayerNormLSTM
 from rnnlab.nn.layers import Dropout, Embedding, Linear
@@ -13,6 +14,7 @@ from rnnlab.nn.pooling import LastPool, MaxPool, MeanPool
 from rnnlab.nn.recurrent import GRU, LSTM, RNN, RNNBase
 
 __all__ = [
+    "AdditiveAttention", "Attention", "LuongAttention",
     "GRU", "LSTM", "RNN", "CrossEntropyLoss", "Dropout", "Embedding", "GRUCell", "LSTMCell", "LastPool", "Linear",
     "MSELoss", "RNNCell", "RNNCellBase",
     "MaxPool", "MeanPool", "Module", "Parameter", "RNNBase", "log_softmax", "softmax",

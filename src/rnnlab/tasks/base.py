@@ -59,6 +59,7 @@ class Task:
     name: ClassVar[str]
     Config: ClassVar[type[Config]]
     _resumed_from: ResumedRun | None = None  # set by `resume`, cleared once `fit` has continued the run
+    batches_per_epoch: ClassVar[bool] = False  # training counts epochs of global batches: resumed on as many processes
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -173,6 +174,7 @@ class Task:
         if training:
             more_arrays, more_meta = self._training_state()
             arrays, meta = arrays | more_arrays, meta | more_meta
+        meta["processes"] = distributed.world()[1]  # under torchrun: how many processes shared each batch
         if self.config.engine == "torch":  # PyTorch draws the dropout masks: its random state, for an exact resume
             from rnnlab.backends.torch_engine import rng_state
 
@@ -200,6 +202,11 @@ class Task:
         cls._check_names(budget)
         arrays, meta = load_checkpoint(run_dir, "latest")
         with _checkpoint_fields(run_dir, arrays):
+            processes = int(meta.get("processes", 1))
+            if cls.batches_per_epoch and processes != distributed.world()[1]:
+                raise RnnlabError(f"{run_dir}: the run was trained by {processes} process(es), and its epochs are "
+                                  f"cut into batches for them; resume it with {processes} (torchrun "
+                                  f"--nproc_per_node {processes}; 1: without torchrun)")
             task = cls(**resume_settings(cls._saved_config(run_dir, meta), budget))
             task._restore(arrays, meta)
             task._resumed_from = ResumedRun(resolve(run_dir, "latest").parent, arrays, meta)

@@ -163,7 +163,8 @@ class CharLM(Task):
             loss = loss_fn(logits, y)
             if not math.isfinite(loss):  # the loop raises Diverged (or backs off): nothing to learn from
                 return loss, x.size
-            model.backward(loss_fn.backward())
+            # a sum over this process's streams: DDP averages, so times the processes for the sum over all of them
+            model.backward(loss_fn.backward() * (distributed.world()[1] if c.loss_reduction == "sum" else 1))
             self._carry, self._position = state, streams.position
             return loss, x.size
 
@@ -343,12 +344,14 @@ class CharLM(Task):
         arrays = with_prefix(self.model_.state_dict(), "model")
         arrays |= with_prefix(self.optimizer_.state_dict()["buffers"], "optim")
         carry = self._carry if isinstance(self._carry, tuple) else (self._carry,)
-        arrays |= {f"carry.{k}": v for k, v in enumerate(carry) if v is not None}
+        # (under torchrun, every process's streams: the carried state of the whole global batch)
+        arrays |= {f"carry.{k}": distributed.gather_columns(v) for k, v in enumerate(carry) if v is not None}
         meta = {"vocab": self.vocab_.to_json(), "corpus": self.corpus_,
                 "optimizer": self.optimizer_.state_dict()["hyper"],
                 "scheduler": None if self.scheduler_ is None else self.scheduler_.state_dict(),
                 "generators": _generator_states(self.model_) | {"sample": self._sample_rng.bit_generator.state},
-                "position": self._position, "loop": self.loop_.to_json()}
+                "position": self._position, "streams": self.batch_size * distributed.world()[1],
+                "loop": self.loop_.to_json()}
         return arrays, meta
 
     def _restore(self, arrays: dict[str, np.ndarray], meta: dict) -> None:
@@ -369,6 +372,13 @@ class CharLM(Task):
         carry = [arrays[k] for k in sorted(k for k in arrays if k.startswith("carry."))]
         self._carry = None if not carry else (tuple(carry) if len(carry) == 2 else carry[0])
         self._position = meta["position"]
+        streams = self.batch_size * distributed.world()[1]
+        if meta.get("streams", streams) != streams:  # another number of processes: the text is cut into other
+            self._carry, self._position = None, 0  # streams, so they start again from their beginnings
+        elif self._carry is not None:  # this process's streams of the saved global batch
+            mine = distributed.columns(self.batch_size)
+            self._carry = tuple(s[:, mine] for s in self._carry) if isinstance(self._carry, tuple) \
+                else self._carry[:, mine]
 
 
 # ---- helpers ----------------------------------------------------------------------------------------

@@ -54,6 +54,7 @@ class SequenceClassifier(Task):
     """
 
     name = "classify"
+    batches_per_epoch = True  # (an epoch is cut into global batches of --batch-size x the processes)
     Config = ClassifyConfig
     _estimator_type = "classifier"
 

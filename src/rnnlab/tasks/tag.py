@@ -66,6 +66,7 @@ class SequenceTagger(Task):
     """
 
     name = "tag"
+    batches_per_epoch = True  # (an epoch is cut into global batches of --batch-size x the processes)
     Config = TagConfig
 
     # ---- vocabularies and batches -------------------------------------------------------------------------

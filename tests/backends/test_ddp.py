@@ -76,3 +76,17 @@ def test_a_run_resumed_under_torchrun_ends_where_an_uninterrupted_one_ends(tmp_p
     (a, _), (b, _) = (load_checkpoint(tmp_path / run, "latest") for run in ("whole", "split"))
     for key in a:
         np.testing.assert_allclose(b[key], a[key], rtol=1e-5, atol=1e-7, err_msg=key)
+
+
+def test_a_summed_loss_is_the_sum_over_every_process(tmp_path):
+    """--loss-reduction sum with SGD (no clipping, where the gradient's scale shows): 2 x B equals 1 x 2B."""
+    write, settings, batch = TASKS["charlm"]
+    data = write(tmp_path)
+    common = ["charlm", "train", "--data", data, "--engine", "torch", *settings, "--loss-reduction", "sum",
+              "--optimizer", "sgd", "--lr", 0.01, "--clip-norm", "none", "--schedule", "constant"]
+    assert rnnlab([*common, "--out", tmp_path / "ddp", "--batch-size", batch], processes=2).returncode == 0
+    assert rnnlab([*common, "--out", tmp_path / "one", "--batch-size", 2 * batch]).returncode == 0
+    (a, _), (b, _) = (load_checkpoint(tmp_path / run, "latest") for run in ("ddp", "one"))
+    for key in a:
+        if key.startswith("model."):
+            np.testing.assert_allclose(a[key], b[key], rtol=1e-4, atol=1e-6, err_msg=key)

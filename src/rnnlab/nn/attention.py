@@ -21,10 +21,10 @@ import numpy as np
 from rnnlab.checks import positive_int, require
 from rnnlab.errors import RnnlabError, invalid_argument
 from rnnlab.nn.layers import Linear
-from rnnlab.nn.module import Module
+from rnnlab.nn.module import StepModule
 
 
-class Attention(Module):
+class Attention(StepModule):
     """The shared part: argument checks, the masked softmax, the context and the stack. Use a subclass."""
 
     def __init__(self, query_size: int, key_size: int, dtype: type) -> None:
@@ -34,16 +34,6 @@ class Attention(Module):
         if np.dtype(dtype) not in (np.float32, np.float64):
             raise invalid_argument("dtype", "float32 or float64", dtype)
         self.query_size, self.key_size, self.dtype = query_size, key_size, np.dtype(dtype)
-        self._steps: list[tuple] = []  # one cache per forward not yet backpropagated, latest last
-
-    @property
-    def pending(self) -> int:
-        """How many forward steps are kept, waiting for their `backward`."""
-        return len(self._steps)
-
-    def clear(self) -> None:
-        """Drop every kept step."""
-        self._steps.clear()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.extra_repr()})"
@@ -77,8 +67,7 @@ class Attention(Module):
         weights = np.exp(scores - scores.max(axis=1, keepdims=True))  # (B, S), exp(-inf) = 0 at padding
         weights /= weights.sum(axis=1, keepdims=True)
         context = np.einsum("bs,sbk->bk", weights, memory)  # (B, K)
-        if self.training:
-            self._steps.append((query, memory, weights, cache))
+        self._keep((query, memory, weights, cache))
         return context, weights.copy()  # handed out: keep our own
 
     def backward(self, d_context: np.ndarray,
@@ -87,17 +76,14 @@ class Attention(Module):
 
         Adds to every `.grad`; returns (d_query (B, Q), d_memory (S, B, K)).
         """
-        if not self._steps:
-            raise RnnlabError(f"{type(self).__name__}.backward() called more times than forward() "
-                              "(forward keeps a step only in training mode)")
-        query, memory, weights, cache = self._steps[-1]
+        query, memory, weights, cache = self._latest()
         d_context = np.asarray(d_context, dtype=self.dtype)
         d_weights = np.zeros_like(weights) if d_weights is None else np.asarray(d_weights, dtype=self.dtype)
         if d_context.shape != (len(query), self.key_size) or d_weights.shape != weights.shape:
             raise RnnlabError(f"{type(self).__name__}.backward: gradients must have shapes "
                               f"{(len(query), self.key_size)} and {weights.shape}, "
                               f"got {d_context.shape} and {d_weights.shape}")
-        self._steps.pop()
+        self._drop()
         d_weights = d_weights + np.einsum("bk,sbk->bs", d_context, memory)  # (B, S)
         d_memory = np.einsum("bs,bk->sbk", weights, d_context)  # (S, B, K) through context
         # softmax: d score_s = w_s (d w_s - sum_r w_r d w_r); 0 at padding, where w_s = 0

@@ -33,7 +33,7 @@ from rnnlab.errors import RnnlabError, invalid_argument
 from rnnlab.nn.functional import fused
 from rnnlab.nn.gru import gru_cell_backward, gru_cell_forward
 from rnnlab.nn.lstm import lstm_cell_backward, lstm_cell_forward
-from rnnlab.nn.module import Module, Parameter, reserve
+from rnnlab.nn.module import Parameter, StepModule, reserve
 from rnnlab.nn.rnn import rnn_cell_backward, rnn_cell_forward
 
 
@@ -43,7 +43,7 @@ def _check_real(what: str, array: np.ndarray) -> None:
         raise RnnlabError(f"{what} dtype ({array.dtype}) is not a real number type")
 
 
-class RNNCellBase(Module):
+class RNNCellBase(StepModule):
     """The shared machinery: parameters, argument checks, the stack of kept steps. Use a subclass."""
 
     gate_count = 1  # gates stacked in the weight matrices: 1 (RNN), 4 (LSTM), 3 (GRU)
@@ -68,16 +68,6 @@ class RNNCellBase(Module):
         for name, shape in shapes.items():
             values = self.generator.uniform(-bound, bound, size=reserve(shape)).astype(self.dtype)
             setattr(self, name, Parameter(values))
-        self._steps: list[tuple] = []  # one cache per forward not yet backpropagated, latest last
-
-    @property
-    def pending(self) -> int:
-        """How many forward steps are kept, waiting for their `backward`."""
-        return len(self._steps)
-
-    def clear(self) -> None:
-        """Drop every kept step (after a truncated backward, or a forward that needs none)."""
-        self._steps.clear()
 
     def _biases(self) -> tuple[np.ndarray | None, np.ndarray | None]:
         return (self.bias_ih.data, self.bias_hh.data) if self.bias else (None, None)
@@ -134,12 +124,9 @@ class RNNCellBase(Module):
 
     def _pop(self, d_states) -> tuple[tuple, list[np.ndarray]]:
         """The latest kept step, taken off the stack once the gradients (checked against it) are fine."""
-        if not self._steps:
-            raise RnnlabError(f"{type(self).__name__}.backward() called more times than forward() "
-                              "(forward keeps a step only in training mode)")
-        step = self._steps[-1]  # (x (B, I), ..., unbatched)
+        step = self._latest()  # (x (B, I), ..., unbatched)
         gradients = self._gradients(d_states, len(step[0]), step[-1])
-        self._steps.pop()
+        self._drop()
         return step, gradients
 
     def _input_side(self, d_proj: np.ndarray, x: np.ndarray) -> np.ndarray:
@@ -187,7 +174,7 @@ class RNNCell(RNNCellBase):
         h = np.empty_like(h_prev)
         rnn_cell_forward(pre, h_prev @ self.weight_hh.data.T, h_prev, h, self.nonlinearity == "relu", None)
         if self.training:
-            self._steps.append((x, h_prev, h.copy(), unbatched))  # h is handed out: keep our own
+            self._keep((x, h_prev, h.copy(), unbatched))  # h is handed out: keep our own
         return h[0] if unbatched else h
 
     def backward(self, d_h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -231,7 +218,7 @@ class LSTMCell(RNNCellBase):
         fused(lstm_cell_forward, self.dtype)(gates, h_prev @ self.weight_hh.data.T, h_prev, c_prev, h, c, tanh_c,
                                              None)
         if self.training:
-            self._steps.append((x, h_prev, c_prev, gates, tanh_c, unbatched))
+            self._keep((x, h_prev, c_prev, gates, tanh_c, unbatched))
         return self._shaped((h, c), unbatched)
 
     def backward(self, d_h: np.ndarray, d_c: np.ndarray | None = None):
@@ -274,7 +261,7 @@ class GRUCell(RNNCellBase):
         h, hn = np.empty_like(h_prev), np.empty_like(h_prev)
         fused(gru_cell_forward, self.dtype)(gates, h_prev @ self.weight_hh.data.T, b_hn, h_prev, h, hn, None)
         if self.training:
-            self._steps.append((x, h_prev, gates, hn, unbatched))
+            self._keep((x, h_prev, gates, hn, unbatched))
         return h[0] if unbatched else h
 
     def backward(self, d_h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

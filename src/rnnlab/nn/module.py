@@ -133,3 +133,37 @@ class Module:
 
     def num_parameters(self) -> int:
         return sum(p.data.size for p in self.parameters())
+
+
+class StepModule(Module):
+    """A module called once per time step in a loop you write (cells, attention): each training-mode forward keeps
+    what its backward needs on a stack, and each backward takes the latest off, so backward runs the loop in reverse.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._steps: list[tuple] = []  # one cache per forward not yet backpropagated, latest last
+
+    @property
+    def pending(self) -> int:
+        """How many forward steps are kept, waiting for their `backward`."""
+        return len(self._steps)
+
+    def clear(self) -> None:
+        """Drop every kept step (after a truncated backward, or a forward that needs none)."""
+        self._steps.clear()
+
+    def _keep(self, step: tuple) -> None:
+        """Keep a forward step's cache for its backward (in training mode only: generating keeps nothing)."""
+        if self.training:
+            self._steps.append(step)
+
+    def _latest(self) -> tuple:
+        """The latest kept step (taken off by `_drop` once its gradients are checked)."""
+        if not self._steps:
+            raise RnnlabError(f"{type(self).__name__}.backward() called more times than forward() "
+                              "(forward keeps a step only in training mode)")
+        return self._steps[-1]
+
+    def _drop(self) -> None:
+        self._steps.pop()

@@ -26,6 +26,7 @@ def _gradcheck(args: argparse.Namespace) -> int:
     from rnnlab.diagnostics.gradcheck import (
         attention_grid,
         cell_grid,
+        decoder_grid,
         gradcheck,
         grid,
         masked_grid,
@@ -40,6 +41,7 @@ def _gradcheck(args: argparse.Namespace) -> int:
     configs = list(grid(cells, tuple(args.num_layers))) + list(masked_grid(cells)) + list(cell_grid(cells))
     configs += list(proj_grid()) if "lstm" in cells else []  # LSTM(proj_size=...)
     configs += list(attention_grid())  # additive, Luong general and dot attention over a masked memory
+    configs += list(decoder_grid())  # the attention decoder step, with and without input feeding
     rows = [report_row(c, gradcheck(c)) for c in tqdm(configs, desc="gradcheck", disable=None, leave=False)]
     output.say(f"{'configuration':58s} {'worst tensor':22s} rel. error")
     for config, row in zip(configs, rows, strict=True):

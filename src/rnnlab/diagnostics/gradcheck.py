@@ -26,6 +26,7 @@ import numpy as np
 
 from rnnlab.nn.attention import AdditiveAttention, Attention, LuongAttention
 from rnnlab.nn.cells import GRUCell, LSTMCell, RNNCell, RNNCellBase
+from rnnlab.nn.decoder import AttentionDecoderStep
 from rnnlab.nn.recurrent import GRU, LSTM, RNN, RNNBase
 from rnnlab.nn.utils.rnn import pack_padded_sequence
 
@@ -100,6 +101,8 @@ def gradcheck(config: GradcheckConfig, input_size: int = 3, hidden_size: int = 4
         return cell_gradcheck(config, input_size, hidden_size, seq_len, batch, seed, eps)
     if isinstance(config, AttentionConfig):
         return attention_gradcheck(config, input_size, hidden_size, seq_len, batch, seed, eps)
+    if isinstance(config, DecoderConfig):
+        return decoder_gradcheck(config, seed=seed, eps=eps)
     rng = np.random.default_rng(seed)
     layer = build_layer(config, input_size, hidden_size, seed).train()
     is_lstm = config.cell == "lstm"
@@ -286,6 +289,60 @@ def attention_grid() -> Iterator[AttentionConfig]:
         yield AttentionConfig(score)
 
 
-def report_row(config: GradcheckConfig | CellConfig | AttentionConfig, errors: dict[str, float]) -> dict:
+@dataclass(frozen=True)
+class DecoderConfig:
+    """`AttentionDecoderStep` in a teacher-forced loop over a masked memory."""
+
+    cell: str = "lstm"
+    score: str = "general"
+    input_feeding: bool = True
+
+    def label(self) -> str:
+        return f"decoder step, {self.cell}, {self.score}" + (", input feeding" if self.input_feeding else "")
+
+
+def decoder_gradcheck(config: DecoderConfig, steps: int = 3, batch: int = 3, seed: int = 0,
+                      eps: float = 1e-6) -> dict[str, float]:
+    """`gradcheck` for a decoder step (V 6, E 3, H = K = 4, S 5): L = sum_t sum(logits_t * R_t) + sum(h_T * R_h)."""
+    rng = np.random.default_rng(seed)
+    step = AttentionDecoderStep(6, 3, 4, 4, config.cell, config.score, config.input_feeding, attentional_size=5,
+                                dtype=np.float64, seed=seed).train()
+    is_lstm, S = config.cell == "lstm", 5
+    tokens, memory = rng.integers(0, 6, size=(steps, batch)), rng.normal(size=(S, batch, 4))
+    mask = np.ones((S, batch), bool)
+    mask[2:, batch - 1] = False  # the last source is 2 steps long
+    states = [rng.normal(size=(batch, 4)) for _ in range(1 + is_lstm)]
+    R, R_h = rng.normal(size=(steps, batch, 6)), rng.normal(size=(batch, 4))
+
+    def loss() -> float:
+        step.clear()
+        state, a, total = (tuple(states) if is_lstm else states[0]), None, 0.0
+        for t in range(steps):
+            logits, state, a, _ = step(tokens[t], state, memory, mask, a)
+            total += float((logits * R[t]).sum())
+        return total + float(((state[0] if is_lstm else state) * R_h).sum())
+
+    loss()
+    step.zero_grad()
+    d_state, d_a, d_memory = ((R_h, None) if is_lstm else R_h), None, np.zeros_like(memory)
+    for t in reversed(range(steps)):
+        d_state, d_memory_t, d_a = step.backward(R[t], d_state, d_a)
+        d_memory += d_memory_t
+    errors = {"memory": relative_error(d_memory, numerical_gradient(loss, memory, eps))}
+    for name, state, analytic in zip(("h0", "c0"), states, d_state if is_lstm else (d_state,), strict=False):
+        errors[name] = relative_error(analytic, numerical_gradient(loss, state, eps))
+    for name, p in step.named_parameters():
+        errors[name] = relative_error(p.grad, numerical_gradient(loss, p.data, eps))
+    return errors
+
+
+def decoder_grid() -> Iterator[DecoderConfig]:
+    """The decoder step: LSTM with input feeding (general attention), GRU without (additive)."""
+    yield DecoderConfig("lstm", "general", True)
+    yield DecoderConfig("gru", "additive", False)
+
+
+def report_row(config: GradcheckConfig | CellConfig | AttentionConfig | DecoderConfig,
+               errors: dict[str, float]) -> dict:
     worst = max(errors, key=errors.get)
     return {**asdict(config), "worst_tensor": worst, "worst_relative_error": errors[worst]}

@@ -6,6 +6,7 @@ the gradient for its input and adds parameter gradients to each `Parameter.grad`
 
 from rnnlab.nn.attention import AdditiveAttention, Attention, LuongAttention
 from rnnlab.nn.cells import GRUCell, LSTMCell, RNNCell, RNNCellBase
+from rnnlab.nn.decoder import AttentionDecoderStep
 from rnnlab.nn.layernorm_lstm import LayerNormLSTM as LayerNormLSTM
 from rnnlab.nn.layers import Dropout, Embedding, Linear
 from rnnlab.nn.losses import CrossEntropyLoss, MSELoss, log_softmax, softmax
@@ -14,7 +15,7 @@ from rnnlab.nn.pooling import LastPool, MaxPool, MeanPool
 from rnnlab.nn.recurrent import GRU, LSTM, RNN, RNNBase
 
 __all__ = [
-    "AdditiveAttention", "Attention", "LuongAttention",
+    "AdditiveAttention", "Attention", "AttentionDecoderStep", "LuongAttention",
     "GRU", "LSTM", "RNN", "CrossEntropyLoss", "Dropout", "Embedding", "GRUCell", "LSTMCell", "LastPool", "Linear",
     "MSELoss", "RNNCell", "RNNCellBase",
     "MaxPool", "MeanPool", "Module", "Parameter", "RNNBase", "log_softmax", "softmax",

@@ -18,8 +18,9 @@ from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
+from rnnlab.experiments import vanishing
 from rnnlab.experiments.result import Result, new_figure
-from rnnlab.experiments.vanishing import build, measure, memory_batch, train
+from rnnlab.experiments.vanishing import build, measure, memory_batch, set_forget_bias, train
 from rnnlab.nn import LayerNormLSTM, Linear
 
 LAYERS = ("lstm", "ln_lstm")
@@ -27,17 +28,11 @@ LAST = 20  # the final loss is the mean over the last LAST training steps (one b
 
 
 @dataclass(frozen=True)
-class Setup:
-    seq_len: int = 80  # the length the gradient is measured at
+class Setup(vanishing.Setup):
+    """The vanishing-gradient experiment's setup (seq_len: the length the gradient is measured at), and the
+    sequence lengths the two layers are trained at."""
+
     train_lengths: tuple[int, ...] = (30, 80)
-    hidden_size: int = 64
-    symbols: int = 8
-    batch_size: int = 32
-    train_steps: int = 300
-    lr: float = 3e-3
-    max_grad_norm: float = 1.0
-    forget_bias: float = 1.0
-    distance: int = 50  # the distance the verdict compares at
 
 
 QUICK = Setup(seq_len=20, train_lengths=(10, 20), hidden_size=8, batch_size=4, train_steps=3, distance=10)
@@ -48,10 +43,8 @@ def build_pair(layer: str, setup: Setup, seed: int):
     if layer == "lstm":
         return build("lstm", setup, seed)
     rng = np.random.default_rng(seed)
-    recurrent = LayerNormLSTM(setup.symbols, setup.hidden_size, seed=rng)
-    H = setup.hidden_size
-    recurrent.bias_ih_l0.data[H:2 * H] = setup.forget_bias  # gates (i, f, g, o): the f slice
-    return recurrent, Linear(H, setup.symbols, seed=rng)
+    recurrent = set_forget_bias(LayerNormLSTM(setup.symbols, setup.hidden_size, seed=rng), setup.forget_bias)
+    return recurrent, Linear(setup.hidden_size, setup.symbols, seed=rng)
 
 
 def batch_statistics(layer, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -47,14 +47,19 @@ def build(cell: str, setup: Setup, seed: int):
     rng = np.random.default_rng(seed)
     size = (setup.symbols, setup.hidden_size)
     if cell == "lstm":
-        layer = LSTM(*size, seed=rng)
-        H = setup.hidden_size
-        layer.bias_ih_l0.data[H:2 * H] = setup.forget_bias  # gates (i, f, g, o): the f slice
+        layer = set_forget_bias(LSTM(*size, seed=rng), setup.forget_bias)
     elif cell == "gru":
         layer = GRU(*size, seed=rng)
     else:
         layer = RNN(*size, nonlinearity=cell.removeprefix("rnn_"), seed=rng)
     return layer, Linear(setup.hidden_size, setup.symbols, seed=rng)
+
+
+def set_forget_bias(layer, value: float):
+    """The layer with its forget-gate input bias set to `value` (gates i, f, g, o: the f slice); returns it."""
+    H = layer.hidden_size
+    layer.bias_ih_l0.data[H:2 * H] = value
+    return layer
 
 
 def memory_batch(rng: np.random.Generator, setup: Setup) -> tuple[np.ndarray, np.ndarray]:

@@ -60,6 +60,7 @@ ON_NAN = ("stop", "backoff")
 ENGINES = ("numpy", "torch")
 DEVICES = ("cpu", "cuda", "auto")
 ENGINE_FIELDS = ("engine", "device", "amp")  # how a network is computed, not what it is: a loaded run may change them
+RESUME_SETTINGS = ("on_nan", *ENGINE_FIELDS)  # what a resumed run may change besides its budget
 
 
 def engine_option() -> Any:

@@ -31,7 +31,7 @@ from typing import Any
 
 from rnnlab import checks
 from rnnlab.argparsing import Parser, checked, value_type  # noqa: F401  (the commands import them from here)
-from rnnlab.config import DEVICES, ENGINE_FIELDS, ENGINES, Config, allows_none, base_type
+from rnnlab.config import DEVICES, ENGINE_FIELDS, ENGINES, RESUME_SETTINGS, Config, allows_none, base_type
 from rnnlab.errors import InvalidArgument, RnnlabError
 
 
@@ -219,7 +219,7 @@ def check_train_args(args: argparse.Namespace, settings: dict[str, Any], budgets
     default) and, without --out, goes to a new folder runs/TASK-DATE-TIME.
     """
     if args.resume:
-        allowed = (*budgets, "on_nan", *ENGINE_FIELDS)  # a larger budget, what to do on NaN, the engine
+        allowed = (*budgets, *RESUME_SETTINGS)  # a larger budget, what to do on NaN, the engine
         extra = [flag(k) for k in settings if k not in allowed]
         extra += [flag(k) for k in ("data", "out", "force", *data_flags) if getattr(args, k, None) not in (None, False)]
         if extra:

@@ -36,13 +36,13 @@ import numpy as np
 
 from rnnlab.backends import distributed
 from rnnlab.checkpoint import load_checkpoint, resolve, save_checkpoint
-from rnnlab.config import ENGINE_FIELDS, Config
+from rnnlab.config import RESUME_SETTINGS, Config
 from rnnlab.errors import InvalidArgument, RnnlabError
 from rnnlab.nn.module import Module, parameter_budget
 from rnnlab.tasks.runs import RunFolder
 
 BUDGETS = ("max_steps", "epochs", "minutes")  # the budget a resumed run may raise
-RESUME_CHANGES = (*BUDGETS, "on_nan", *ENGINE_FIELDS)  # the only settings `resume` may change
+RESUME_CHANGES = (*BUDGETS, *RESUME_SETTINGS)  # the only settings `resume` may change
 
 
 class ResumedRun(NamedTuple):
@@ -255,12 +255,15 @@ class Task:
 
     def _latest_to(self, run: RunFolder) -> Callable[[Any], None]:
         """The `on_checkpoint` of a resumable run: write its `latest` checkpoint (between evaluations, on a signal)."""
+        return lambda state: self._checkpoints(run, best=False)
 
-        def write_latest(state: Any) -> None:
-            self.save(run.path, "latest", training=True)
-            run.committed()
-
-        return write_latest
+    def _checkpoints(self, run: RunFolder, best: bool) -> None:
+        """A resumable run's checkpoints now: `best` too when the model holds its best weights, then `latest`
+        (with the training state); the first one puts a --force run in place."""
+        if best:
+            self.save(run.path, "best")
+        self.save(run.path, "latest", training=True)
+        run.committed()
 
     def _run_folder(self, run_dir: str | Path | RunFolder | None) -> tuple[RunFolder | None, bool]:
         """(the RunFolder `fit` writes to, whether `fit` made it from a path): checked now, nothing created yet."""

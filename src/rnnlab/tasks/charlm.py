@@ -176,10 +176,7 @@ class CharLM(Task):
             keep.update(improved)
             if run is not None:
                 run.append_log(metrics)
-                if improved:
-                    self.save(run.path, "best")
-                self.save(run.path, "latest", training=True)
-                run.committed()
+                self._checkpoints(run, best=improved)
 
         def save() -> tuple:
             return self._state(), keep.state

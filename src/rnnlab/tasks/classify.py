@@ -181,10 +181,7 @@ class SequenceClassifier(Task):
                 if run is not None:
                     run.append_log(label(metrics))
                 if each_epoch:
-                    if improved:  # the net holds its best weights now
-                        self.save(run.path, "best")
-                    self.save(run.path, "latest", training=True)
-                    run.committed()
+                    self._checkpoints(run, best=improved)  # (improved: the net holds its best weights now)
 
             def evaluate(net: ClassifierNet = net) -> dict[str, float]:
                 return {} if validation is None else self._validation_scores(net, *validation)

@@ -155,9 +155,7 @@ class Forecaster(Task):
                 if each_eval:
                     if improved:  # the network holds its best weights now
                         self._fit_interval(data["values"], data["val_size"])
-                        self.save(run.path, "best")
-                    self.save(run.path, "latest", training=True)
-                    run.committed()
+                    self._checkpoints(run, best=improved)
 
             train_network(trainer, c, X[train], Y[train], X[val], Y[val], max_steps=c.max_steps, on_eval=on_eval,
                           desc="forecast" if len(targets) == 1 else f"forecast t+{k + 1}", progress=progress,

@@ -210,10 +210,7 @@ class SequenceTagger(Task):
             self.history_, self.train_seconds_, self.best_val_accuracy_ = state.history, state.seconds, state.best
             if run is not None:
                 run.append_log(metrics)
-                if improved:  # the model holds its best weights now
-                    self.save(run.path, "best")
-                self.save(run.path, "latest", training=True)
-                run.committed()
+                self._checkpoints(run, best=improved)  # (improved: the model holds its best weights now)
 
         steps_per_epoch = -(-len(sentences) // (c.batch_size * distributed.world()[1]))  # (global batches)
         loop = LoopConfig(max_steps=c.epochs * steps_per_epoch, minutes=c.minutes, eval_every=steps_per_epoch,

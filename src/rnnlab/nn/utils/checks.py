@@ -41,7 +41,7 @@ def check_constructor(input_size, hidden_size, num_layers, bias, batch_first, dr
 def check_input(name: str, x: np.ndarray, input_size: int, dtype: np.dtype, batch_first: bool = False,
                 packed: bool = False) -> None:
     """x: (T, B, I) / (B, T, I) / unbatched (T, I), or packed data (N, I); refused with PyTorch's words."""
-    if not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer) or x.dtype == bool):
+    if x.dtype.kind not in "fiub":  # floats, signed and unsigned integers, booleans (cheap: every forward)
         raise ArgumentValueError(f"{name} input dtype ({x.dtype}) does not match weight dtype ({dtype}). "
                                  f"Convert input: input.astype(np.{dtype}), or build the layer with dtype={x.dtype}")
     if packed and x.ndim != 2:
@@ -66,7 +66,7 @@ def check_state(name: str, hx, expected: tuple[int, ...], unbatched: bool, is_ls
         raise ShapeError(f"{name} expects hx as a pair (h_0, c_0), got {type(hx).__name__}")
     states = [np.asarray(s) for s in (hx if is_lstm else (hx,))]
     for s in states:
-        if not (np.issubdtype(s.dtype, np.floating) or np.issubdtype(s.dtype, np.integer)):
+        if s.dtype.kind not in "fiu":  # floats, signed and unsigned integers
             raise ArgumentValueError(f"{name} hx dtype ({s.dtype}) is not a real number type")
     dims = 2 if unbatched else 3
     if any(s.ndim != dims for s in states):

@@ -26,10 +26,13 @@ SMALL = {
     ("tag", "train"): "--epochs 1 --hidden-size 8 --word-dim 8 --char-hidden 8 --minutes none --quiet",
     ("forecast", "train"): "--max-steps 10 --eval-every 5 --hidden-size 8 --quiet",
     ("forecast", "backtest"): "--max-steps 5 --eval-every 5 --hidden-size 8 --origins 1 --quiet",
+    ("seq2seq", "train"): "--epochs 1 --minutes 0.05 --hidden-size 8 --embedding-dim 4 --quiet",
     ("gradcheck", None): "--cell rnn --num-layers 1",
 }
-RESUME_BUDGET = {"charlm": "--max-steps 6", "classify": "--epochs 2", "tag": "--epochs 2", "forecast": "--max-steps 20"}
-SKIPPED_VERBS = {("bench", None), ("demo", "alphabet"), ("demo", "names"), ("demo", "sine"), ("demo", "trajectory")}
+RESUME_BUDGET = {"charlm": "--max-steps 6", "classify": "--epochs 2", "tag": "--epochs 2", "forecast": "--max-steps 20",
+                 "seq2seq": "--epochs 2"}
+SKIPPED_VERBS = {("bench", None), ("demo", "alphabet"), ("demo", "names"), ("demo", "sine"), ("demo", "trajectory"),
+                 ("demo", "addition"), ("demo", "g2p")}
 
 
 def shown_commands(document: Path) -> list[tuple[str, bool]]:

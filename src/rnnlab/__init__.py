@@ -4,7 +4,7 @@ The NumPy engine lives in `rnnlab.nn` (layers with hand-written backward passes)
 `rnnlab.optim`; the tasks are importable from the top level, and load on first use
 (so `import rnnlab.nn` loads NumPy and the engine only):
 
-    from rnnlab import CharLM, Forecaster, SequenceClassifier, SequenceTagger
+    from rnnlab import CharLM, Forecaster, Seq2Seq, SequenceClassifier, SequenceTagger
 """
 
 import importlib
@@ -14,8 +14,9 @@ from rnnlab.errors import RnnlabError
 __version__ = "0.1.0"
 
 _TASKS = {"CharLM": "rnnlab.tasks.charlm", "SequenceClassifier": "rnnlab.tasks.classify",
-          "Forecaster": "rnnlab.tasks.forecast", "SequenceTagger": "rnnlab.tasks.tag"}
-__all__ = ["CharLM", "Forecaster", "RnnlabError", "SequenceClassifier", "SequenceTagger", "__version__"]
+          "Forecaster": "rnnlab.tasks.forecast", "SequenceTagger": "rnnlab.tasks.tag",
+          "Seq2Seq": "rnnlab.tasks.seq2seq"}
+__all__ = ["CharLM", "Forecaster", "RnnlabError", "Seq2Seq", "SequenceClassifier", "SequenceTagger", "__version__"]
 
 
 def __getattr__(name: str):

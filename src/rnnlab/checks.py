@@ -65,6 +65,7 @@ MAX_ENSEMBLE = 100         # networks trained one after another
 MAX_ORIGINS = 10**4        # refits of a backtest
 MAX_THREADS = 1024         # BLAS threads
 MAX_SAMPLE_CHARS = 10**7   # characters generated in one call (~10 MB of text)
+MAX_BEAM = 100             # hypotheses kept per source by beam search
 MAX_SEED = 2**32 - 1       # NumPy's legacy RandomState (the min-char-rnn initialisation) takes seeds below 2**32
 MAX_WEIGHTS = 2**30        # recurrent weights of one network: 4 GiB as float32, before gradients and optimizer state
 
@@ -90,6 +91,8 @@ threads = int_in(1, MAX_THREADS)
 sample_chars = int_in(1, MAX_SAMPLE_CHARS)
 sample_length = int_in(0, MAX_SAMPLE_CHARS)  # the API's sample(0) is the empty text
 seed = int_in(0, MAX_SEED)
+beam = int_in(1, MAX_BEAM)
+length_penalty = Check("a number in [0, 10]", lambda v: is_number(v) and 0 <= v <= 10)
 
 
 def recurrent_weights(cell: str, input_size: int, hidden_size: int, num_layers: int, directions: int = 1) -> int:

@@ -17,6 +17,7 @@ The fuzzer found, and the readers now handle: a UTF-16 decoder error that was no
 a bare '@' line in a .ts header, a .ts case without ':', 4301-digit sizes in a .ts header (int() refuses
 them), IDX sizes whose product overflowed int64, and a gzip body decompressed whole before its size was
 checked.
+The pairs reader's test (TSV and CSV seeds), added with seq2seq, passed 5000 examples in 15 s on its own.
 """
 
 import gzip
@@ -34,6 +35,7 @@ from hypothesis import strategies as st
 from rnnlab.data.conllu import read_conllu
 from rnnlab.data.files import text_encoding
 from rnnlab.data.labelled import read_idx, read_labelled_csv, read_ts
+from rnnlab.data.pairs import read_pairs
 from rnnlab.data.text import Corpus, read_text
 from rnnlab.data.timeseries import read_series_csv
 from rnnlab.errors import RnnlabError
@@ -59,6 +61,8 @@ CONLLU = (b"# sent_id = 1\n# text = Don't go.\n"
           b"3.1\tgone\tgo\tVERB\tVBN\t_\t_\t_\t0:root\t_\n"
           b"4\t.\t.\tPUNCT\t.\t_\t3\tpunct\t_\t_\n\n"
           b"1\tYes\tyes\tINTJ\tUH\t_\t0\troot\t_\t_\n")
+PAIRS_TSV = "\ufeffcat\tK AE T\r\n\n  new york \tN UW  Y AO R K\ncafé\tK AE F EY\n".encode()
+PAIRS_CSV = b'source,target\r\n"hello, world",bonjour\n\nM\xc3\xbcller,miller\n"say ""hi""",dis salut\n'
 IDX = bytes([0, 0, 0x08, 3]) + struct.pack(">3I", 4, 3, 2) + bytes(range(24))
 IDX_FLOAT = bytes([0, 0, 0x0D, 1]) + struct.pack(">I", 5) + np.arange(5, dtype=">f4").tobytes()
 
@@ -166,6 +170,22 @@ def test_the_ts_reader_returns_or_refuses(folder, data):
 @given(data=files(CONLLU), column=st.sampled_from(["upos", "xpos"]))
 def test_the_conllu_reader_returns_or_refuses(folder, data, column):
     returns_or_refuses(lambda path: read_conllu(path, column=column), folder / "tree.conllu", data)
+
+
+@FUZZ
+@given(data=st.one_of(files(PAIRS_TSV), files(PAIRS_CSV)), name=st.sampled_from(["pairs.tsv", "pairs.CSV", "pairs"]),
+       min_pairs=st.integers(1, 3))
+def test_the_pairs_reader_returns_or_refuses(folder, data, name, min_pairs):
+    def read(path):
+        try:
+            pairs = read_pairs(path, min_pairs=min_pairs)
+        except RnnlabError as error:
+            assert str(path) in str(error), "an error names the file"
+            raise
+        assert len(pairs) >= min_pairs
+        assert all(side and side == side.strip() for pair in pairs for side in pair)
+
+    returns_or_refuses(read, folder / name, data)
 
 
 @FUZZ

@@ -8,15 +8,17 @@ torch = pytest.importorskip("torch", reason="PyTorch not installed: parity tests
 
 @pytest.mark.parametrize("reduction", ["mean", "sum"])
 @pytest.mark.parametrize("weighted", [False, True])
-def test_cross_entropy_matches_torch_with_weights_and_ignore_index(reduction, weighted):
+@pytest.mark.parametrize("smoothing", [0.0, 0.1, 0.6])
+def test_cross_entropy_matches_torch_with_weights_ignore_index_and_label_smoothing(reduction, weighted, smoothing):
     rng = np.random.default_rng(0)
     logits, target = rng.normal(size=(9, 5)) * 3, np.array([0, 1, 4, -100, 2, 2, 3, -100, 1])
     weight = rng.random(5) if weighted else None
-    ours = CrossEntropyLoss(weight=weight, reduction=reduction)
+    ours = CrossEntropyLoss(weight=weight, reduction=reduction, label_smoothing=smoothing)
     value, d_logits = ours(logits, target), ours.backward()
     t_logits = torch.tensor(logits, requires_grad=True)
     t_weight = None if weight is None else torch.from_numpy(weight)
-    t_value = torch.nn.CrossEntropyLoss(weight=t_weight, reduction=reduction)(t_logits, torch.from_numpy(target))
+    t_value = torch.nn.CrossEntropyLoss(weight=t_weight, reduction=reduction, label_smoothing=smoothing)(
+        t_logits, torch.from_numpy(target))
     t_value.backward()
     assert value == pytest.approx(t_value.item(), abs=1e-12)
     np.testing.assert_allclose(d_logits, t_logits.grad.numpy(), atol=1e-12)
@@ -50,3 +52,8 @@ def test_mse_matches_torch():
     t_value.backward()
     assert value == pytest.approx(t_value.item(), abs=1e-12)
     np.testing.assert_allclose(d_pred, t_pred.grad.numpy(), atol=1e-12)
+
+
+def test_label_smoothing_outside_0_1_is_refused():
+    with pytest.raises(Exception, match="label_smoothing"):
+        CrossEntropyLoss(label_smoothing=1.5)

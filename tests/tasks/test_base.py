@@ -61,3 +61,17 @@ def test_settings_that_declare_a_model_larger_than_its_weights_are_refused_befor
     finally:
         tracemalloc.stop()
     assert peak < 8 << 20, f"{peak:,} bytes allocated"
+
+
+def test_a_setting_may_not_hide_a_method_of_its_task():
+    from dataclasses import dataclass
+
+    from rnnlab.config import Config, option
+    from rnnlab.tasks.base import Task
+
+    @dataclass(frozen=True)
+    class Clashing(Config):
+        score: str = option("general", "a setting named like Task methods")
+
+    with pytest.raises(TypeError, match="score"):
+        type("Bad", (Task,), {"name": "bad", "Config": Clashing, "score": lambda self: 0.0})

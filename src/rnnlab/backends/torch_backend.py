@@ -153,6 +153,87 @@ class TorchTaggerNet(nn.Module):
         return self.head(self.output_dropout(h))
 
 
+class TorchAttention(nn.Module):
+    """The twin of `rnnlab.nn.attention`'s AdditiveAttention and LuongAttention (same parameter names)."""
+
+    def __init__(self, attention, dtype: torch.dtype) -> None:
+        super().__init__()
+        self.kind = getattr(attention, "score", "additive")
+        if self.kind == "additive":
+            A = attention.attention_size
+            self.query_proj = nn.Linear(attention.query_size, A, bias=False, dtype=dtype)
+            self.key_proj = nn.Linear(attention.key_size, A, dtype=dtype)
+            self.v = nn.Linear(A, 1, bias=False, dtype=dtype)
+        elif self.kind == "general":
+            self.key_proj = nn.Linear(attention.key_size, attention.query_size, bias=False, dtype=dtype)
+
+    def forward(self, query: torch.Tensor, memory: torch.Tensor, mask: torch.Tensor):
+        """query (B, Q), memory (S, B, K), mask (S, B) -> context (B, K), weights (B, S)."""
+        if self.kind == "additive":
+            scores = self.v(torch.tanh(self.key_proj(memory) + self.query_proj(query)))[:, :, 0].T  # (B, S)
+        else:
+            projected = query @ self.key_proj.weight if self.kind == "general" else query  # (B, K)
+            scores = torch.einsum("sbk,bk->bs", memory, projected)
+        weights = torch.softmax(scores.masked_fill(~mask.T, -torch.inf), dim=1)
+        return torch.einsum("bs,sbk->bk", weights, memory), weights
+
+
+class TorchAttentionDecoderStep(nn.Module):
+    """The twin of `rnnlab.nn.decoder.AttentionDecoderStep`: embedding, cell, attention, combine, out."""
+
+    def __init__(self, step, dtype: torch.dtype) -> None:
+        super().__init__()
+        e, cell = step.embedding, step.cell
+        self.embedding = nn.Embedding(*e.weight.shape, padding_idx=e.padding_idx, dtype=dtype)
+        kind = type(cell).__name__
+        kwargs = {"nonlinearity": cell.nonlinearity} if kind == "RNNCell" else {}
+        self.cell = getattr(nn, kind)(cell.input_size, cell.hidden_size, dtype=dtype, **kwargs)
+        self.attention = TorchAttention(step.attention, dtype)
+        self.combine = nn.Linear(step.combine.in_features, step.combine.out_features, bias=False, dtype=dtype)
+        self.out = nn.Linear(step.out.in_features, step.out.out_features, dtype=dtype)
+        self.is_lstm, self.input_feeding = step.is_lstm, step.input_feeding
+
+    def forward(self, tokens, state, memory, mask, attentional):
+        x = self.embedding(tokens)  # (B, E)
+        if self.input_feeding:
+            x = torch.cat([x, attentional], dim=1)  # (B, E + A)
+        state = self.cell(x, state)
+        h = state[0] if self.is_lstm else state
+        context, weights = self.attention(h, memory, mask)
+        attentional = torch.tanh(self.combine(torch.cat([context, h], dim=1)))  # (B, A)
+        return self.out(attentional), state, attentional, weights
+
+
+class TorchSeq2SeqNet(nn.Module):
+    """The twin of `rnnlab.tasks.seq2seq_net.Seq2SeqNet`: bi-RNN encoder, bridge, teacher-forced attention decoder."""
+
+    def __init__(self, net, dtype: torch.dtype) -> None:
+        super().__init__()
+        self.source_embedding = nn.Embedding(*net.source_embedding.weight.shape, padding_idx=0, dtype=dtype)
+        self.drop = nn.Dropout(net.drop.p)
+        self.encoder = twin_recurrent(net.encoder, dtype)
+        self.bridge = nn.Linear(net.bridge.in_features, net.bridge.out_features, dtype=dtype)
+        self.decoder = TorchAttentionDecoderStep(net.decoder, dtype)
+        self.is_lstm = net.is_lstm
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The engine's batch dict as tensors -> logits (T, B, V)."""
+        mask, target_in, sample = batch["source_mask"], batch["target_in"], batch.get("sample")
+        memory, h_n = run(self.encoder, self.drop(self.source_embedding(batch["source"])), None, mask)
+        h_n = h_n[0] if self.is_lstm else h_n  # (2L, B, H/2)
+        h_0 = torch.tanh(self.bridge(torch.cat([h_n[-2], h_n[-1]], dim=1)))  # (B, H)
+        state = (h_0, torch.zeros_like(h_0)) if self.is_lstm else h_0
+        attentional = memory.new_zeros(h_0.shape[0], self.decoder.combine.out_features)
+        logits = []
+        for t in range(target_in.shape[0]):
+            tokens = target_in[t]
+            if sample is not None and t > 0:
+                tokens = torch.where(sample[t], logits[-1].detach().argmax(dim=1), tokens)
+            step_logits, state, attentional, _ = self.decoder(tokens, state, memory, mask, attentional)
+            logits.append(step_logits)
+        return torch.stack(logits)
+
+
 def twin_recurrent(layer, dtype: torch.dtype) -> nn.RNNBase:
     """torch.nn's twin of an engine recurrent layer (same sizes, flags and parameter names)."""
     cell = {"LSTM": "lstm", "GRU": "gru"}.get(type(layer).__name__)
@@ -169,7 +250,8 @@ def twin_of(net, dtype: torch.dtype = torch.float32) -> nn.Module:
     name = type(net).__name__
     if name == "SequenceModel":
         return TorchSequenceModel(net.config, dtype)
-    twins = {"ClassifierNet": TorchClassifierNet, "ForecastNetwork": TorchForecastNetwork, "TaggerNet": TorchTaggerNet}
+    twins = {"ClassifierNet": TorchClassifierNet, "ForecastNetwork": TorchForecastNetwork, "TaggerNet": TorchTaggerNet,
+             "Seq2SeqNet": TorchSeq2SeqNet}
     if name not in twins:
         raise RnnlabError(f"the PyTorch engine has no twin of {name}; train it with the NumPy engine")
     return twins[name](net, dtype)

@@ -114,6 +114,22 @@ def _run_targets(task) -> list:
                      "char_mask": char_mask, "mask": mask},)
 
         return [Target("model", net, tag_inputs, lambda dtype: TaggerNet(c, dtype=dtype))]
+    if task.name == "seq2seq":
+        import dataclasses
+
+        from rnnlab.tasks.seq2seq_net import Seq2SeqNet
+
+        net, sizes = task.model_, task.model_.config
+
+        def seq2seq_inputs(rng):  # S = 4 source tokens, T = 3 target steps, B = 2 (the second source 3 long)
+            source = rng.integers(2, sizes.source_vocab, (4, 2))
+            source[3:, 1] = 0
+            return ({"source": source, "source_mask": source != 0,
+                     "target_in": rng.integers(2, sizes.target_vocab, (3, 2))},)
+
+        no_dropout = dataclasses.replace(sizes, dropout=0.0)  # (its backward needs training mode)
+        return [Target("model", net, seq2seq_inputs, lambda dtype: Seq2SeqNet(no_dropout, dtype=dtype),
+                       training=True)]
     from rnnlab.tasks.forecast_net import ForecastNetwork
 
     c = task.config

@@ -35,7 +35,9 @@ class Target:
 
     `rebuild(dtype)` gives a fresh network of the same shape in `dtype` (None: it has no dtype
     argument); `inputs(rng)` gives the arguments of one forward call; `output(result)` the array
-    of the forward's result the loss projects (the default: the result itself).
+    of the forward's result the loss projects (the default: the result itself). A network whose
+    backward needs training mode (its step modules keep their steps only then) says `training`,
+    and its `rebuild` leaves out dropout.
     """
 
     name: str
@@ -43,21 +45,23 @@ class Target:
     inputs: Callable[[np.random.Generator], tuple]
     rebuild: Callable[[type], Module] | None = None
     output: Callable[[object], np.ndarray] = field(default=lambda result: result)
+    training: bool = False
 
 
 def float64_copy(target: Target) -> tuple[Module, bool]:
-    """(network, True): a float64 copy of the target's network in eval mode; or (the network itself, False)."""
+    """(network, True): a float64 copy of the target's network (in eval mode unless the target needs training
+    mode); or (the network itself, False)."""
     if target.rebuild is None:
-        return target.network.eval(), False
+        return target.network.train(target.training), False
     copy = target.rebuild(np.float64)
     copy.load_state_dict({k: v.astype(np.float64) for k, v in target.network.state_dict().items()})
-    return copy.eval(), True
+    return copy.train(target.training), True
 
 
 def check_network(network: Module, inputs: tuple, output: Callable[[object], np.ndarray], rng: np.random.Generator,
                   samples: int = 20, eps: float = 1e-6) -> dict[str, float]:
-    """{parameter name: relative error} of `network` (in eval mode) at `inputs`, over sampled entries."""
-    network.eval()
+    """{parameter name: relative error} of `network` (in the mode it is in: eval, unless its backward needs
+    training mode) at `inputs`, over sampled entries."""
     first = np.asarray(output(network(*inputs)))
     R = rng.normal(size=first.shape)
 

@@ -19,7 +19,8 @@ from rnnlab.errors import RnnlabError
 from rnnlab.nn.module import Module
 from rnnlab.nn.recurrent import RNNBase
 
-TASKS = {"charlm": "CharLM", "classify": "SequenceClassifier", "tag": "SequenceTagger", "forecast": "Forecaster"}
+TASKS = {"charlm": "CharLM", "classify": "SequenceClassifier", "tag": "SequenceTagger", "forecast": "Forecaster",
+         "seq2seq": "Seq2Seq"}
 
 
 def load_task(run: str | Path):

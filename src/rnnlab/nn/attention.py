@@ -40,7 +40,8 @@ class Attention(StepModule):
 
     def _check(self, query, memory, mask) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         name = type(self).__name__
-        query, memory = np.array(query, dtype=self.dtype), np.array(memory, dtype=self.dtype)  # copies: kept
+        copy = np.array if self.training else np.asarray  # training keeps them for backward: our own copies
+        query, memory = copy(query, dtype=self.dtype), copy(memory, dtype=self.dtype)
         if query.ndim != 2 or query.shape[1] != self.query_size:
             raise RnnlabError(f"{name}: query must have shape (B, {self.query_size}), got {query.shape}")
         if memory.ndim != 3 or memory.shape[1:] != (len(query), self.key_size):

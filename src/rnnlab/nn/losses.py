@@ -23,7 +23,8 @@ class CrossEntropyLoss:
 
     loss_n = -w[y_n] * log softmax(logits_n)[y_n] for targets not equal to `ignore_index`
     (and where `mask` is True); 'mean' divides the sum by the total weight sum_n w[y_n],
-    'sum' does not.
+    'sum' does not. With `label_smoothing` e, as PyTorch: loss_n = (1 - e) * that
+    + e * (-1/C) sum_c w[c] log softmax(logits_n)[c] (the target spread over all C classes).
 
     >>> loss = CrossEntropyLoss()
     >>> round(loss(np.zeros((2, 4)), np.array([1, 3])), 6)  # uniform over 4 classes: log 4
@@ -32,11 +33,14 @@ class CrossEntropyLoss:
     (2, 4)
     """
 
-    def __init__(self, weight: np.ndarray | None = None, ignore_index: int = -100, reduction: str = "mean") -> None:
+    def __init__(self, weight: np.ndarray | None = None, ignore_index: int = -100, reduction: str = "mean",
+                 label_smoothing: float = 0.0) -> None:
         if reduction not in ("mean", "sum"):
             raise invalid_argument("reduction", "'mean' or 'sum'", reduction)
+        if not 0.0 <= label_smoothing <= 1.0:
+            raise invalid_argument("label_smoothing", "a number in [0, 1]", label_smoothing)
         self.weight = None if weight is None else np.asarray(weight)
-        self.ignore_index, self.reduction = ignore_index, reduction
+        self.ignore_index, self.reduction, self.label_smoothing = ignore_index, reduction, label_smoothing
         self._cache = None
 
     def __call__(self, logits: np.ndarray, target: np.ndarray, mask: np.ndarray | None = None) -> float:
@@ -59,15 +63,25 @@ class CrossEntropyLoss:
             w *= self.weight.astype(logits.dtype)[safe_target]
         total = w.sum() if self.reduction == "mean" else logits.dtype.type(1)
         nll = -log_p[np.arange(len(target)), safe_target]  # (N,)
-        self._cache = (log_p, safe_target, w, total, logits.shape)
-        return float((w * nll).sum() / total) if total else 0.0
+        e = self.label_smoothing
+        class_w = np.ones(C, logits.dtype) if self.weight is None else self.weight.astype(logits.dtype)  # (C,)
+        v = valid.astype(logits.dtype)  # (N,) the smoothing term counts at every valid target, unweighted
+        self._cache = (log_p, safe_target, w, v, class_w, total, logits.shape)
+        loss = (1 - e) * (w * nll).sum()
+        if e:
+            loss += e * (v * -(log_p @ class_w) / C).sum()
+        return float(loss / total) if total else 0.0
 
     def backward(self) -> np.ndarray:
-        """d loss / d logits: (softmax - onehot(y)) * w / total, shaped like the logits."""
-        log_p, target, w, total, shape = self._cache
-        d = np.exp(log_p)  # (N, C) softmax
-        d[np.arange(len(target)), target] -= 1
-        d *= (w / total if total else w * 0)[:, None]
+        """d loss / d logits, shaped like the logits: (softmax - onehot(y)) * w / total without smoothing;
+        with smoothing e, softmax * ((1 - e) w + e v sum(w_c) / C) - (1 - e) w onehot(y) - e v w_c / C, over total."""
+        log_p, target, w, v, class_w, total, shape = self._cache
+        e, C = self.label_smoothing, log_p.shape[1]
+        d = np.exp(log_p) * ((1 - e) * w + e * v * class_w.sum() / C)[:, None]  # (N, C) softmax, scaled
+        d[np.arange(len(target)), target] -= (1 - e) * w
+        if e:
+            d -= (e / C) * v[:, None] * class_w
+        d *= (1 / total) if total else 0
         return d.reshape(shape)
 
 

@@ -65,6 +65,9 @@ class Task:
         super().__init_subclass__(**kwargs)
         if "Config" not in cls.__dict__:
             return
+        clashes = [f.name for f in fields(cls.Config) if hasattr(cls, f.name)]
+        if clashes:  # a setting is an instance attribute: it would hide the method or class attribute of its name
+            raise TypeError(f"{cls.__name__}: settings {clashes} hide attributes of the same name")
         hints = typing.get_type_hints(cls.Config)
         keywords = [inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default,
                                       annotation=hints[f.name]) for f in fields(cls.Config)]
@@ -254,8 +257,9 @@ class Task:
         return lambda row: run.append_jsonl("gradients.jsonl", row)
 
     def _latest_to(self, run: RunFolder) -> Callable[[Any], None]:
-        """The `on_checkpoint` of a resumable run: write its `latest` checkpoint (between evaluations, on a signal)."""
-        return lambda state: self._checkpoints(run, best=False)
+        """The `on_checkpoint` of a resumable run: write its `latest` checkpoint (between evaluations, on a signal);
+        before the first evaluation, the weights so far are `best` too (the only ones a stopped run has)."""
+        return lambda state: self._checkpoints(run, best=not (run.path / "best.json").is_file())
 
     def _checkpoints(self, run: RunFolder, best: bool) -> None:
         """A resumable run's checkpoints now: `best` too when the model holds its best weights, then `latest`

@@ -181,7 +181,9 @@ class SequenceTagger(Task):
         self._queue = queue
         self._trainer = trainer = Trainer(self.model_, optimizer, {"rng": rng,
                                                                    "dropout_rng": self.model_.dropout_generator})
-        if self._resumed_from is not None:
+        if self._resumed_from is None:  # (a checkpoint before the first evaluation holds these)
+            self.history_, self.train_seconds_, self.best_val_accuracy_ = [], 0.0, None
+        else:
             arrays, training = self._resumed_from.arrays, self._resumed_from.meta["training"]
             best = split_prefix(load_checkpoint(self._resumed_from.folder, "best")[0], "model")
             trainer.restore(arrays, {**training, "generators": training}, best=best, weights="model")

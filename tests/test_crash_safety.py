@@ -22,7 +22,7 @@ import pytest
 
 from rnnlab.checkpoint import load_checkpoint
 
-from .cli.test_grammar import write_conllu, write_names, write_series, write_text
+from .cli.test_grammar import write_conllu, write_names, write_pairs, write_series, write_text
 
 # task: (data writer, settings of a run that trains for about two seconds, checkpointing every 20 steps or epoch)
 TASKS = {
@@ -34,6 +34,8 @@ TASKS = {
                            "--batch-size", 4, "--patience", 1000, "--minutes", "none"]),
     "forecast": (write_series, ["--lookback", 12, "--horizon", 3, "--hidden-size", 8, "--max-steps", 600,
                                 "--eval-every", 20, "--patience", 1000]),
+    "seq2seq": (write_pairs, ["--hidden-size", 8, "--embedding-dim", 4, "--epochs", 40, "--batch-size", 8,
+                              "--sampling-rate", 0.3, "--patience", 1000, "--minutes", "none"]),  # 8 steps an epoch
 }
 KILLS, KILLS_IN_WRITES = 10, 2
 

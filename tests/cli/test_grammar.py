@@ -65,6 +65,15 @@ def write_series(folder: Path) -> Path:
     return path
 
 
+def write_pairs(folder: Path) -> Path:
+    """60 distinct short strings of a to e, each paired with its reversal ("abd" -> "dba")."""
+    rng = np.random.default_rng(0)
+    words = sorted({"".join(rng.choice(list("abcde"), int(rng.integers(2, 5)))) for _ in range(80)})[:60]
+    path = folder / "pairs.tsv"
+    path.write_text("".join(f"{w}\t{w[::-1]}\n" for w in words), encoding="utf-8")
+    return path
+
+
 # Each task: data writer, train settings for a tiny quick run, the budget flag and a larger value for resume,
 # the prediction command after --ckpt, and the eval / predict JSON keys that docs/cli.md names.
 TASKS = {
@@ -86,6 +95,11 @@ TASKS = {
                  ("--max-steps", 80), ["predict"],
                  {"horizon", "windows", "mae", "rmse", "mape", "smape", "mase", "per_horizon", "baselines"},
                  {"forecast", "interval"}),
+    "seq2seq": (write_pairs, ["--hidden-size", 8, "--embedding-dim", 4, "--epochs", 2, "--batch-size", 8,
+                              "--patience", 50, "--minutes", "none"],
+                ("--epochs", 4), ["predict", "abc", "ba"],
+                {"sequences", "exact_match", "sequence_error_rate", "token_error_rate", "by_length", "beam"},
+                {"predictions"}),
 }
 
 
@@ -185,6 +199,25 @@ BAD = [
     ("forecast backtest --data SERIES --step 0", "--step"),
     ("forecast backtest --data SERIES --horizon 100", "horizon 100"),
     ("forecast backtest --data SERIES --threads 100000", "--threads"),
+    ("seq2seq train --data NOTAB --out OUT", "notab.tsv line 2"),
+    ("seq2seq train --data NOSOURCE --out OUT", "nosource.tsv line 2"),
+    ("seq2seq train --data NOTARGET --out OUT", "notarget.tsv line 3"),
+    ("seq2seq train --data ONEPAIR --out OUT", "onepair.tsv"),  # nothing left to validate on
+    ("seq2seq train --data ONESOURCE --out OUT", "onesource.tsv"),  # two targets of one source: the same
+    ("seq2seq train --data BADPAIRS --out OUT", "badpairs.csv line 3"),  # three comma-separated fields
+    ("seq2seq train --data PAIRS --val NOTAB --out OUT", "notab.tsv line 2"),
+    ("seq2seq train --data MISSING --out OUT", "missing.txt"),
+    ("seq2seq train --data PAIRS --val MISSING --out OUT", "missing.txt"),
+    ("seq2seq train --data PAIRS --out OUT --hidden-size 7", "--hidden-size"),  # odd: two encoder directions
+    ("seq2seq train --data PAIRS --out OUT --cell lstmm", "--cell"),
+    ("seq2seq train --data PAIRS --out OUT --attention cosine", "--attention"),
+    ("seq2seq train --data PAIRS --out OUT --score cosine", "--score"),
+    ("seq2seq train --data PAIRS --out OUT --label-smoothing 1", "--label-smoothing"),
+    ("seq2seq train --data PAIRS --out OUT --sampling-rate 1.5", "--sampling-rate"),
+    ("seq2seq eval --ckpt OUT --data PAIRS --beam 0", "--beam"),
+    ("seq2seq eval --ckpt OUT --data PAIRS --length-penalty -1", "--length-penalty"),
+    ("seq2seq predict --ckpt OUT --beam 0 abc", "--beam"),
+    ("seq2seq predict --ckpt OUT --length-penalty nan abc", "--length-penalty"),
     # the shared commands
     ("bench --threads 0", "--threads"),
     ("bench --repeats 0", "--repeats"),
@@ -209,9 +242,16 @@ def inputs(tmp_path) -> dict[str, Path]:
     (folder / "short.txt").write_text("hi\n")
     (folder / "malformed.conllu").write_text("1\tthe\tthe\tDET\n\n")
     (folder / "bad.csv").write_text("month,value\n2000-01,1\n2000-02,oops\n2000-03,3\n")
-    return {"TEXT": write_text(folder), "NAMES": write_names(folder), "CONLLU": write_conllu(folder),
-            "SERIES": write_series(folder), "MISSING": folder / "missing.txt", "BINARY": folder / "binary.bin",
-            "LATIN1": folder / "latin1.txt", "SHORT": folder / "short.txt",
+    pairs = {"NOTAB": "notab.tsv", "NOSOURCE": "nosource.tsv", "NOTARGET": "notarget.tsv", "ONEPAIR": "onepair.tsv",
+             "ONESOURCE": "onesource.tsv", "BADPAIRS": "badpairs.csv"}
+    for name, text in zip(pairs.values(), ["abc\tcba\nab ba\n", "abc\tcba\n\tab\n", "abc\tcba\n\nab\t \n",
+                                           "abc\tcba\n", "abc\tcba\nabc\tcab\n", "source,target\nabc,cba\nab,ba,x\n"],
+                          strict=True):
+        (folder / name).write_text(text)
+    return {key: folder / name for key, name in pairs.items()} | {
+            "PAIRS": write_pairs(folder), "TEXT": write_text(folder), "NAMES": write_names(folder),
+            "CONLLU": write_conllu(folder), "SERIES": write_series(folder), "MISSING": folder / "missing.txt",
+            "BINARY": folder / "binary.bin", "LATIN1": folder / "latin1.txt", "SHORT": folder / "short.txt",
             "MALFORMED": folder / "malformed.conllu", "BADCSV": folder / "bad.csv", "OUT": tmp_path / "run"}
 
 
@@ -236,12 +276,15 @@ CORRECTED = {
            "--char-hidden 4 --quiet",
     "forecast": "forecast train --data SERIES --out OUT --lookback 12 --horizon 3 --hidden-size 4 --max-steps 10 "
                 "--quiet",
+    "seq2seq": "seq2seq train --data PAIRS --out OUT --hidden-size 4 --embedding-dim 4 --epochs 2 --minutes none "
+               "--quiet",
 }
 
 
 @pytest.mark.parametrize("task", CORRECTED)
 def test_after_a_failed_command_the_corrected_one_works_in_the_same_out(task, inputs, capsys):
-    bad = {"charlm": "--cell lstmm", "classify": "--hidden-size 0", "tag": "--epochs 0", "forecast": "--lr -1"}[task]
+    bad = {"charlm": "--cell lstmm", "classify": "--hidden-size 0", "tag": "--epochs 0", "forecast": "--lr -1",
+           "seq2seq": "--hidden-size 7"}[task]
     argv = [str(inputs.get(w, w)) for w in (CORRECTED[task] + " " + bad).split()]
     assert run(argv, capsys)[0] == 2
     argv = [str(inputs.get(w, w)) for w in CORRECTED[task].split()]
@@ -283,6 +326,16 @@ RUN_BAD = [
     ("forecast predict --ckpt RUN --data SHORT", "short.csv"),
     ("forecast eval --ckpt RUN --data TRAINED", "trained.csv"),  # the training rows alone: nothing to evaluate on
     ("forecast train --resume RUN --max-steps 0", "--max-steps"),
+    ("seq2seq predict --ckpt RUN ''", "source 1"),
+    ("seq2seq predict --ckpt RUN abc ' '", "source 2"),
+    ("seq2seq predict --ckpt RUN --beam 0 abc", "--beam"),
+    ("seq2seq predict --ckpt RUN abc --plot missing_folder/x.png", "--plot"),
+    ("seq2seq predict --ckpt RUN --data MISSING", "missing.txt"),
+    ("seq2seq predict --ckpt RUN --data EMPTY", "empty.txt"),
+    ("seq2seq predict --ckpt RUN abc --data PAIRS", "--data"),  # sources given twice
+    ("seq2seq eval --ckpt RUN --data NOTAB", "notab.tsv line 2"),
+    ("seq2seq train --resume RUN --epochs 1", "--epochs"),  # fewer than the run has done
+    ("seq2seq train --resume RUN --hidden-size 8", "--hidden-size"),
     ("report RUN --threads 0", "--threads"),
 ]
 
@@ -292,7 +345,10 @@ def runs(tmp_path_factory) -> dict[str, Path]:
     """One tiny trained run per task (CORRECTED's settings), and the data files of RUN_BAD."""
     folder = tmp_path_factory.mktemp("runs")
     files = {"TEXT": write_text(folder), "NAMES": write_names(folder), "CONLLU": write_conllu(folder),
-             "SERIES": write_series(folder)}
+             "SERIES": write_series(folder), "PAIRS": write_pairs(folder), "NOTAB": folder / "notab.tsv",
+             "EMPTY": folder / "empty.txt", "MISSING": folder / "missing.txt"}
+    files["NOTAB"].write_text("abc\tcba\nab ba\n")
+    files["EMPTY"].write_text("")
     lines = files["SERIES"].read_text().splitlines()
     (folder / "short.csv").write_text("\n".join(lines[:5]) + "\n")
     (folder / "trained.csv").write_text("\n".join(lines[:-6]) + "\n")  # forecast's CORRECTED holds out 2 x 3 rows

@@ -1,5 +1,7 @@
 """Bad `rnnlab demo NAME ...` arguments: one line naming the flag, exit 2, before any training, nothing written."""
 
+import shlex
+
 import numpy as np
 import pytest
 
@@ -38,6 +40,21 @@ BAD = [
     ("names --minutes nan", "--minutes"),
     ("names --minutes -1", "--minutes"),
     ("forward001 --x 1", "--x"),
+    ("addition --digits 0", "--digits"),
+    ("addition --digits 1", "--digits"),  # 55 questions: too few for --examples' least, 100
+    ("addition --examples 10", "--examples"),
+    ("addition --examples 1000000 --digits 2", "--examples"),  # 2-digit sums: 5,050 questions in all
+    ("addition --minutes 0", "--minutes"),
+    ("addition 5++1", "'5++1'"),
+    ("addition 12+", "'12+'"),
+    ("addition ²+1", "'²+1'"),  # a digit to str.isdigit, not to int()
+    ("g2p --beam 0", "--beam"),
+    ("g2p --minutes nan", "--minutes"),
+    ("g2p --data missing", "missing/train.tsv"),
+    ("g2p --ckpt missing", "missing"),
+    ("g2p --plot missing/x.png", "--plot"),
+    ("g2p 'two words'", "'two words'"),
+    ("g2p ''", "''"),
 ]
 
 
@@ -55,7 +72,7 @@ def run(argv: list[str], capsys) -> tuple[int, str, str]:
 @pytest.mark.parametrize(("command", "flag"), BAD, ids=[command for command, _ in BAD])
 def test_a_bad_demo_argument_is_one_line_naming_the_flag(command, flag, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    status, out, err = run(["demo", *command.split()], capsys)
+    status, out, err = run(["demo", *shlex.split(command)], capsys)
     assert status == 2
     assert out == ""  # refused before the demo prints (or trains) anything
     assert len(err.splitlines()) == 1 and err.startswith("rnnlab: error:"), err

@@ -89,6 +89,7 @@ def test_a_row_decodes_the_same_alone_and_in_a_padded_batch(beam):
         source = SOURCE[: MASK[:, b].sum(), b : b + 1]
         (alone,) = beam_search(net, source, source != 0, max_len=6, beam=beam)
         assert alone.tokens == found.tokens and abs(alone.score - found.score) < 1e-9
+        assert abs(alone.log_prob - found.log_prob) < 1e-9
         np.testing.assert_allclose(alone.weights, found.weights, atol=1e-12)
         assert found.weights.shape[1] == source.shape[0]  # weights over the row's real source steps only
 
@@ -115,16 +116,17 @@ def test_a_beam_wide_enough_finds_the_best_output_of_all(length_penalty):
     net.decoder.out.bias.data[:4] = [-30, -30, -30, 0.5]  # only the real tokens and </s> are likely
     max_len = 3
 
-    def score(tokens: list[int], ended: bool) -> float:
+    def score(tokens: list[int], ended: bool, penalty: float = length_penalty) -> float:
         ids = [*tokens, EOS] if ended else tokens
         logits = net({"source": source, "source_mask": mask, "target_in": np.array([[BOS, *ids[:-1]]]).T})
         total = sum(log_softmax(logits[t, 0])[i] for t, i in enumerate(ids))
-        return total / len(ids) ** length_penalty
+        return total / len(ids) ** penalty
 
     best = max(all_outputs(range(4, 6), max_len), key=lambda out: score(*out))
     (found,) = beam_search(net, source, mask, max_len, beam=40, length_penalty=length_penalty)
     assert found.tokens == best[0]
     assert abs(found.score - score(*best)) < 1e-9
+    assert abs(found.log_prob - score(*best, penalty=0.0)) < 1e-9
 
 
 def test_greedy_is_beam_search_of_width_one_and_stops_at_the_end_token():
@@ -136,3 +138,12 @@ def test_greedy_is_beam_search_of_width_one_and_stops_at_the_end_token():
         assert EOS not in h.tokens and len(h.tokens) <= 5
         assert len(h.weights) in (len(h.tokens) + 1, 5)  # a row per step: the tokens and </s>, or max_len
         np.testing.assert_allclose(h.weights.sum(axis=1), 1.0)
+
+
+@pytest.mark.parametrize("beam", [1, 3])
+def test_searches_never_output_padding_or_the_start_token(beam):
+    net = net64("lstm", "general", True, seed=2)
+    net.eval()
+    net.decoder.out.bias.data[[0, BOS]] = 50.0  # an untrained model that would love to say <pad> and <s>
+    for found in beam_search(net, SOURCE, MASK, max_len=4, beam=beam):
+        assert not {0, BOS} & set(found.tokens) and np.isfinite(found.log_prob)

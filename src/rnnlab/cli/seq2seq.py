@@ -108,6 +108,9 @@ def train(args: argparse.Namespace) -> int:
     with saved_encoding(args, info):
         sources, targets = _read(info["data"], min_pairs=1 if info["val"] else 2)
         val_sources, val_targets = _read(info["val"]) if info["val"] else (None, None)
+    if not info["val"] and len(set(sources)) < 2:  # (said here in the user's terms, not as fit's `sources`)
+        raise RnnlabError(f"{info['data']}: every pair has the same source, but training holds some sources out "
+                          f"for validation: give at least 2 distinct sources, or --val FILE")
     output = Output(None, args.quiet)
     output.note(str(model.config))
     try:
@@ -118,11 +121,15 @@ def train(args: argparse.Namespace) -> int:
     except BaseException:
         run.discard()
         raise
-    output.say(f"trained to step {model.history_[-1]['step']} ({len(model.history_)} evaluations, one an epoch) "
+    output.say(f"trained to step {model.history_[-1]['step']} ({_count(len(model.history_), 'evaluation')}, one an epoch) "
                f"in {model.train_seconds_:.1f} s; best validation exact match {model.best_val_exact_match_:.4f}; "
                f"{len(model.source_vocab_) - 2} source and {len(model.target_vocab_) - 4} target tokens; "
                f"saved {run.final / 'best.json'} and attention.png")
     return 0
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def _percent(value: float) -> str:
@@ -153,14 +160,12 @@ def evaluate(args: argparse.Namespace) -> int:
 
 
 def _sources(args: argparse.Namespace) -> list[str]:
-    from rnnlab.data.files import check_file
-    from rnnlab.data.text import read_text
+    from rnnlab.data.files import read_text_file
 
     if args.data and args.sources:
         raise RnnlabError("give sources as arguments or --data FILE, not both")
-    if args.data:
-        check_file(Path(args.data))
-        lines = [line.strip() for line in read_text(args.data).splitlines() if line.strip()]
+    if args.data:  # (an empty file: "FILE: empty file", not a corpus)
+        lines = [line.strip() for line in read_text_file(args.data).splitlines() if line.strip()]
         if not lines:
             raise RnnlabError(f"{args.data}: no sources in the file")
         return lines
@@ -181,12 +186,13 @@ def predict(args: argparse.Namespace) -> int:
     decoded = model.decode(sources, beam=args.beam, length_penalty=args.length_penalty)
     output = Output(args.json)
     for source, d in zip(sources, decoded, strict=True):
-        output.say(f"{source}\t{model._join(d.output)}")
+        output.say(f"{source}\t{d.text}")
     if args.plot:
         plot_alignments(args.plot, decoded, "attention" + ("" if args.beam == 1 else f" (beam {args.beam})"))
         more = f" (the first {MAX_PANELS} of {len(sources)})" if len(sources) > MAX_PANELS else ""
         output.say(f"saved {args.plot}{more}")
     document = {"task": "seq2seq", "command": "predict", "ckpt": str(args.ckpt), "beam": args.beam}
-    output.result(document | {"predictions": [{"source": s, "output": model._join(d.output), "score": d.score}
+    output.result(document | {"predictions": [{"source": s, "output": d.text,
+                                               "log_prob": d.log_prob, "score": d.score}
                                               for s, d in zip(sources, decoded, strict=True)]})
     return 0

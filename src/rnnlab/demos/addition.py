@@ -9,6 +9,8 @@ seen in training (nor their reverse order "61+535") is scored at the end, with a
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from rnnlab import checks
@@ -43,16 +45,15 @@ def main(argv: list[str] | None = None) -> None:
     parser = Parser(prog="rnnlab demo addition", description=__doc__.splitlines()[0])
     parser.add_argument("--examples", type=checked(int, checks.int_in(100, 10**6)), default=50_000,
                         help="training questions (50,000, as Keras)")
-    parser.add_argument("--digits", type=checked(int, checks.int_in(1, 9)), default=3,
-                        help="digits of each number, at most (3)")
+    parser.add_argument("--digits", type=checked(int, checks.int_in(2, 9)), default=3,
+                        help="digits of each number, at most, 2 to 9 (3; 1 digit makes too few questions)")
     parser.add_argument("--reverse", action="store_true", help="read each question backwards (Keras's trick)")
     parser.add_argument("--minutes", type=checked(float, checks.positive), default=5.0, help="training time limit (5)")
     parser.add_argument("--seed", type=checked(int, checks.seed), default=0, help="random seed (0)")
     parser.add_argument("questions", nargs="*", default=EXAMPLES, help="sums to answer afterwards")
     args = parser.parse_args(argv)
     for question in args.questions:
-        if not question.replace("+", "", 1).isdigit() or question.count("+") != 1 or question[0] == "+" \
-                or question[-1] == "+":
+        if not re.fullmatch(r"[0-9]+\+[0-9]+", question):  # (isdigit() takes "²", which int() refuses)
             parser.error(f"argument questions: {question!r} is not a sum such as 535+61")
     test_count = min(2000, distinct_sums(args.digits) // 10)
     if args.examples + test_count > distinct_sums(args.digits) // 2:

@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> None:
         words = [w.lower() for w in args.words]
         decoded = model.decode(words, beam=args.beam)
         for word, d in zip(words, decoded, strict=True):
-            print(f"{word:16s} {' '.join(d.output)}")
+            print(f"{word:16s} {d.text}")
         if args.plot:
             from rnnlab.diagnostics.attention import plot_alignments
 

@@ -43,7 +43,7 @@ def plot_alignments(path: str | os.PathLike[str], decoded: Sequence, title: str 
         axes.set_yticks(range(len(labels)), labels, fontsize=9)
         axes.tick_params(length=0)
         axes.xaxis.tick_top()
-        axes.set_xlabel(f"score {d.score:.2f}", fontsize=8)
+        axes.set_xlabel(f"log-probability {d.log_prob:.2f}", fontsize=8)
     figure.colorbar(image, ax=figure.axes, shrink=0.6, label="attention weight")
     if title:
         figure.suptitle(title)

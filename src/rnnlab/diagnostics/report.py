@@ -21,7 +21,8 @@ from typing import Any
 from rnnlab.diagnostics.html import image, table, text, write_page
 from rnnlab.errors import RnnlabError
 
-FIGURE_FILES = ("loss.png", "confusion.png", "forecast.png", "eval.png")  # drawn by the tasks, when present
+# drawn by the tasks, when present (attention.png: seq2seq)
+FIGURE_FILES = ("loss.png", "confusion.png", "forecast.png", "eval.png", "attention.png")
 FIGURES_JSON = ("metrics.json", "eval.json")  # classify, forecast
 LOG_TABLE_ROWS = 20  # the last evaluations shown as a table
 

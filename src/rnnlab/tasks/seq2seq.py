@@ -29,7 +29,7 @@ from rnnlab.data.batching import PAD, UNK, batches_by_length
 from rnnlab.errors import RnnlabError
 from rnnlab.metrics.seq2seq import sequence_scores
 from rnnlab.nn import CrossEntropyLoss
-from rnnlab.optim import Adam
+from rnnlab.optim import Adam, CosineAnnealingLR
 from rnnlab.tasks.base import Task
 from rnnlab.tasks.runs import RunFolder
 from rnnlab.tasks.seq2seq_config import Seq2SeqConfig
@@ -45,12 +45,16 @@ DECODE_ROWS = 512  # source rows x beam decoded together
 
 @dataclass
 class Decoded:
-    """One decoded source: its tokens, the output tokens, the attention weights (len(output) + 1, len(source))
-    (the last row: the step that ended the output), and the search's score."""
+    """One decoded source: its tokens, the output tokens and `text` (joined as the targets are: "" between
+    characters, " " between words), the attention weights (len(output) + 1, len(source)) (the last row: the
+    step that ended the output), the output's log-probability (</s> included) and the search's score (see
+    `seq2seq_search.Hypothesis`)."""
 
     source: list[str]
     output: list[str]
+    text: str
     weights: np.ndarray
+    log_prob: float
     score: float
 
 
@@ -143,7 +147,7 @@ class Seq2Seq(Task):
             raise RnnlabError("sources: need at least 2 distinct sources to hold some out for validation")
         digest = fingerprint(list(sources), list(targets), val_sources, val_targets)
         if resumed is not None:
-            self._refuse_other_data(digest, resumed.meta["data_sha256"], resumed.meta["info"])
+            self._refuse_other_data(digest, resumed.meta["data_sha256"], resumed.meta["info"].get("data") or "lists")
         run, own = self._run_folder(run_dir)
         rng = np.random.default_rng(c.seed)
         if val_sources is None:  # hold out whole sources: a word's other pronunciations must not leak
@@ -180,8 +184,13 @@ class Seq2Seq(Task):
         lengths = np.array([len(tokens) for tokens in sources])
         queue: list[np.ndarray] = []  # the rest of this epoch's batches, taken from the end
         self._queue = queue
+        steps_per_epoch = -(-len(sources) // c.batch_size)
+        # (on resume a cosine spans the new total of epochs: step s gets the rate the longer schedule has there)
+        scheduler = None if c.lr_schedule == "plateau" else CosineAnnealingLR(
+            optimizer, T_max=c.epochs * steps_per_epoch, eta_min=c.lr * c.lr_min_factor)
         self._trainer = trainer = Trainer(self.model_, optimizer, {"rng": rng,
-                                                                   "dropout_rng": self.model_.dropout_generator})
+                                                                   "dropout_rng": self.model_.dropout_generator},
+                                          scheduler)
         if self._resumed_from is None:  # (a checkpoint before the first evaluation holds these)
             self.history_, self.train_seconds_, self.best_val_exact_match_ = [], 0.0, None
         else:
@@ -205,14 +214,13 @@ class Seq2Seq(Task):
 
         def on_eval(state: LoopState, metrics: dict, improved: bool) -> None:
             plateau = not improved and metrics.get("scheduled", True)  # not an evaluation made as time ran out
-            if plateau and state.evals_since_best % c.decay_patience == 0:  # on a plateau: smaller steps
+            if c.lr_schedule == "plateau" and plateau and state.evals_since_best % c.decay_patience == 0:
                 optimizer.lr *= c.lr_decay
             self.history_, self.train_seconds_, self.best_val_exact_match_ = state.history, state.seconds, state.best
             if run is not None:
                 run.append_log(metrics)
                 self._checkpoints(run, best=improved)
 
-        steps_per_epoch = -(-len(sources) // c.batch_size)
         loop = LoopConfig(max_steps=c.epochs * steps_per_epoch, minutes=c.minutes, eval_every=steps_per_epoch,
                           clip_norm=c.clip_norm, monitor="val_exact_match", mode="max", patience=c.patience,
                           log_gradients=c.log_gradients, on_nan=c.on_nan)
@@ -252,8 +260,8 @@ class Seq2Seq(Task):
             source, mask = self._sources([tokens[i] for i in index])
             for i, found in zip(index, beam_search(net, source, mask, max_len, beam, length_penalty), strict=True):
                 output = [self.target_vocab_[t] for t in found.tokens]
-                out[i] = Decoded(tokens[i], self._replace_unknown(output, tokens[i], found.weights), found.weights,
-                                 found.score)
+                output = self._replace_unknown(output, tokens[i], found.weights)
+                out[i] = Decoded(tokens[i], output, self._join(output), found.weights, found.log_prob, found.score)
         return out
 
     def _replace_unknown(self, output: list[str], source: list[str], weights: np.ndarray) -> list[str]:
@@ -263,7 +271,7 @@ class Seq2Seq(Task):
 
     def predict(self, sources: Sequence[str], beam: int = 1, length_penalty: float = 1.0) -> list[str]:
         """The output string of each source (tokens joined by "" for characters, " " for words)."""
-        return [self._join(d.output) for d in self.decode(sources, beam, length_penalty)]
+        return [d.text for d in self.decode(sources, beam, length_penalty)]
 
     def evaluate(self, sources: Sequence[str], targets: Sequence[str], beam: int = 1,
                  length_penalty: float = 1.0) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from rnnlab.errors import invalid_argument
 from rnnlab.nn.decoder import CELLS, SCORES
 
 TOKENS = ("char", "word")
+SCHEDULES = ("plateau", "cosine")
 
 
 @dataclass(frozen=True)
@@ -61,9 +62,15 @@ class Seq2SeqConfig(Config):
                                  check=checks.length)
     batch_size: int = option(64, "pairs per step", check=checks.batch_size)
     lr: float = option(2e-3, "Adam learning rate", check=positive)
-    lr_decay: float = option(0.5, "multiply the learning rate by this after each decay_patience epochs without "
-                             "progress", check=unit_fraction)
-    decay_patience: int = option(2, "epochs without progress before the learning rate decays", check=checks.epochs)
+    lr_schedule: str = option("plateau", "plateau: multiply the rate by lr_decay after each decay_patience epochs "
+                              "without progress; cosine: anneal it to lr * lr_min_factor over the epochs",
+                              choices=SCHEDULES)
+    lr_decay: float = option(0.5, "plateau schedule: multiply the learning rate by this after each decay_patience "
+                             "epochs without progress", check=unit_fraction)
+    decay_patience: int = option(2, "plateau schedule: epochs without progress before the learning rate decays",
+                                 check=checks.epochs)
+    lr_min_factor: float = option(0.05, "cosine schedule: the learning rate at the end, as a fraction of lr",
+                                  check=unit_fraction)
     clip_norm: float | None = option(5.0, "clip the global gradient norm to this (none: no clipping)",
                                      check=positive)
     log_gradients: bool = log_gradients_option()

@@ -20,17 +20,26 @@ import numpy as np
 
 from rnnlab.nn.losses import log_softmax
 
-BOS, EOS = 2, 3  # target ids of <s> and </s> (0 and 1 are <pad> and <unk>)
+PAD, BOS, EOS = 0, 2, 3  # target ids of <pad>, <s> and </s> (1 is <unk>)
+
+
+def _log_probs(logits: np.ndarray) -> np.ndarray:
+    """(B, V) log-probabilities in float64 over the tokens an output may hold: never <pad> or <s>."""
+    logits = logits.astype(np.float64)
+    logits[:, [PAD, BOS]] = -np.inf
+    return log_softmax(logits)
 
 
 @dataclass
 class Hypothesis:
     """One decoded output: token ids (no <s>, no </s>), attention weights (len(tokens) + 1, S) over the
-    row's real source steps (the last row: the step that chose </s>, or the last step), and its score
-    (log-probability, normalised as the search's `length_penalty` says; greedy: the raw sum)."""
+    row's real source steps (the last row: the step that chose </s>, or the last step), its log-probability
+    (natural log, </s> included) and its score, the log-probability / length ** length_penalty by which beam
+    search ranks it (greedy: the log-probability)."""
 
     tokens: list[int]
     weights: np.ndarray
+    log_prob: float
     score: float
 
 
@@ -53,8 +62,9 @@ def greedy(net, source: np.ndarray, mask: np.ndarray, max_len: int) -> list[Hypo
     going_mask = mask
     for t in range(max_len):
         logits, state, attentional, w = net.decoder(tokens, state, memory, going_mask, attentional)  # (b, V), (b, S)
-        tokens = logits.argmax(axis=1)
-        scores[rows] += log_softmax(logits.astype(np.float64))[np.arange(len(rows)), tokens]
+        log_p = _log_probs(logits)  # (b, V)
+        tokens = log_p.argmax(axis=1)
+        scores[rows] += log_p[np.arange(len(rows)), tokens]
         weights[t, rows] = w
         steps[rows] = t + 1
         for row, token in zip(rows.tolist(), tokens.tolist(), strict=True):
@@ -69,7 +79,7 @@ def greedy(net, source: np.ndarray, mask: np.ndarray, max_len: int) -> list[Hypo
     out = []
     for b in range(B):
         ids = chosen[b][:-1] if chosen[b][-1] == EOS else chosen[b]
-        out.append(Hypothesis(ids, weights[: steps[b], b][:, mask[:, b]], float(scores[b])))
+        out.append(Hypothesis(ids, weights[: steps[b], b][:, mask[:, b]], float(scores[b]), float(scores[b])))
     return out
 
 
@@ -87,7 +97,7 @@ def beam_search(net, source: np.ndarray, mask: np.ndarray, max_len: int, beam: i
     tokens = np.full(B * K, BOS, np.int64)
     attentional = None
     back, picked, seen = [], [], []  # per step: (B, K) parent beam, (B, K) token, (B*K, S) weights
-    finished: list[list[tuple[float, int, int]]] = [[] for _ in range(B)]  # (normalised score, step, flat beam)
+    finished: list[list[tuple]] = [[] for _ in range(B)]  # (normalised score, log-probability, ids, weights)
     done = np.zeros(B, bool)
 
     def trace(t: int, flat: int) -> tuple[list[int], np.ndarray]:
@@ -103,7 +113,7 @@ def beam_search(net, source: np.ndarray, mask: np.ndarray, max_len: int, beam: i
 
     for t in range(max_len):
         logits, state, attentional, w = net.decoder(tokens, state, memory, mask_k, attentional)
-        total = scores[:, :, None] + log_softmax(logits.astype(np.float64)).reshape(B, K, -1)  # (B, K, V)
+        total = scores[:, :, None] + _log_probs(logits).reshape(B, K, -1)  # (B, K, V)
         V = total.shape[2]
         flat = total.reshape(B, K * V)
         top = np.argsort(-flat, axis=1, kind="stable")[:, : 2 * K]  # (B, 2K): enough to keep K that go on
@@ -121,7 +131,8 @@ def beam_search(net, source: np.ndarray, mask: np.ndarray, max_len: int, beam: i
             parent = b * K + int(top_beam[b, j])
             ids, weights = trace(t - 1, parent) if t else ([], np.empty((0, w.shape[1])))
             weights = np.concatenate([weights, w[parent][None]])
-            finished[b].append((float(top_scores[b, j]) / (t + 1) ** length_penalty, ids, weights))
+            log_prob = float(top_scores[b, j])
+            finished[b].append((log_prob / (t + 1) ** length_penalty, log_prob, ids, weights))
         done |= np.array([len(f) >= K for f in finished])
         if done.all():
             break
@@ -133,9 +144,10 @@ def beam_search(net, source: np.ndarray, mask: np.ndarray, max_len: int, beam: i
             for k in range(K):
                 if np.isfinite(scores[b, k]):
                     ids, weights = trace(len(back) - 1, b * K + k)
-                    finished[b].append((float(scores[b, k]) / max_len ** length_penalty, ids, weights))
+                    log_prob = float(scores[b, k])
+                    finished[b].append((log_prob / max_len ** length_penalty, log_prob, ids, weights))
     out = []
     for b in range(B):
-        score, ids, weights = max(finished[b], key=lambda f: f[0])
-        out.append(Hypothesis(ids, weights[:, mask[:, b]], score))
+        score, log_prob, ids, weights = max(finished[b], key=lambda f: f[0])
+        out.append(Hypothesis(ids, weights[:, mask[:, b]], log_prob, score))
     return out

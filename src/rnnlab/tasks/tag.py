@@ -151,7 +151,7 @@ class SequenceTagger(Task):
             raise RnnlabError("sentences: need at least 2 sentences to hold some out for validation")
         digest = fingerprint(sentences, tags, val_sentences, val_tags)
         if resumed is not None:
-            self._refuse_other_data(digest, resumed.meta["data_sha256"], resumed.meta["info"])
+            self._refuse_other_data(digest, resumed.meta["data_sha256"], resumed.meta["info"].get("data") or "lists")
         run, own = self._run_folder(run_dir)
         rng = np.random.default_rng(c.seed)
         if val_sentences is None:

@@ -121,7 +121,8 @@ def train(args: argparse.Namespace) -> int:
     except BaseException:
         run.discard()
         raise
-    output.say(f"trained to step {model.history_[-1]['step']} ({_count(len(model.history_), 'evaluation')}, one an epoch) "
+    evaluations = _count(len(model.history_), "evaluation")
+    output.say(f"trained to step {model.history_[-1]['step']} ({evaluations}, one an epoch) "
                f"in {model.train_seconds_:.1f} s; best validation exact match {model.best_val_exact_match_:.4f}; "
                f"{len(model.source_vocab_) - 2} source and {len(model.target_vocab_) - 4} target tokens; "
                f"saved {run.final / 'best.json'} and attention.png")

@@ -91,6 +91,7 @@ class TorchEngine(Module):
             twin = torch.nn.parallel.DistributedDataParallel(twin)
         object.__setattr__(self, "_parameters", net._parameters)  # the same names and Parameter objects
         object.__setattr__(self, "_modules", net._modules)
+        object.__setattr__(self, "_buffers", net._buffers)
         object.__setattr__(self, "net", net)  # not a sub-module: its modules are this one's already
         self.twin, self.amp, self._output = twin, amp, None
         self._pairs = [(p, tensors[name]) for name, p in params.items()]

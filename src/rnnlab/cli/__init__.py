@@ -33,6 +33,7 @@ def _gradcheck(args: argparse.Namespace) -> int:
         proj_grid,
         report_row,
     )
+    from rnnlab.diagnostics.gradcheck_conv import batchnorm_grid, conv_grid
 
     if args.ckpt is not None:
         return _gradcheck_run(args)
@@ -42,6 +43,7 @@ def _gradcheck(args: argparse.Namespace) -> int:
     configs += list(proj_grid()) if "lstm" in cells else []  # LSTM(proj_size=...)
     configs += list(attention_grid())  # additive, Luong general and dot attention over a masked memory
     configs += list(decoder_grid())  # the attention decoder step, with and without input feeding
+    configs += list(conv_grid()) + list(batchnorm_grid())  # the convolutional front end, masked and not
     rows = [report_row(c, gradcheck(c)) for c in tqdm(configs, desc="gradcheck", disable=None, leave=False)]
     output.say(f"{'configuration':58s} {'worst tensor':22s} rel. error")
     for config, row in zip(configs, rows, strict=True):

@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import copy
 import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from rnnlab.diagnostics.differences import numerical_gradient, relative_error
+from rnnlab.diagnostics.gradcheck_conv import BatchNormConfig, ConvConfig, conv_gradcheck
 from rnnlab.nn.attention import AdditiveAttention, Attention, LuongAttention
 from rnnlab.nn.cells import GRUCell, LSTMCell, RNNCell, RNNCellBase
 from rnnlab.nn.decoder import AttentionDecoderStep
@@ -69,31 +71,6 @@ def build_layer(config: GradcheckConfig, input_size: int, hidden_size: int, seed
     return {"lstm": LSTM, "gru": GRU}[config.cell](input_size, hidden_size, **kwargs)
 
 
-def relative_error(analytic: np.ndarray, numeric: np.ndarray) -> float:
-    scale = np.linalg.norm(analytic) + np.linalg.norm(numeric)
-    return float(np.linalg.norm(analytic - numeric) / scale) if scale > 0 else 0.0
-
-
-def numerical_gradient(loss: Callable[[], float], array: np.ndarray, eps: float = 1e-6,
-                       indices: np.ndarray | None = None) -> np.ndarray:
-    """Central differences of `loss()` with respect to the elements of `array` (perturbed in place).
-
-    All of them, shaped like `array`; or, given flat `indices`, only those, as a 1-D array in their order.
-    """
-    flat = array.reshape(-1)  # a view: perturbing it perturbs the array
-    picked = np.arange(flat.size) if indices is None else np.asarray(indices)
-    grad = np.zeros(len(picked), dtype=np.float64)
-    for i, k in enumerate(picked):
-        saved = flat[k]
-        flat[k] = saved + eps
-        plus = loss()
-        flat[k] = saved - eps
-        minus = loss()
-        flat[k] = saved
-        grad[i] = (plus - minus) / (2 * eps)
-    return grad.reshape(array.shape).astype(array.dtype) if indices is None else grad
-
-
 def gradcheck(config: GradcheckConfig, input_size: int = 3, hidden_size: int = 4, seq_len: int = 4,
               batch: int = 3, seed: int = 0, eps: float = 1e-6) -> dict[str, float]:
     """Relative error of every gradient of one layer (or cell) configuration: {tensor name: error}."""
@@ -103,6 +80,8 @@ def gradcheck(config: GradcheckConfig, input_size: int = 3, hidden_size: int = 4
         return attention_gradcheck(config, input_size, hidden_size, seq_len, batch, seed, eps)
     if isinstance(config, DecoderConfig):
         return decoder_gradcheck(config, seed=seed, eps=eps)
+    if isinstance(config, ConvConfig | BatchNormConfig):
+        return conv_gradcheck(config, seed=seed, eps=eps)
     rng = np.random.default_rng(seed)
     layer = build_layer(config, input_size, hidden_size, seed).train()
     is_lstm = config.cell == "lstm"

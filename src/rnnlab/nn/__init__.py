@@ -5,7 +5,9 @@ the gradient for its input and adds parameter gradients to each `Parameter.grad`
 """
 
 from rnnlab.nn.attention import AdditiveAttention, Attention, LuongAttention
+from rnnlab.nn.batchnorm import BatchNorm1d
 from rnnlab.nn.cells import GRUCell, LSTMCell, RNNCell, RNNCellBase
+from rnnlab.nn.conv import Conv1d
 from rnnlab.nn.decoder import AttentionDecoderStep
 from rnnlab.nn.layernorm_lstm import LayerNormLSTM as LayerNormLSTM
 from rnnlab.nn.layers import Dropout, Embedding, Linear
@@ -16,6 +18,7 @@ from rnnlab.nn.recurrent import GRU, LSTM, RNN, RNNBase
 
 __all__ = [
     "AdditiveAttention", "Attention", "AttentionDecoderStep", "LuongAttention",
+    "BatchNorm1d", "Conv1d",
     "GRU", "LSTM", "RNN", "CrossEntropyLoss", "Dropout", "Embedding", "GRUCell", "LSTMCell", "LastPool", "Linear",
     "MSELoss", "RNNCell", "RNNCellBase",
     "MaxPool", "MeanPool", "Module", "Parameter", "RNNBase", "log_softmax", "softmax",

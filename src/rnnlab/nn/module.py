@@ -1,8 +1,9 @@
 """Parameters and modules: the bookkeeping every layer shares.
 
-A `Parameter` is an array with a gradient beside it. A `Module` owns parameters and
-sub-modules under names, and gives them back as PyTorch does: `named_parameters()`,
-`state_dict()`, `load_state_dict()`, `zero_grad()`, `train()` / `eval()`.
+A `Parameter` is an array with a gradient beside it. A `Module` owns parameters, buffers (arrays
+that are saved but not learned, such as running statistics) and sub-modules under names, and gives
+them back as PyTorch does: `named_parameters()`, `named_buffers()`, `state_dict()`,
+`load_state_dict()`, `zero_grad()`, `train()` / `eval()`.
 Layers implement `forward` (keeping what `backward` needs) and `backward`.
 """
 
@@ -60,13 +61,14 @@ class Parameter:
 
 
 class Module:
-    """Base class: registers `Parameter` and `Module` attributes by name, in order."""
+    """Base class: registers `Parameter` and `Module` attributes (and `register_buffer` arrays) by name, in order."""
 
     training: bool
 
     def __init__(self) -> None:
         object.__setattr__(self, "_parameters", {})
         object.__setattr__(self, "_modules", {})
+        object.__setattr__(self, "_buffers", {})
         object.__setattr__(self, "training", True)
 
     def __setattr__(self, name: str, value: object) -> None:
@@ -74,6 +76,8 @@ class Module:
             self._parameters[name] = value
         elif isinstance(value, Module):
             self._modules[name] = value
+        elif name in self.__dict__.get("_buffers", ()):  # (some subclasses set attributes before Module.__init__)
+            self._buffers[name] = value
         object.__setattr__(self, name, value)
 
     def __call__(self, *args, **kwargs):
@@ -90,6 +94,21 @@ class Module:
 
     def parameters(self) -> list[Parameter]:
         return [p for _, p in self.named_parameters()]
+
+    def register_buffer(self, name: str, array: np.ndarray) -> None:
+        """Keep `array` as the attribute `name`: state that is saved and loaded but not learned.
+
+        `state_dict()` and `load_state_dict()` include it, as PyTorch's do; `named_parameters()` does not,
+        so no optimizer updates it. Assigning the attribute later replaces the array kept.
+        """
+        self._buffers[name] = array
+        object.__setattr__(self, name, array)
+
+    def named_buffers(self, prefix: str = "") -> Iterator[tuple[str, np.ndarray]]:
+        for name, array in self._buffers.items():
+            yield prefix + name, array
+        for name, m in self._modules.items():
+            yield from m.named_buffers(prefix + name + ".")
 
     def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
         """This module and every sub-module, with dotted names ("" for this one), as in PyTorch."""
@@ -112,24 +131,33 @@ class Module:
     def eval(self) -> Module:
         return self.train(False)
 
+    def _arrays(self, prefix: str = "") -> dict[str, np.ndarray]:
+        """The arrays themselves of every parameter and buffer, under PyTorch's names and in its order:
+        each module's parameters, then its buffers, then its sub-modules'."""
+        arrays = {prefix + name: p.data for name, p in self._parameters.items()}
+        arrays |= {prefix + name: array for name, array in self._buffers.items()}
+        for name, m in self._modules.items():
+            arrays |= m._arrays(prefix + name + ".")
+        return arrays
+
     def state_dict(self) -> dict[str, np.ndarray]:
-        """Copies of every parameter array under its PyTorch name."""
-        return {name: p.data.copy() for name, p in self.named_parameters()}
+        """Copies of every parameter array and buffer under its PyTorch name."""
+        return {name: array.copy() for name, array in self._arrays().items()}
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
-        """Copy arrays into the parameters, in place; names and shapes must match exactly.
+        """Copy arrays into the parameters and buffers, in place; names and shapes must match exactly.
 
-        Values are cast to each parameter's dtype, so a float64 state loads into a float32 model.
+        Values are cast to each array's dtype, so a float64 state loads into a float32 model.
         """
-        own = dict(self.named_parameters())
+        own = self._arrays()
         missing, unexpected = sorted(own.keys() - state.keys()), sorted(state.keys() - own.keys())
         if missing or unexpected:
             raise RnnlabError(f"state dict does not match the model: missing {missing}, unexpected {unexpected}")
-        for name, p in own.items():
+        for name, array in own.items():
             value = np.asarray(state[name])
-            if value.shape != p.data.shape:
-                raise RnnlabError(f"state dict entry {name!r} has shape {value.shape}, expected {p.data.shape}")
-            p.data[...] = value
+            if value.shape != array.shape:
+                raise RnnlabError(f"state dict entry {name!r} has shape {value.shape}, expected {array.shape}")
+            array[...] = value
 
     def num_parameters(self) -> int:
         return sum(p.data.size for p in self.parameters())

@@ -20,7 +20,8 @@ def test_addition_demo_trains_scores_the_held_out_sums_and_answers_the_questions
     assert main(["demo", "addition", "--examples", "400", "--digits", "2", "--minutes", "0.1", "12+34", "7+0"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("400 training questions, 505 held-out test questions")
-    assert lines[1].startswith("held-out exact match ") and "digit error rate" in lines[1]
+    assert lines[1].startswith("validation exact match ") and "test exact match" in lines[1]
+    assert "digit error rate" in lines[1]
     assert [line.split()[0] for line in lines[2:]] == ["12+34", "7+0"]
     assert all(line.split()[1] == "=" for line in lines[2:])
 
@@ -36,5 +37,5 @@ def test_g2p_demo_pronounces_words_with_a_trained_run(tmp_path, capsys):
     assert lines[-1] == f"saved {plot}" and plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     words = ["bat", "sip"]  # lower-cased, as CMUdict's are
     decoded = Seq2Seq.load(run).decode(words, beam=2)
-    assert lines[:-1] == [f"{word:16s} {' '.join(d.output)}" for word, d in zip(words, decoded, strict=True)]
+    assert lines[:-1] == [f"{word:16s} {d.text}" for word, d in zip(words, decoded, strict=True)]
     assert all(len(line.split()) > 1 for line in lines[:-1])  # a word, then its phonemes

@@ -21,8 +21,8 @@ def net64(cell="lstm", score="general", feeding=True, layers=2, seed=1, **kwargs
     return Seq2SeqNet(config, dtype=np.float64, seed=seed)
 
 
-@pytest.mark.parametrize("cell,score,feeding", itertools.product(("lstm", "gru", "rnn", "rnn_relu"),
-                                                                  ("general", "additive", "dot"), (True, False)))
+@pytest.mark.parametrize("cell,score,feeding", list(itertools.product(("lstm", "gru", "rnn", "rnn_relu"),
+                                                                  ("general", "additive", "dot"), (True, False))))
 def test_loss_and_every_gradient_equal_the_torch_twin(cell, score, feeding):
     torch = pytest.importorskip("torch")
     from rnnlab.backends.torch_backend import twin_of

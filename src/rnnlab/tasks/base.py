@@ -35,7 +35,7 @@ from typing import Any, ClassVar, NamedTuple, Self
 import numpy as np
 
 from rnnlab.backends import distributed
-from rnnlab.checkpoint import load_checkpoint, resolve, save_checkpoint
+from rnnlab.checkpoint import load_checkpoint, resolve, save_checkpoint, split_prefix
 from rnnlab.config import RESUME_SETTINGS, Config
 from rnnlab.errors import InvalidArgument, RnnlabError
 from rnnlab.nn.module import Module, parameter_budget
@@ -244,6 +244,31 @@ class Task:
 
     def _restore_training(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
         """Called by `resume` after `_restore`, `_resumed_from` set: take back the training state, or refuse."""
+
+    # ---- one network trained by epochs of queued batches (tag, seq2seq) ---------------------------------------
+    def _resume_batches(self, trainer: Any, queue: list[np.ndarray]) -> None:
+        """On a resumed run, put back what `_batches_training_state` saved: the trainer's state (its best weights
+        from the `best` checkpoint) and, in `queue`, the batches left in the epoch."""
+        arrays, training = self._resumed_from.arrays, self._resumed_from.meta["training"]
+        best = split_prefix(load_checkpoint(self._resumed_from.folder, "best")[0], "model")
+        trainer.restore(arrays, {**training, "generators": training}, best=best, weights="model")
+        queue.extend(np.array(batch, np.int64) for batch in training["queue"])
+
+    def _batches_training_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """`_training_state` of such a task: optimizer buffers (`optim.*`; the weights are `model.*`, the best ones
+        in `best`), loop state, generators and the batches left in the epoch (`self._trainer`, `self._queue`)."""
+        saved = self._trainer.meta()
+        training = {"loop": saved["loop"], "optimizer": saved["optimizer"], **saved["generators"],
+                    "queue": [batch.tolist() for batch in self._queue]}
+        return self._trainer.arrays(weights=False), {"training": training}
+
+    def _require_training_state(self, meta: dict[str, Any]) -> None:
+        """`_restore_training` of such a task: only a run with its training state in `latest` (the trainer takes
+        it back in `fit`; `fit` with the same data continues the step counter, log.jsonl, optimizer, learning
+        rate, random generators and position in the epoch)."""
+        if "training" not in meta:
+            raise RnnlabError(f"{self._resumed_from.folder}: not a {self.name} run that can be resumed (no training "
+                              f"state in latest.json)")
 
     # ---- runs --------------------------------------------------------------------------------------------
     def _refuse_other_data(self, digest: str, saved: str, source: Any) -> None:

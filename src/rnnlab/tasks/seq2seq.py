@@ -23,7 +23,7 @@ from typing import Any, Self
 import numpy as np
 
 from rnnlab import checks
-from rnnlab.checkpoint import load_checkpoint, split_prefix, with_prefix
+from rnnlab.checkpoint import split_prefix, with_prefix
 from rnnlab.data import fingerprint
 from rnnlab.data.batching import PAD, UNK, batches_by_length
 from rnnlab.errors import RnnlabError
@@ -194,10 +194,7 @@ class Seq2Seq(Task):
         if self._resumed_from is None:  # (a checkpoint before the first evaluation holds these)
             self.history_, self.train_seconds_, self.best_val_exact_match_ = [], 0.0, None
         else:
-            arrays, training = self._resumed_from.arrays, self._resumed_from.meta["training"]
-            best = split_prefix(load_checkpoint(self._resumed_from.folder, "best")[0], "model")
-            trainer.restore(arrays, {**training, "generators": training}, best=best, weights="model")
-            queue.extend(np.array(batch, np.int64) for batch in training["queue"])
+            self._resume_batches(trainer, queue)
 
         def step() -> tuple[float, int]:
             if not queue:
@@ -230,17 +227,10 @@ class Seq2Seq(Task):
         self.history_, self.train_seconds_, self.best_val_exact_match_ = state.history, state.seconds, state.best
 
     def _training_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        """Optimizer buffers (`optim.*`), loop state, generators and the batches left in the epoch."""
-        saved = self._trainer.meta()
-        training = {"loop": saved["loop"], "optimizer": saved["optimizer"], **saved["generators"],
-                    "queue": [batch.tolist() for batch in self._queue]}
-        return self._trainer.arrays(weights=False), {"training": training}
+        return self._batches_training_state()
 
     def _restore_training(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
-        """Only a run with its training state in `latest`; `fit` with the same data continues it."""
-        if "training" not in meta:
-            raise RnnlabError(f"{self._resumed_from.folder}: not a seq2seq run that can be resumed (no training "
-                              f"state in latest.json)")
+        self._require_training_state(meta)
 
     # ---- inference ----------------------------------------------------------------------------------------
     def decode(self, sources: Sequence[str], beam: int = 1, length_penalty: float = 1.0,

@@ -23,7 +23,7 @@ from typing import Any, Self
 import numpy as np
 
 from rnnlab.backends import distributed
-from rnnlab.checkpoint import load_checkpoint, split_prefix, with_prefix
+from rnnlab.checkpoint import split_prefix, with_prefix
 from rnnlab.data import fingerprint
 from rnnlab.data.batching import PAD, UNK, batches_by_length
 from rnnlab.errors import RnnlabError
@@ -184,10 +184,7 @@ class SequenceTagger(Task):
         if self._resumed_from is None:  # (a checkpoint before the first evaluation holds these)
             self.history_, self.train_seconds_, self.best_val_accuracy_ = [], 0.0, None
         else:
-            arrays, training = self._resumed_from.arrays, self._resumed_from.meta["training"]
-            best = split_prefix(load_checkpoint(self._resumed_from.folder, "best")[0], "model")
-            trainer.restore(arrays, {**training, "generators": training}, best=best, weights="model")
-            queue.extend(np.array(batch, np.int64) for batch in training["queue"])
+            self._resume_batches(trainer, queue)
 
         def step() -> tuple[float, int]:
             if not queue:  # (under torchrun: the global batches, of batch_size on each process)
@@ -224,23 +221,10 @@ class SequenceTagger(Task):
         self.history_, self.train_seconds_, self.best_val_accuracy_ = state.history, state.seconds, state.best
 
     def _training_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        """Optimizer buffers (`optim.*`; the weights are `model.*`, the best ones in `best`), loop state,
-        generators and the batches left in the epoch."""
-        trainer = self._trainer
-        saved = trainer.meta()
-        training = {"loop": saved["loop"], "optimizer": saved["optimizer"], **saved["generators"],
-                    "queue": [batch.tolist() for batch in self._queue]}
-        return trainer.arrays(weights=False), {"training": training}
+        return self._batches_training_state()
 
     def _restore_training(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
-        """Only a run with its training state in `latest` (the trainer takes it back in `fit`).
-
-        Call `fit` with the same data (and `run_dir`) to continue: the step counter, log.jsonl,
-        optimizer, learning rate, random generators and position in the epoch carry on.
-        """
-        if "training" not in meta:
-            raise RnnlabError(f"{self._resumed_from.folder}: not a tagger run that can be resumed (no training "
-                              f"state in latest.json)")
+        self._require_training_state(meta)
 
     def _fit_baseline(self, sentences: Sentences, tags: Sentences) -> None:
         """Most frequent tag of each word form (as written); unseen words get the most frequent tag overall."""

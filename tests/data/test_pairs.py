@@ -1,4 +1,3 @@
-import time
 
 import pytest
 
@@ -26,10 +25,8 @@ def refused(path, match: str, **kwargs) -> str:
     return message
 
 
-def test_read_pairs_reads_cmudict_train_quickly(data_dir):
-    start = time.perf_counter()
+def test_read_pairs_reads_cmudict_train(data_dir):
     pairs = read_pairs(data_dir / "cmudict" / "train.tsv")
-    assert time.perf_counter() - start < 1.0
     assert len(pairs) == 121_335
     assert pairs[0] == ("'bout", "B AW T")
     assert all(source and target and source == source.strip() and target == target.strip()

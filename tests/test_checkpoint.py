@@ -16,11 +16,13 @@ from rnnlab.errors import RnnlabError
 
 
 def test_a_checkpoint_round_trips_and_its_files_get_ordinary_permissions(tmp_path):
-    arrays = {"model.weight": np.arange(6, dtype=np.float32).reshape(2, 3), "optim.step": np.array([3])}
+    arrays = {"model.weight": np.arange(6, dtype=np.float32).reshape(2, 3), "optim.step": np.array([3]),
+              "model.bn.num_batches_tracked": np.array(5)}  # a 0-d buffer stays 0-d
     json_path = save_checkpoint(tmp_path, "best", arrays, {"task": "demo", "step": 3})
     loaded, meta = load_checkpoint(tmp_path, "best")
     assert meta["task"] == "demo" and meta["step"] == 3 and loaded.keys() == arrays.keys()
     for name, array in arrays.items():
+        assert loaded[name].shape == array.shape, name
         np.testing.assert_array_equal(loaded[name], array)
     mask = os.umask(0)
     os.umask(mask)

@@ -94,7 +94,8 @@ def save_checkpoint(folder: str | Path, name: str, arrays: dict[str, np.ndarray]
     weights_path, previous = folder / f"{name}.safetensors", folder / f"{name}.prev.safetensors"
     document = json.loads(json.dumps({"format": FORMAT, "weights": weights_path.name, **meta}))  # as read back
     # Serialised in memory and written by `atomic_write_bytes`: safetensors' save_file makes private (0600) files.
-    weights = save({k: np.ascontiguousarray(v) for k, v in arrays.items()}, metadata={META_KEY: _digest(document)})
+    # (np.asarray, not np.ascontiguousarray, which turns a 0-d buffer such as num_batches_tracked into shape (1,))
+    weights = save({k: np.asarray(v, order="C") for k, v in arrays.items()}, metadata={META_KEY: _digest(document)})
     document["sha256"] = hashlib.sha256(weights).hexdigest()
     json_path = folder / f"{name}.json"
     if previous.exists() and _recorded_sha256(json_path) == _sha256(previous):

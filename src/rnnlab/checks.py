@@ -80,6 +80,7 @@ def int_in(low: int, high: int) -> Check:
 
 
 units = int_in(1, MAX_UNITS)
+units_or_zero = int_in(0, MAX_UNITS)
 layers = int_in(1, MAX_LAYERS)
 length = int_in(1, MAX_LENGTH)
 batch_size = int_in(1, MAX_BATCH_SIZE)

@@ -42,9 +42,10 @@ def test_zero_division_gives_zero_without_warnings():
     assert (precision[1], recall[1], f1[1]) == (0.0, 0.0, 0.0)
 
 
-def test_macro_f1_averages_all_classes_including_absent_ones():
-    assert macro_f1(Y_TRUE, Y_PRED, n_classes=4) == pytest.approx((0.8 + 0.5 + 2 / 3 + 0.0) / 4)
+def test_macro_f1_leaves_out_classes_absent_from_truth_and_predictions_as_scikit_learn_does():
+    assert macro_f1(Y_TRUE, Y_PRED, n_classes=4) == pytest.approx((0.8 + 0.5 + 2 / 3) / 3)  # class 3 occurs nowhere
     assert macro_f1(Y_TRUE, Y_PRED, n_classes=3) == pytest.approx((0.8 + 0.5 + 2 / 3) / 3)
+    assert macro_f1([0, 0], [0, 1], n_classes=3) == pytest.approx((2 / 3 + 0) / 2)  # predicted, never true: counts
 
 
 def test_classification_report_is_an_aligned_table():
@@ -57,8 +58,8 @@ def test_classification_report_is_an_aligned_table():
     assert gun_draw[1:] == ["1.000", "0.667", "0.800", "3"]
     assert next(line for line in filled if "accuracy" in line).split() == ["accuracy", "0.667", "6"]
     macro = next(line for line in filled if "macro avg" in line).split()
-    # Means over 4 classes: (1 + 1/2 + 1/2 + 0), (2/3 + 1/2 + 1 + 0), (4/5 + 1/2 + 2/3 + 0), each / 4.
-    assert macro[2:] == ["0.500", "0.542", "0.492", "6"]
+    # Means over the 3 classes present ("empty" occurs nowhere): (1 + 1/2 + 1/2), (2/3 + 1/2 + 1), (4/5 + 1/2 + 2/3).
+    assert macro[2:] == ["0.667", "0.722", "0.656", "6"]
 
 
 def test_classification_report_digits():
@@ -108,5 +109,8 @@ def test_matches_scikit_learn_on_random_labels():
         np.testing.assert_allclose(mine, reference)
     assert macro_f1(y_true, y_pred, n_classes) == pytest.approx(
         sklearn_metrics.f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)
+    )
+    assert macro_f1(y_true, y_pred, n_classes + 3) == pytest.approx(  # (labels=None: those present)
+        sklearn_metrics.f1_score(y_true, y_pred, average="macro", zero_division=0)
     )
     assert accuracy(y_true, y_pred) == pytest.approx(sklearn_metrics.accuracy_score(y_true, y_pred))

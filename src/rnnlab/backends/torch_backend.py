@@ -92,8 +92,51 @@ def _pool(kind: str, output: torch.Tensor, mask: torch.Tensor, directions: int) 
                       for d, step in enumerate([last, first][:directions])], dim=1)
 
 
+class MaskedBatchNorm1d(nn.BatchNorm1d):
+    """The engine's `BatchNorm1d` with a mask: torch's own BatchNorm1d on the real steps alone, gathered into (N, C),
+    so the batch statistics, the running update (unbiased variance, `momentum`) and eval mode are PyTorch's."""
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """x (B, C, T), mask (B, T) bool, True at real steps -> y (B, C, T), 0 at padded steps."""
+        real = x.transpose(1, 2)[mask]  # (N, C): the real steps of every series
+        if self.training and len(real) < 2:  # (torch would raise a ValueError; the engine's message instead)
+            raise RnnlabError(f"BatchNorm1d: training needs more than 1 value per channel, got {len(real)}")
+        real = super().forward(real)
+        return real.new_zeros(x.shape[0], x.shape[2], x.shape[1]).index_put((mask,), real).transpose(1, 2)
+
+
+class TorchConvBranch(nn.Module):
+    """The twin of `rnnlab.tasks.classify_net.ConvBranch`: [Conv1d -> masked BatchNorm1d -> ReLU] blocks
+    (`conv1`, `bn1`, ...), then the mean over each series' real steps.
+
+    Each conv pads its input itself with the engine layer's (left, right) zeros: the same as padding="same",
+    without the warning torch gives for "same" with an even kernel."""
+
+    def __init__(self, branch, dtype: torch.dtype) -> None:
+        super().__init__()
+        layers = dict(branch.named_modules())  # "", "conv1", "bn1", "conv2", ...
+        self.blocks = sum(name.startswith("conv") for name in layers)
+        self.pads = [layers[f"conv{i}"].pads for i in range(1, self.blocks + 1)]  # (left, right) zeros per conv
+        for i in range(1, self.blocks + 1):
+            conv, norm = layers[f"conv{i}"], layers[f"bn{i}"]
+            self.add_module(f"conv{i}", nn.Conv1d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride,
+                                                  0, conv.dilation, bias=conv.bias is not None, dtype=dtype))
+            self.add_module(f"bn{i}", MaskedBatchNorm1d(norm.num_features, norm.eps, norm.momentum, norm.affine,
+                                                        norm.track_running_stats, dtype=dtype))
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """x (B, F, T), mask (B, T) bool, True at real steps -> (B, filters)."""
+        real = mask[:, None, :]  # (B, 1, T)
+        for i in range(1, self.blocks + 1):
+            x = torch.where(real, x, 0)  # padded steps count as zeros, as in the engine
+            x = getattr(self, f"conv{i}")(nn.functional.pad(x, self.pads[i - 1]))  # (B, C_i, T)
+            x = torch.relu(getattr(self, f"bn{i}")(x, mask))  # (B, C_i, T), 0 at padded steps
+        return x.sum(2) / mask.sum(1, keepdim=True).to(x.dtype)  # (B, filters)
+
+
 class TorchClassifierNet(nn.Module):
-    """The twin of `rnnlab.tasks.classify_net.ClassifierNet`: (embedding) -> recurrent -> pooling -> dropout -> head."""
+    """The twin of `rnnlab.tasks.classify_net.ClassifierNet`: (embedding) -> recurrent -> pooling (beside a
+    convolutional branch, with `conv_filters`) -> dropout -> head."""
 
     def __init__(self, net, dtype: torch.dtype) -> None:
         super().__init__()
@@ -102,6 +145,9 @@ class TorchClassifierNet(nn.Module):
             self.embedding = nn.Embedding(*net.embedding.weight.shape, padding_idx=net.embedding.padding_idx,
                                           dtype=dtype)
         self.rnn = twin_recurrent(net.rnn, dtype)
+        self.conv_filters = net.conv_filters
+        if self.conv_filters:
+            self.fcn = TorchConvBranch(net.fcn, dtype)
         self.drop = nn.Dropout(net.drop.p)
         self.head = nn.Linear(net.head.in_features, net.head.out_features, dtype=dtype)
 
@@ -110,7 +156,10 @@ class TorchClassifierNet(nn.Module):
         inputs = self.embedding(x.T) if self.text else x.transpose(0, 1).to(self.head.weight.dtype)  # (T, B, E)
         step_mask = mask.T  # (T, B)
         output, _ = run(self.rnn, inputs, None, step_mask)
-        pooled = _pool(self.pooling, output, step_mask, 2 if self.rnn.bidirectional else 1)
+        pooled = _pool(self.pooling, output, step_mask, 2 if self.rnn.bidirectional else 1)  # (B, D*H)
+        if self.conv_filters:
+            series = inputs.permute(1, 2, 0)  # (B, F, T)
+            pooled = torch.cat([pooled, self.fcn(series, mask)], dim=1)  # (B, D*H + filters)
         return self.head(self.drop(pooled))
 
 

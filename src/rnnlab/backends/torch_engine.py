@@ -9,8 +9,9 @@ forward pass (cuDNN on a GPU, autocast with `amp`) and autograd the backward pas
 So a task trains with the same data pipeline, losses, optimizer, schedule, clipping, early
 stopping and checkpoints on both engines, because it is the same code: only the network's
 arithmetic moves. On the CPU the twin's tensors share memory with the parameters' arrays (one flat
-buffer that the NumPy optimizer updates in place); on a GPU the parameters' arrays are the master
-copy, sent to the device before each forward pass, and the gradients come back after backward.
+buffer that the NumPy optimizer updates in place) and with the buffers' (running statistics, which
+torch updates in place); on a GPU the arrays are the master copy, sent to the device before each
+forward pass, the gradients come back after backward, and the buffers after a training-mode forward.
 
     ids (T, B) --numpy -> torch--> twin(ids) --autograd--> d params --+=--> Parameter.grad --> optimizer
 """
@@ -78,14 +79,20 @@ class TorchEngine(Module):
         with torch.random.fork_rng(devices=[]):  # the twin's own initialisation draws nothing from the run's
             twin = twin_of(net, dtype)  # random numbers (its weights are the engine network's, copied below)
         params, tensors = dict(net.named_parameters()), dict(twin.named_parameters())
-        if params.keys() != tensors.keys():
-            raise RnnlabError(f"{type(net).__name__} and its PyTorch twin name their parameters differently: "
-                              f"{sorted(params.keys() ^ tensors.keys())}")
+        buffers = dict(net.named_buffers())  # running statistics: saved, not learned
+        for kind, ours, theirs in (("parameters", params, tensors), ("buffers", buffers, dict(twin.named_buffers()))):
+            if ours.keys() != theirs.keys():
+                raise RnnlabError(f"{type(net).__name__} and its PyTorch twin name their {kind} differently: "
+                                  f"{sorted(ours.keys() ^ theirs.keys())}")
         flatten_parameters(list(params.values()))  # one flat buffer, which the optimizer then shares
         self.device = torch_device(device)
         for name, p in params.items():
             tensors[name].data = torch.from_numpy(p.data)  # the same memory
+        for name, array in buffers.items():  # the same memory too: torch's running updates land in the arrays
+            owner, _, leaf = name.rpartition(".")
+            setattr(twin.get_submodule(owner), leaf, torch.from_numpy(array))
         twin.to(self.device)  # on the CPU, a no-op: the tensors keep sharing the arrays' memory
+        twin_buffers = dict(twin.named_buffers())  # (on a GPU, `to` put new tensors in their place)
         if distributed.world()[1] > 1:  # under torchrun: DistributedDataParallel averages the gradients
             distributed.start(self.device.type)
             twin = torch.nn.parallel.DistributedDataParallel(twin)
@@ -95,6 +102,7 @@ class TorchEngine(Module):
         object.__setattr__(self, "net", net)  # not a sub-module: its modules are this one's already
         self.twin, self.amp, self._output = twin, amp, None
         self._pairs = [(p, tensors[name]) for name, p in params.items()]
+        self._buffer_pairs = [(array, twin_buffers[name]) for name, array in buffers.items()]
         self._shared = self.device.type == "cpu"
 
     def __getattr__(self, name: str) -> Any:  # everything else (config, text, generator, ...) is the network's
@@ -113,10 +121,15 @@ class TorchEngine(Module):
             with torch.no_grad():
                 for p, tensor in self._pairs:
                     tensor.copy_(torch.from_numpy(p.data), non_blocking=True)
+                for array, tensor in self._buffer_pairs:
+                    tensor.copy_(torch.from_numpy(array), non_blocking=True)
         args, kwargs = self._to_torch(args), self._to_torch(kwargs)
         with torch.set_grad_enabled(self.training), torch.autocast(self.device.type, torch.bfloat16,
                                                                    enabled=self.amp):
             output = self.twin(*args, **kwargs)
+        if self.training and not self._shared:  # the running statistics torch moved, back in the master arrays
+            for array, tensor in self._buffer_pairs:
+                array[...] = tensor.cpu().numpy()
         self._output = output if self.training else None
         return self._to_numpy(output)
 

@@ -56,6 +56,8 @@ def register(sub) -> None:
     t.add_argument("--keep-duplicates", action="store_true",
                    help="keep repeated (text, label) pairs (default: drop them before splitting)")
     t.add_argument("--no-nn", action="store_true", help="skip the 1-NN Euclidean / DTW baselines on series")
+    t.add_argument("--tune", action="store_true", help="choose the settings not given by cross-validation on the "
+                   "training data only (a small grid, see docs/classify.md), then train the best on all of it")
     add_settings(t, ClassifyConfig)
     t.set_defaults(run=_train)
 
@@ -127,8 +129,8 @@ def _train(args: argparse.Namespace) -> int:
     from rnnlab.tasks.runs import RunFolder
 
     settings = given_settings(args, ClassifyConfig)
-    check_train_args(args, settings, BUDGETS,
-                     data_flags=("test", "test_fraction", "text_column", "label_column", "keep_duplicates"))
+    check_train_args(args, settings, BUDGETS, data_flags=("test", "test_fraction", "text_column", "label_column",
+                                                          "keep_duplicates", "tune"))
     out = Output(None, args.quiet)
     if args.resume:
         clf = build(functools.partial(SequenceClassifier.resume, args.resume), settings)
@@ -151,15 +153,21 @@ def _train(args: argparse.Namespace) -> int:
         data = _split(source, clf.seed, out)
     out.say(f"train {len(data['train_y'])}, test {len(data['test_y'])} ({data['kind']}, "
             f"{len(np.unique(data['train_y']))} classes)")
-    out.note(str(clf.config))
+    tuning = _tune(clf, data, settings, args, out) if args.tune else None
+    out.note(str(clf.config.for_kind(data["kind"])))
     try:
         clf.fit(data["train_X"], data["train_y"], run_dir=run, progress=not args.quiet, source=source)
+        if tuning is not None:
+            run.write_json("tuning.json", tuning.to_json())
         result = clf.evaluate(data["test_X"], data["test_y"])
         result["baselines"] = baseline_scores(data["kind"], data["train_X"], data["train_y"], data["test_X"],
                                               data["test_y"], nearest=not args.no_nn)
-        _report(result, out, clf.train_seconds_)
+        search_seconds = 0.0 if tuning is None else tuning.seconds
+        _report(result, out, clf.train_seconds_ + search_seconds)
         document = {"task": "classify", "command": "train", "data": source["data"], "test": source["test"],
-                    **result, "train_seconds": round(clf.train_seconds_, 1)}
+                    **result, "train_seconds": round(clf.train_seconds_ + search_seconds, 1)}
+        if tuning is not None:
+            document |= {"search_seconds": round(search_seconds, 1), "chosen": tuning.best_params}
         run.write_json("metrics.json", document)
         _plot(run.path / "confusion.png", result, f"{Path(source['data']).name}: test accuracy "
                                                    f"{result['accuracy']:.3f}")
@@ -168,6 +176,20 @@ def _train(args: argparse.Namespace) -> int:
         raise
     out.say(f"saved {run.path}/best.safetensors, best.json, latest.*, log.jsonl, metrics.json, confusion.png")
     return 0
+
+
+def _tune(clf, data: dict[str, Any], settings: dict[str, Any], args: argparse.Namespace, out: Output):
+    """Search the settings not given on the training split (never the test data); `clf` takes the best."""
+    from rnnlab.tasks.tuning import search_space, tune
+
+    space = search_space(data["kind"], fixed=set(settings))
+    out.say(f"searching {', '.join(space) or 'nothing (every searched setting was given)'} by cross-validation "
+            f"on the {len(data['train_y'])} training examples ...")
+    result = tune(clf, data["train_X"], data["train_y"], space, nearest=not args.no_nn)
+    for line in result.lines():
+        out.say(line)
+    clf.set_params(**result.best_params)
+    return result
 
 
 def _load(args: argparse.Namespace):

@@ -111,13 +111,26 @@ def precision_recall_f1(
     return precision, recall, f1, support.astype(np.int64)
 
 
+def present_classes(y_true: ArrayLike, y_pred: ArrayLike, n_classes: int) -> np.ndarray:
+    """(C,) bool: the classes that occur in the truth or in the predictions."""
+    true, pred = _pair(y_true, y_pred)
+    return np.bincount(np.concatenate([true, pred]), minlength=n_classes)[:n_classes] > 0
+
+
 def macro_f1(y_true: ArrayLike, y_pred: ArrayLike, n_classes: int) -> float:
-    """Unweighted mean of the C per-class F1 scores (classes absent from both arrays count as 0).
+    """Unweighted mean of the per-class F1 scores over the classes present in `y_true` or `y_pred`.
+
+    This is scikit-learn's `f1_score(average="macro")` convention: a class that occurs in neither
+    array (say, an evaluation file that holds only some of the classes, all predicted elsewhere)
+    is left out of the mean rather than counted as 0.
 
     >>> round(macro_f1([0, 0, 1, 1], [0, 0, 0, 1], n_classes=2), 4)
     0.7333
+    >>> round(macro_f1([0, 0, 1, 1], [0, 0, 0, 1], n_classes=5), 4)  # classes 2, 3, 4 occur nowhere
+    0.7333
     """
-    return float(np.mean(precision_recall_f1(y_true, y_pred, n_classes)[2]))
+    f1 = precision_recall_f1(y_true, y_pred, n_classes)[2]
+    return float(np.mean(f1[present_classes(y_true, y_pred, n_classes)]))
 
 
 def classification_report(
@@ -126,6 +139,7 @@ def classification_report(
     """An aligned text table: precision, recall, F1 and support per class, then accuracy and macro averages.
 
     `class_names[c]` names class id c, so C = `len(class_names)`; `digits` is the number of decimals.
+    The macro averages are over the classes present in the truth or the predictions, as `macro_f1`.
 
     >>> print(classification_report([0, 0, 1, 1], [0, 0, 0, 1], ["cat", "dog"]))
                precision  recall  f1-score  support
@@ -160,5 +174,6 @@ def classification_report(
         lines.append(row(name, (precision[c], recall[c], f1[c]), int(support[c])))
     lines.append("")
     lines.append(row("accuracy", (None, None, accuracy(y_true, y_pred)), total))
-    lines.append(row("macro avg", (precision.mean(), recall.mean(), f1.mean()), total))
+    present = present_classes(y_true, y_pred, len(names))
+    lines.append(row("macro avg", (precision[present].mean(), recall[present].mean(), f1[present].mean()), total))
     return "\n".join(line.rstrip() for line in lines)

@@ -2,7 +2,7 @@
 
     text    "Dostoevsky" -> ids (T,) --Embedding--> (T, E) --\
                                                               RNN (bi) -> (T, D*H) -pool-> (D*H,) -Linear-> (C,)
-    series  (T, F) --standardise (training statistics)----/
+    series  (T, F) --z-normalise, PAA, standardise (training statistics)--/
 
 Batches are padded to their longest member and carry a (B, T) mask; the recurrent layer carries
 its state across padded steps and pooling reads valid steps only, so a sequence's prediction does
@@ -23,9 +23,10 @@ from rnnlab.data import fingerprint
 from rnnlab.data.batching import UNK, batches_by_length
 from rnnlab.data.datasets import as_series, stratified_split
 from rnnlab.data.scalers import StandardScaler
+from rnnlab.data.series import paa, znormalize
 from rnnlab.data.text import CharVocab
 from rnnlab.errors import RnnlabError, invalid_argument
-from rnnlab.metrics.classification import accuracy, confusion_matrix, precision_recall_f1
+from rnnlab.metrics.classification import accuracy, confusion_matrix, macro_f1, precision_recall_f1
 from rnnlab.nn import CrossEntropyLoss, softmax
 from rnnlab.tasks.base import Task
 from rnnlab.tasks.classify_config import ClassifyConfig
@@ -58,23 +59,34 @@ class SequenceClassifier(Task):
     Config = ClassifyConfig
     _estimator_type = "classifier"
 
+    @property
+    def settings_(self) -> ClassifyConfig:
+        """The settings in force for the data fitted: `config` with the defaults for its kind filled in."""
+        return self.config.for_kind(self.kind_)
+
     # ---- inputs -------------------------------------------------------------------------------------------
     def _learn_inputs(self, X) -> int:
         """Vocabulary (text) or scaler (series) from the training split; returns the net's input size."""
         if self.kind_ == "text":
             self.vocab_ = CharVocab(set("".join(X)) or {" "})
             return self._index_vocab()
-        series = as_series(X)
+        series = self._prepare(as_series(X))
         self.n_features_ = series[0].shape[1]
         self.scaler_ = StandardScaler().fit(np.concatenate(series))  # training split only
         return self.n_features_
+
+    def _prepare(self, series: list[np.ndarray]) -> list[np.ndarray]:
+        """Each series on its own: z-normalised (`znorm`), then averaged down to `paa` steps."""
+        c = self.settings_
+        series = [znormalize(s) for s in series] if c.znorm else series
+        return series if c.paa is None else [paa(s, c.paa) for s in series]
 
     def _index_vocab(self) -> int:
         self._char_index = {c: i + FIRST_CHAR_ID for i, c in enumerate(self.vocab_.chars)}
         return len(self.vocab_) + FIRST_CHAR_ID
 
     def _encode(self, X) -> list[np.ndarray]:
-        """Raw inputs -> model inputs: id arrays (T,) for text, standardised float32 (T, F) for series."""
+        """Raw inputs -> model inputs: id arrays (T,) for text, prepared and standardised float32 (T', F) for series."""
         if self.kind_ == "text":
             if isinstance(X, str) or not all(isinstance(x, str) for x in X):
                 raise RnnlabError("this classifier was trained on text: expected a list of strings")
@@ -83,7 +95,7 @@ class SequenceClassifier(Task):
         series = as_series(X)
         if series[0].shape[1] != self.n_features_:
             raise RnnlabError(f"expected series with {self.n_features_} features per step, got {series[0].shape[1]}")
-        return [self.scaler_.transform(s).astype(np.float32) for s in series]
+        return [self.scaler_.transform(s).astype(np.float32) for s in self._prepare(series)]
 
     def _targets(self, y) -> np.ndarray:
         """Labels (N,) -> class ids (N,) int64, refusing labels not seen in training."""
@@ -112,7 +124,7 @@ class SequenceClassifier(Task):
         for an ensemble). `source` (JSON-ready: how the data was read) is kept in the checkpoints so
         the command line can read the same data again on resume.
         """
-        c, resumed = self.config, self._resumed_from
+        resumed = self._resumed_from
         y = np.asarray(y)
         if y.ndim != 1 or len(y) != len(X) or len(y) == 0:
             raise RnnlabError(f"expected one label per sequence, got {len(y)} labels for {len(X)} sequences")
@@ -121,6 +133,7 @@ class SequenceClassifier(Task):
             saved = resumed.meta["data"]
             self._refuse_other_data(digest, saved["sha256"], (saved.get("source") or {}).get("data") or "arrays")
         self.kind_ = "text" if all(isinstance(x, str) for x in X) else "numeric"
+        c = self.settings_
         if X_val is None and c.val_fraction > 0:
             kept, held = stratified_split(y, c.val_fraction, c.seed)
             X_val, y_val = [X[i] for i in held], y[held]
@@ -141,7 +154,7 @@ class SequenceClassifier(Task):
     def _train(self, encoded: list[np.ndarray], targets: np.ndarray, validation, run: RunFolder | None,
                progress: bool) -> None:
         """Train each net of the ensemble in turn (seeds seed, seed + 1, ...); checkpoints into `run`."""
-        c, each_epoch = self.config, run is not None and resumable(self.config)
+        c, each_epoch = self.settings_, run is not None and resumable(self.config)
         steps_per_epoch = -(-len(encoded) // (c.batch_size * distributed.world()[1]))  # (global batches)
         loss_fn = CrossEntropyLoss(weight=self._class_weights(targets))
         lengths = np.array([len(e) for e in encoded])
@@ -309,8 +322,8 @@ class SequenceClassifier(Task):
         return arrays, meta
 
     def _restore(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
-        c = self.config
         self.kind_, self.classes_ = meta["kind"], np.array(meta["classes"])
+        c = self.settings_
         self.best_step_, self.train_seconds_ = meta.get("best_step"), meta.get("train_seconds", 0.0)
         self.history_, self.data_ = meta.get("history", []), meta.get("data", {})
         if self.kind_ == "text":
@@ -341,9 +354,7 @@ def classification_scores(true: np.ndarray, predicted: np.ndarray, n_classes: in
     (0.6667, 0.0)
     """
     precision, recall, f1, support = precision_recall_f1(true, predicted, n_classes)
-    matrix = confusion_matrix(true, predicted, n_classes)  # (C, C)
-    present = (matrix.sum(axis=0) + matrix.sum(axis=1)) > 0  # (C,) in the labels or the predictions
-    return {"accuracy": accuracy(true, predicted), "macro_f1": float(f1[present].mean()),
+    return {"accuracy": accuracy(true, predicted), "macro_f1": macro_f1(true, predicted, n_classes),
             "precision": precision.tolist(), "recall": recall.tolist(), "f1": f1.tolist(),
-            "support": support.tolist(), "confusion": matrix.tolist()}
+            "support": support.tolist(), "confusion": confusion_matrix(true, predicted, n_classes).tolist()}
 

@@ -6,6 +6,7 @@ Every field is a constructor keyword of `rnnlab.tasks.classify.SequenceClassifie
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from rnnlab import checks
@@ -24,6 +25,10 @@ from rnnlab.config import (
 )
 from rnnlab.nn.models import CELLS
 
+# Settings whose default depends on the input (None: this default), as (text, numeric series). The numeric
+# series' values were chosen by cross-validation on training splits only: benchmarks/classify_defaults.py.
+BY_KIND: dict[str, tuple] = {"hidden_size": (128, 32), "batch_size": (64, 16), "epochs": (30, 100),
+                             "val_fraction": (0.1, 0.0)}
 POOLINGS = ("last", "mean", "max")
 MONITORS = ("val_loss", "val_accuracy", "val_macro_f1")
 CLASS_WEIGHTS = ("balanced", "sqrt")
@@ -42,11 +47,19 @@ class ClassifyConfig(Config):
     """
 
     cell: str = option("gru", "recurrent cell", choices=CELLS)
-    hidden_size: int = option(128, "hidden units per layer and direction", check=checks.units)
+    hidden_size: int | None = option(None, "hidden units per layer and direction (none: 128 for text, 32 for "
+                                     "numeric series)", check=checks.units)
     num_layers: int = option(1, "recurrent layers", check=checks.layers)
     bidirectional: bool = option(True, "read each sequence in both directions", check=boolean)
     embedding_dim: int = option(32, "character embedding size (text only; series go in as their features)",
                                 check=checks.units)
+    znorm: bool = option(True, "numeric series: z-normalise each series, feature by feature, over its own steps "
+                         "(the UCR convention; then the scaler learned on the training split)", check=boolean)
+    paa: int | None = option(None, "numeric series: average a longer series down to this many steps (piecewise "
+                             "aggregate approximation; none: keep every step)", check=checks.length)
+    conv_filters: int = option(0, "numeric series: a convolutional branch beside the recurrent one (LSTM-FCN: "
+                               "kernels 8, 5, 3 with this many, twice as many and this many filters, batch norm, "
+                               "mean over time; 0: none)", check=checks.units_or_zero)
     pooling: str = option("max", "how the steps become one vector: final state of each direction, or mean / max "
                           "over valid steps", choices=POOLINGS)
     dropout: float = option(0.2, "dropout before the head, and between recurrent layers", check=probability)
@@ -55,12 +68,15 @@ class ClassifyConfig(Config):
     lr: float = option(3e-3, "Adam learning rate, cosine-annealed to lr * lr_min_factor over the epochs",
                        check=positive)
     lr_min_factor: float = option(0.05, "the learning rate at the end, as a fraction of lr", check=unit_fraction)
-    batch_size: int = option(64, "sequences per batch", check=checks.batch_size)
-    epochs: int = option(30, "passes over the training data", check=checks.epochs)
+    batch_size: int | None = option(None, "sequences per batch (none: 64 for text, 16 for numeric series)",
+                                    check=checks.batch_size)
+    epochs: int | None = option(None, "passes over the training data (none: 30 for text, 100 for numeric series)",
+                                check=checks.epochs)
     patience: int | None = option(6, "epochs without a better validation score before stopping (none: never)",
                                   check=checks.epochs)
-    val_fraction: float = option(0.1, "stratified share of the training data held out for early stopping (0: none; "
-                                 "all epochs run and the last weights are kept)", check=probability)
+    val_fraction: float | None = option(None, "stratified share of the training data held out for early stopping "
+                                        "(0: none, all epochs run and the last weights are kept; none: 0.1 for "
+                                        "text, 0 for numeric series)", check=probability)
     monitor: str = option("val_loss", "the validation figure that picks the best epoch", choices=MONITORS)
     class_weight: str | None = option(None, "weight the loss by class: balanced (N / (C * n_c)) or sqrt (its root)",
                                       choices=CLASS_WEIGHTS)
@@ -78,6 +94,16 @@ class ClassifyConfig(Config):
 
     def check(self) -> None:
         # series have as many inputs as features, unknown here; text goes in through the embedding
-        weights = checks.recurrent_weights(self.cell, self.embedding_dim, self.hidden_size, self.num_layers,
+        hidden_size = self.hidden_size or max(BY_KIND["hidden_size"])
+        weights = checks.recurrent_weights(self.cell, self.embedding_dim, hidden_size, self.num_layers,
                                            2 if self.bidirectional else 1)
-        checks.require_weights("hidden_size", self.hidden_size, weights)
+        checks.require_weights("hidden_size", hidden_size, weights)
+
+    def for_kind(self, kind: str) -> ClassifyConfig:
+        """These settings with each of `BY_KIND` left at none set to its default for `kind` ("text" or "numeric").
+
+        >>> ClassifyConfig().for_kind("numeric").batch_size, ClassifyConfig(batch_size=8).for_kind("text").batch_size
+        (16, 8)
+        """
+        column = 0 if kind == "text" else 1
+        return dataclasses.replace(self, **{k: v[column] for k, v in BY_KIND.items() if getattr(self, k) is None})

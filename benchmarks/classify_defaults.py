@@ -1,0 +1,96 @@
+"""How the classifier's defaults for numeric series were chosen: cross-validation on training splits only.
+
+    python benchmarks/classify_defaults.py                  # score every candidate, print the choice
+    python benchmarks/classify_defaults.py --json out.json  # also write the scores (benchmarks/classify.py reads them)
+
+Each candidate below is a whole set of settings. For each of the six UCR/UEA sets, each candidate is
+scored by 3-fold stratified cross-validation on the set's TRAINING split (the test split is never
+read). Then, leave one data set out: the defaults reported for a set are the candidate with the best
+mean score over the OTHER five sets, so no set's figures come from settings chosen with it; the
+package's defaults are the candidate with the best mean over all six. Fits run in parallel processes,
+one BLAS thread each. Data from $RNNLAB_DATA (default ../shared/data beside the repository).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from joblib import Parallel, delayed
+from sklearn.model_selection import StratifiedKFold
+
+DATA = Path(os.environ.get("RNNLAB_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
+SETS = ("GunPoint", "ItalyPowerDemand", "JapaneseVowels", "BasicMotions", "OSULeaf", "ACSF1")
+FOLDS = 3
+# Every candidate z-normalises each series and averages series longer than 256 steps down to 256 (PAA).
+COMMON = dict(znorm=True, paa=256, val_fraction=0.0)
+CANDIDATES = {
+    "bi-GRU 64": dict(conv_filters=0, hidden_size=64, batch_size=8, epochs=100),
+    "bi-GRU 32 + FCN 64": dict(conv_filters=64, hidden_size=32, batch_size=16, epochs=100),
+    "bi-GRU 32 + FCN 128": dict(conv_filters=128, hidden_size=32, batch_size=16, epochs=100),
+    "bi-GRU 32 + FCN 64, 200 epochs": dict(conv_filters=64, hidden_size=32, batch_size=16, epochs=200),
+}
+
+
+def fold_score(name: str, settings: dict, fold: int) -> tuple[float, float]:
+    """(accuracy on held-out fold `fold` of the training split, seconds of fit)."""
+    from threadpoolctl import threadpool_limits
+
+    from rnnlab.data.datasets import load_dataset
+    from rnnlab.tasks.classify import SequenceClassifier
+
+    train = load_dataset(DATA / "ucr" / name / f"{name}_TRAIN.ts")
+    X, y = train.inputs, train.labels
+    kept, held = list(StratifiedKFold(FOLDS, shuffle=True, random_state=0).split(np.zeros(len(y)), y))[fold]
+    with threadpool_limits(1):
+        started = time.perf_counter()
+        clf = SequenceClassifier(**COMMON, **settings).fit([X[i] for i in kept], y[kept], progress=False)
+        seconds = time.perf_counter() - started
+        return clf.score([X[i] for i in held], y[held]), seconds
+
+
+def leave_one_out(scores: dict[str, dict[str, float]]) -> dict[str, str]:
+    """For each set, the candidate with the best mean cross-validated score over the other sets."""
+    return {held: max(CANDIDATES, key=lambda c: np.mean([scores[c][s] for s in SETS if s != held])) for held in SETS}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", help="also write the scores and choices here")
+    parser.add_argument("--jobs", type=int, default=len(os.sched_getaffinity(0)), help="fits at once")
+    args = parser.parse_args(argv)
+    if not DATA.is_dir():
+        print(f"data not found at {DATA}; set RNNLAB_DATA", file=sys.stderr)
+        return 2
+    jobs = [(c, s, f) for c in CANDIDATES for s in SETS for f in range(FOLDS)]
+    results = Parallel(n_jobs=args.jobs)(delayed(fold_score)(s, CANDIDATES[c], f) for c, s, f in jobs)
+    scores = {c: {s: float(np.mean([r[0] for (c2, s2, _), r in zip(jobs, results, strict=True)
+                                    if (c2, s2) == (c, s)])) for s in SETS} for c in CANDIDATES}
+    seconds = {c: round(sum(r[1] for (c2, _, _), r in zip(jobs, results, strict=True) if c2 == c), 1)
+               for c in CANDIDATES}
+    print(f"{FOLDS}-fold cross-validated accuracy on each training split (settings common to all: {COMMON})\n")
+    print("| candidate | " + " | ".join(SETS) + " | mean | fit s |")
+    print("|---|" + "---:|" * (len(SETS) + 2))
+    for c in CANDIDATES:
+        print(f"| {c} | " + " | ".join(f"{scores[c][s]:.3f}" for s in SETS) +
+              f" | {np.mean(list(scores[c].values())):.3f} | {seconds[c]:.0f} |")
+    chosen = leave_one_out(scores)
+    overall = max(CANDIDATES, key=lambda c: np.mean(list(scores[c].values())))
+    print("\nleft out -> defaults chosen on the other five sets")
+    for held, c in chosen.items():
+        print(f"  {held:18s} {c}")
+    print(f"package defaults (best mean over all six): {overall}")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"folds": FOLDS, "common": COMMON, "candidates": CANDIDATES,
+                                               "scores": scores, "fit_seconds": seconds, "leave_one_out": chosen,
+                                               "overall": overall}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

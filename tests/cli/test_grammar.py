@@ -321,6 +321,7 @@ RUN_BAD = [
     ("charlm train --resume RUN --max-steps 1", "--max-steps"),  # fewer than the run has done
     ("classify predict --ckpt RUN --top-k 0 abc", "--top-k"),
     ("classify train --resume RUN --epochs 0", "--epochs"),
+    ("classify train --resume RUN --tune", "--tune"),
     ("tag predict --ckpt RUN ''", "sentence 1"),
     ("tag train --resume RUN --epochs 0", "--epochs"),
     ("forecast predict --ckpt RUN --data SHORT", "short.csv"),

@@ -69,7 +69,7 @@ def test_tune_refuses_a_class_with_fewer_examples_than_folds():
 
 
 def test_given_settings_are_left_out_of_the_search():
-    assert set(search_space("numeric", fixed={"cell"})) == set(SPACES["numeric"]) - {"cell"}
+    assert set(search_space("numeric", fixed={"znorm"})) == set(SPACES["numeric"]) - {"znorm"}
     assert search_space("text", fixed=set(SPACES["text"])) == {}
 
 
@@ -90,7 +90,7 @@ def test_tune_cannot_see_the_test_split(tmp_path, capsys):
     noise_X = [rng.normal(size=(rng.integers(5, 40), 1)) * 100 for _ in range(12)]
     noise_y = rng.choice(["sine", "square"], size=12)
     train = write_ts(tmp_path / "train.ts", X, y)
-    flags = ["--cell", "gru", "--hidden-size", "4", "--epochs", "2", "--batch-size", "8", "--paa", "16",
+    flags = ["--znorm", "--hidden-size", "4", "--epochs", "2", "--batch-size", "8", "--paa", "16",
              "--no-nn", "--quiet"]
     runs = {}
     for name, (tx, ty) in {"real": (test_X, test_y), "noise": (noise_X, noise_y)}.items():
@@ -103,7 +103,7 @@ def test_tune_cannot_see_the_test_split(tmp_path, capsys):
     for document in tuning:
         document.pop("seconds")
     assert tuning[0] == tuning[1]  # the same candidates, fold scores and choice
-    assert set(tuning[0]["best_params"]) == {"conv_filters", "lr"}  # --cell was given: not searched
+    assert set(tuning[0]["best_params"]) == {"conv_filters"}  # --znorm was given: not searched
     models = [SequenceClassifier.load(runs[n]) for n in runs]
     assert models[0].scaler_.to_json() == models[1].scaler_.to_json()
     assert models[0].get_params() == models[1].get_params()

@@ -154,7 +154,7 @@ def _train(args: argparse.Namespace) -> int:
     out.say(f"train {len(data['train_y'])}, test {len(data['test_y'])} ({data['kind']}, "
             f"{len(np.unique(data['train_y']))} classes)")
     tuning = _tune(clf, data, settings, args, out) if args.tune else None
-    out.note(str(clf.config.for_kind(data["kind"])))
+    out.note(str(clf.config.for_kind(data["kind"], len(data["train_y"]))))
     try:
         clf.fit(data["train_X"], data["train_y"], run_dir=run, progress=not args.quiet, source=source)
         if tuning is not None:

@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> None:
         print("".join(ALPHABET[i] for i in run), "->", ALPHABET[target])
     clf = SequenceClassifier(cell="lstm", hidden_size=32, bidirectional=False, pooling="last", dropout=0.0,
                              lr=2e-2, lr_min_factor=0.01, batch_size=args.batch_size, epochs=args.epochs,
-                             val_fraction=0.0, clip_norm=None, seed=7)
+                             val_fraction=0.0, clip_norm=None, znorm=False, conv_filters=0, seed=7)
     with threadpool_limits(1):
         clf.fit(list(X), letters, progress=False)
         score = clf.evaluate(list(X), letters)["accuracy"]

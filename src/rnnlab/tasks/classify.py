@@ -49,7 +49,8 @@ class SequenceClassifier(Task):
     >>> clf.predict_proba(["ab", "b"]).shape, clf.classes_.tolist()
     ((2, 2), ['x', 'y'])
 
-    Learned state: `kind_` ("text" or "numeric"), `classes_`, `vocab_` (text) or `n_features_` and
+    Learned state: `kind_` ("text" or "numeric"), `settings_` (the settings with the defaults for the kind of
+    input filled in), `classes_`, `vocab_` (text) or `n_features_` and
     `scaler_` (series), `nets_`, `history_` (one dict per evaluation; with "member" in an ensemble),
     `best_step_` (one per net), `train_seconds_`.
     """
@@ -58,11 +59,6 @@ class SequenceClassifier(Task):
     batches_per_epoch = True  # (an epoch is cut into global batches of --batch-size x the processes)
     Config = ClassifyConfig
     _estimator_type = "classifier"
-
-    @property
-    def settings_(self) -> ClassifyConfig:
-        """The settings in force for the data fitted: `config` with the defaults for its kind filled in."""
-        return self.config.for_kind(self.kind_)
 
     # ---- inputs -------------------------------------------------------------------------------------------
     def _learn_inputs(self, X) -> int:
@@ -76,9 +72,10 @@ class SequenceClassifier(Task):
         return self.n_features_
 
     def _prepare(self, series: list[np.ndarray]) -> list[np.ndarray]:
-        """Each series on its own: z-normalised (`znorm`), then averaged down to `paa` steps."""
-        c = self.settings_
-        series = [znormalize(s) for s in series] if c.znorm else series
+        """Each series on its own: z-normalised (`znorm`; none: if univariate), then averaged down to `paa` steps."""
+        c = self.config
+        if c.znorm or (c.znorm is None and series[0].shape[1] == 1):
+            series = [znormalize(s) for s in series]
         return series if c.paa is None else [paa(s, c.paa) for s in series]
 
     def _index_vocab(self) -> int:
@@ -133,11 +130,12 @@ class SequenceClassifier(Task):
             saved = resumed.meta["data"]
             self._refuse_other_data(digest, saved["sha256"], (saved.get("source") or {}).get("data") or "arrays")
         self.kind_ = "text" if all(isinstance(x, str) for x in X) else "numeric"
-        c = self.settings_
+        c = self.config.for_kind(self.kind_)
         if X_val is None and c.val_fraction > 0:
             kept, held = stratified_split(y, c.val_fraction, c.seed)
             X_val, y_val = [X[i] for i in held], y[held]
             X, y = [X[i] for i in kept], y[kept]
+        self.settings_ = c = self.config.for_kind(self.kind_, len(y))  # what this fit runs with
         self.classes_ = np.unique(y)
         num_inputs = self._learn_inputs(X)
         encoded, targets = self._encode(X), self._targets(y)
@@ -323,7 +321,7 @@ class SequenceClassifier(Task):
 
     def _restore(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
         self.kind_, self.classes_ = meta["kind"], np.array(meta["classes"])
-        c = self.settings_
+        self.settings_ = c = self.config.for_kind(self.kind_)
         self.best_step_, self.train_seconds_ = meta.get("best_step"), meta.get("train_seconds", 0.0)
         self.history_, self.data_ = meta.get("history", []), meta.get("data", {})
         if self.kind_ == "text":

@@ -27,8 +27,9 @@ from rnnlab.nn.models import CELLS
 
 # Settings whose default depends on the input (None: this default), as (text, numeric series). The numeric
 # series' values were chosen by cross-validation on training splits only: benchmarks/classify_defaults.py.
-BY_KIND: dict[str, tuple] = {"hidden_size": (128, 32), "batch_size": (64, 16), "epochs": (30, 100),
+BY_KIND: dict[str, tuple] = {"hidden_size": (128, 32), "batch_size": (64, 16), "epochs": (30, None),
                              "val_fraction": (0.1, 0.0)}
+STEPS = 1500  # numeric series train for about this many optimizer steps by default: see `epochs_for`
 POOLINGS = ("last", "mean", "max")
 MONITORS = ("val_loss", "val_accuracy", "val_macro_f1")
 CLASS_WEIGHTS = ("balanced", "sqrt")
@@ -53,11 +54,13 @@ class ClassifyConfig(Config):
     bidirectional: bool = option(True, "read each sequence in both directions", check=boolean)
     embedding_dim: int = option(32, "character embedding size (text only; series go in as their features)",
                                 check=checks.units)
-    znorm: bool = option(True, "numeric series: z-normalise each series, feature by feature, over its own steps "
-                         "(the UCR convention; then the scaler learned on the training split)", check=boolean)
-    paa: int | None = option(None, "numeric series: average a longer series down to this many steps (piecewise "
+    znorm: bool | None = option(None, "numeric series: z-normalise each series, feature by feature, over its own "
+                                "steps (none: univariate series only, the UCR convention; the UEA archive leaves "
+                                "multivariate series as recorded, their levels often carry the class)",
+                                check=boolean)
+    paa: int | None = option(256, "numeric series: average a longer series down to this many steps (piecewise "
                              "aggregate approximation; none: keep every step)", check=checks.length)
-    conv_filters: int = option(0, "numeric series: a convolutional branch beside the recurrent one (LSTM-FCN: "
+    conv_filters: int = option(64, "numeric series: a convolutional branch beside the recurrent one (LSTM-FCN: "
                                "kernels 8, 5, 3 with this many, twice as many and this many filters, batch norm, "
                                "mean over time; 0: none)", check=checks.units_or_zero)
     pooling: str = option("max", "how the steps become one vector: final state of each direction, or mean / max "
@@ -70,8 +73,8 @@ class ClassifyConfig(Config):
     lr_min_factor: float = option(0.05, "the learning rate at the end, as a fraction of lr", check=unit_fraction)
     batch_size: int | None = option(None, "sequences per batch (none: 64 for text, 16 for numeric series)",
                                     check=checks.batch_size)
-    epochs: int | None = option(None, "passes over the training data (none: 30 for text, 100 for numeric series)",
-                                check=checks.epochs)
+    epochs: int | None = option(None, f"passes over the training data (none: 30 for text; for numeric series as "
+                                f"many as make about {STEPS} optimizer steps, from 10 to 500)", check=checks.epochs)
     patience: int | None = option(6, "epochs without a better validation score before stopping (none: never)",
                                   check=checks.epochs)
     val_fraction: float | None = option(None, "stratified share of the training data held out for early stopping "
@@ -99,11 +102,26 @@ class ClassifyConfig(Config):
                                            2 if self.bidirectional else 1)
         checks.require_weights("hidden_size", hidden_size, weights)
 
-    def for_kind(self, kind: str) -> ClassifyConfig:
-        """These settings with each of `BY_KIND` left at none set to its default for `kind` ("text" or "numeric").
+    def for_kind(self, kind: str, n_examples: int | None = None) -> ClassifyConfig:
+        """These settings with each of `BY_KIND` left at none set to its default for `kind` ("text" or "numeric");
+        numeric series' epochs follow from the number of training examples (`epochs_for`; none without it).
 
-        >>> ClassifyConfig().for_kind("numeric").batch_size, ClassifyConfig(batch_size=8).for_kind("text").batch_size
-        (16, 8)
+        >>> ClassifyConfig().for_kind("numeric", 50).epochs, ClassifyConfig(batch_size=8).for_kind("text").batch_size
+        (375, 8)
         """
         column = 0 if kind == "text" else 1
-        return dataclasses.replace(self, **{k: v[column] for k, v in BY_KIND.items() if getattr(self, k) is None})
+        config = dataclasses.replace(self, **{k: v[column] for k, v in BY_KIND.items() if getattr(self, k) is None})
+        if config.epochs is None and n_examples is not None:
+            config = dataclasses.replace(config, epochs=epochs_for(n_examples, config.batch_size))
+        return config
+
+
+def epochs_for(n_examples: int, batch_size: int, steps: int = STEPS) -> int:
+    """Epochs that make about `steps` optimizer steps over `n_examples` in batches of `batch_size`, within 10..500.
+
+    Small sets then get many passes and large ones few, for a similar amount of learning (and time per example).
+
+    >>> epochs_for(50, 16), epochs_for(200, 16), epochs_for(8000, 16)
+    (375, 115, 10)
+    """
+    return min(500, max(10, round(steps / -(-n_examples // batch_size))))

@@ -10,7 +10,8 @@ Each candidate below is a whole set of settings. For each of the six UCR/UEA set
 scored by 3-fold stratified cross-validation on the set's TRAINING split (the test split is never
 read). Then, leave one data set out: the defaults reported for a set are the candidate with the best
 mean score over the OTHER five sets, so no set's figures come from settings chosen with it; the
-package's defaults are the candidate with the best mean over all six. Fits run in parallel processes,
+package's defaults follow the candidate with the best mean over all six (docs/classify.md says how a
+near-tie was settled). Fits run in parallel processes,
 one BLAS thread each. Data from $RNNLAB_DATA (default ../shared/data beside the repository).
 """
 
@@ -93,13 +94,15 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|" + "---:|" * (len(SETS) + 2))
     for c in CANDIDATES:
         print(f"| {c} | " + " | ".join(f"{scores[c][s]:.3f}" for s in SETS) +
-              f" | {np.mean(list(scores[c].values())):.3f} | {seconds[c]:.0f} |")
+              f" | {np.mean(list(scores[c].values())):.4f} | {seconds[c]:.0f} |")
     chosen = leave_one_out(scores)
     overall = max(CANDIDATES, key=lambda c: np.mean(list(scores[c].values())))
     print("\nleft out -> defaults chosen on the other five sets")
     for held, c in chosen.items():
         print(f"  {held:18s} {c}")
-    print(f"package defaults (best mean over all six): {overall}")
+    means = sorted(((np.mean(list(scores[c].values())), c) for c in CANDIDATES), reverse=True)
+    print(f"best mean over all six: {overall}" + (f" (by {means[0][0] - means[1][0]:.5f} over {means[1][1]})"
+                                                  if means[0][0] - means[1][0] < 1e-3 else ""))
     if args.json:
         Path(args.json).write_text(json.dumps({"folds": FOLDS, "common": COMMON, "candidates": CANDIDATES,
                                                "scores": scores, "fit_seconds": seconds, "leave_one_out": chosen,

@@ -5,6 +5,7 @@ import pytest
 
 from rnnlab.checkpoint import load_checkpoint
 from rnnlab.cli import main
+from rnnlab.tasks.tag import SequenceTagger
 
 ROW = "{}\t{}\t_\t{}\t{}\t_\t_\t_\t_\t_"
 NOUNS = ["nation", "station", "motion", "lotion", "ration", "potion", "fiction", "action"]
@@ -195,3 +196,17 @@ def test_a_run_trained_from_python_is_refused_by_resume_in_one_line(tmp_path, ca
     assert run(["tag", "train", "--resume", tmp_path / "run", "--epochs", "2"]) == 2
     err = capsys.readouterr().err
     assert "trained from Python" in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_tune_searches_on_training_sentences_and_keeps_given_settings(tmp_path, capsys):
+    data = write_conllu(tmp_path / "train.conllu", 30)
+    out = tmp_path / "run"
+    status = run(["tag", "train", "--data", data, "--out", out, "--tune", "--minutes", "none", "--epochs", "1",
+                  "--hidden-size", "8", "--word-dim", "8", "--char-hidden", "8"])
+    assert status == 0
+    text = capsys.readouterr().out
+    assert "searching dropout by cross-validation on the 30 training examples" in text
+    tuning = json.loads((out / "tuning.json").read_text())
+    assert [c["params"] for c in tuning["candidates"]] == [{"dropout": 0.5}, {"dropout": 0.33}]
+    assert all(len(c["folds"]) == 3 for c in tuning["candidates"]) and tuning["baselines"] == {}
+    assert SequenceTagger.load(out).dropout == tuning["best_params"]["dropout"]

@@ -40,7 +40,7 @@ def test_tune_scores_every_candidate_on_every_fold_and_picks_the_best_mean():
     assert not hasattr(estimator, "kind_")  # left unfitted, settings unchanged
     assert estimator.hidden_size == 4
     text = "\n".join(result.lines())
-    assert "the test data is not read" in text and "1-NN DTW" in text and "chosen:" in text
+    assert "no test data is read" in text and "1-NN DTW" in text and "chosen:" in text
 
 
 def test_the_scores_do_not_depend_on_how_many_processes_fit():

@@ -29,12 +29,14 @@ from rnnlab.cli.common import (
     add_settings,
     add_threads,
     add_train_flags,
+    add_tune,
     build,
     check_train_args,
     checked,
     given_settings,
     load_run,
     saved_encoding,
+    search,
 )
 from rnnlab.errors import InvalidArgument, RnnlabError
 from rnnlab.tasks.classify_config import ClassifyConfig
@@ -56,8 +58,7 @@ def register(sub) -> None:
     t.add_argument("--keep-duplicates", action="store_true",
                    help="keep repeated (text, label) pairs (default: drop them before splitting)")
     t.add_argument("--no-nn", action="store_true", help="skip the 1-NN Euclidean / DTW baselines on series")
-    t.add_argument("--tune", action="store_true", help="choose the settings not given by cross-validation on the "
-                   "training data only (a small grid, see docs/classify.md), then train the best on all of it")
+    add_tune(t)
     add_settings(t, ClassifyConfig)
     t.set_defaults(run=_train)
 
@@ -153,7 +154,8 @@ def _train(args: argparse.Namespace) -> int:
         data = _split(source, clf.seed, out)
     out.say(f"train {len(data['train_y'])}, test {len(data['test_y'])} ({data['kind']}, "
             f"{len(np.unique(data['train_y']))} classes)")
-    tuning = _tune(clf, data, settings, args, out) if args.tune else None
+    tuning = (search(clf, data["train_X"], data["train_y"], data["kind"], settings, out, nearest=not args.no_nn)
+              if args.tune else None)
     out.note(str(clf.config.for_kind(data["kind"], len(data["train_y"]))))
     try:
         clf.fit(data["train_X"], data["train_y"], run_dir=run, progress=not args.quiet, source=source)
@@ -176,20 +178,6 @@ def _train(args: argparse.Namespace) -> int:
         raise
     out.say(f"saved {run.path}/best.safetensors, best.json, latest.*, log.jsonl, metrics.json, confusion.png")
     return 0
-
-
-def _tune(clf, data: dict[str, Any], settings: dict[str, Any], args: argparse.Namespace, out: Output):
-    """Search the settings not given on the training split (never the test data); `clf` takes the best."""
-    from rnnlab.tasks.tuning import search_space, tune
-
-    space = search_space(data["kind"], fixed=set(settings))
-    out.say(f"searching {', '.join(space) or 'nothing (every searched setting was given)'} by cross-validation "
-            f"on the {len(data['train_y'])} training examples ...")
-    result = tune(clf, data["train_X"], data["train_y"], space, nearest=not args.no_nn)
-    for line in result.lines():
-        out.say(line)
-    clf.set_params(**result.best_params)
-    return result
 
 
 def _load(args: argparse.Namespace):

@@ -90,6 +90,27 @@ def add_train_flags(parser: argparse.ArgumentParser, data_help: str, budgets: tu
     add_encoding(parser)
 
 
+def add_tune(parser: argparse.ArgumentParser) -> None:
+    """--tune, on `train` of the tasks that `rnnlab.tasks.tuning` can search."""
+    parser.add_argument("--tune", action="store_true", help="choose the settings not given by cross-validation on "
+                        "the training data only (a small grid: docs/classify.md), then train the best on all of it")
+
+
+def search(task, X, y, kind: str, settings: dict[str, Any], out: Output, nearest: bool = True):
+    """--tune: search the settings not given (`settings`) on the training data (X, y) alone, print the search,
+    and set the best on `task`. Returns the `rnnlab.tasks.tuning.TuneResult`."""
+    from rnnlab.tasks.tuning import search_space, tune
+
+    space = search_space(kind, fixed=set(settings))
+    out.say(f"searching {', '.join(space) or 'nothing (every searched setting was given)'} by cross-validation "
+            f"on the {len(X)} training examples ...")
+    result = tune(task, X, y, space, nearest=nearest)
+    for line in result.lines():
+        out.say(line)
+    task.set_params(**result.best_params)
+    return result
+
+
 def add_encoding(parser: argparse.ArgumentParser) -> None:
     """--encoding, on every command that reads a text file (--data, --test, --val)."""
     parser.add_argument("--encoding", metavar="ENC", help="the text encoding of the files read, e.g. latin-1, "

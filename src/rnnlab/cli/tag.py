@@ -26,11 +26,13 @@ from rnnlab.cli.common import (
     add_settings,
     add_threads,
     add_train_flags,
+    add_tune,
     build,
     check_train_args,
     given_settings,
     load_run,
     saved_encoding,
+    search,
 )
 from rnnlab.errors import RnnlabError
 from rnnlab.tasks.tag_config import TagConfig
@@ -48,6 +50,7 @@ def register(sub) -> None:
     t.add_argument("--val", help="validation CoNLL-U file (default: hold out --val-fraction of --data)")
     t.add_argument("--column", choices=COLUMNS, help="tag column: upos or xpos (default upos)")
     add_settings(t, TagConfig)
+    add_tune(t)
     t.set_defaults(run=train)
 
     e = tag_sub.add_parser("eval", help="accuracy of a trained tagger and of the baseline on a CoNLL-U file")
@@ -81,7 +84,7 @@ def train(args: argparse.Namespace) -> int:
     from rnnlab.tasks.tag import SequenceTagger
 
     settings = given_settings(args, TagConfig)
-    check_train_args(args, settings, BUDGETS, data_flags=("val", "column"))
+    check_train_args(args, settings, BUDGETS, data_flags=("val", "column", "tune"))
     if args.resume:
         run = RunFolder(args.resume, resume=True)
         tagger = build(functools.partial(SequenceTagger.resume, args.resume), settings)
@@ -98,9 +101,12 @@ def train(args: argparse.Namespace) -> int:
         words, tags = _read(info["data"], info["column"])
         val_words, val_tags = _read(info["val"], info["column"]) if info["val"] else (None, None)
     output = Output(None, args.quiet)
+    tuning = search(tagger, words, tags, "tag", settings, output) if args.tune else None
     output.note(str(tagger.config))
     try:
         tagger.fit(words, tags, val_words, val_tags, run_dir=run, progress=not args.quiet, info=info)
+        if tuning is not None:
+            run.write_json("tuning.json", tuning.to_json())
     except BaseException:
         run.discard()
         raise

@@ -1,13 +1,14 @@
 """Model selection that never sees the test data: a small grid, scored by cross-validation on the training data.
 
-    training data --StratifiedKFold (k folds)--> for each candidate: fit on k-1 folds, score the k-th
+    training data --k folds--> for each candidate: fit on k-1 folds, score the k-th
                   --> the candidate with the best mean score --> (the caller fits it on all the training data)
 
 scikit-learn's `GridSearchCV` does the search: the tasks are scikit-learn estimators (`clone`,
 `get_params`, `set_params`, `score`), so each candidate is a fresh copy of the estimator with some
-settings changed. Settings the user gave are kept fixed: the search covers only the others. The same
-folds score the baselines (1-NN Euclidean and DTW for numeric series, the majority class always), so
-one sees whether the network earned its keep before the test data is ever read.
+settings changed. Settings the user gave are kept fixed: the search covers only the others. A
+classifier's folds are stratified, and the same folds score its baselines (1-NN Euclidean and DTW for
+numeric series, the majority class always), so one sees whether the network earned its keep before
+the test data is ever read; a tagger's folds are sets of whole sentences, scored by token accuracy.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from rnnlab.errors import RnnlabError
 SPACES: dict[str, dict[str, list]] = {
     "numeric": {"conv_filters": [64, 0], "znorm": [True, False]},
     "text": {"pooling": ["max", "last"], "dropout": [0.2, 0.5]},
+    "tag": {"dropout": [0.5, 0.33], "hidden_size": [200, 100]},  # (a starting point, not measured here)
 }
 FOLDS = 3
 
@@ -58,7 +60,7 @@ class TuneResult:
 
     def lines(self) -> list[str]:
         """The search as text: one line per candidate (best first), then the baselines on the same folds."""
-        out = [f"cross-validated accuracy on the training data ({self.folds} folds; the test data is not read):"]
+        out = [f"cross-validated accuracy on the training data ({self.folds} folds; no test data is read):"]
         for c in sorted(self.candidates, key=lambda c: -c["mean"]):
             mark = "*" if c["params"] == self.best_params else " "
             settings = ", ".join(f"{k}={v}" for k, v in c["params"].items()) or "the defaults"
@@ -75,28 +77,37 @@ class TuneResult:
 
 
 def search_space(kind: str, fixed: set[str] = frozenset()) -> dict[str, list]:
-    """The grid for `kind` ("numeric" or "text") without the settings in `fixed` (those the user gave)."""
+    """The grid for `kind` ("numeric", "text" or "tag") without the settings in `fixed` (those the user gave)."""
     return {k: v for k, v in SPACES[kind].items() if k not in fixed}
 
 
 def tune(estimator, X, y, space: dict[str, list], folds: int = FOLDS, n_jobs: int | None = None,
          nearest: bool = True) -> TuneResult:
-    """Score every combination of `space` (setting -> values) by stratified k-fold cross-validation of
-    `estimator` on (X, y), the training data only; ties go to the earlier candidate.
+    """Score every combination of `space` (setting -> values) by k-fold cross-validation of `estimator` on
+    (X, y), the training data only; ties go to the earlier candidate.
 
-    X: N sequences (strings or (T_i, F) series), y: (N,) labels. `n_jobs` fits run at once, each in its
+    For a classifier X holds N sequences (strings or (T_i, F) series) and y (N,) labels, split in
+    stratified folds; for a tagger X and y hold N sentences of words and of tags, split in random folds
+    of whole sentences. `n_jobs` fits run at once, each in its
     own process with one BLAS thread (None: one per core this process may use). The scores do not depend
     on `n_jobs`. Returns the `TuneResult`; the estimator is left unfitted.
     """
-    from sklearn.model_selection import GridSearchCV, StratifiedKFold
+    from sklearn.model_selection import GridSearchCV, KFold, StratifiedKFold
 
-    y = np.asarray(y)
-    classes, counts = np.unique(y, return_counts=True)
-    if counts.min() < folds:
-        raise RnnlabError(f"--tune needs at least {folds} training examples of every class for {folds}-fold "
-                          f"cross-validation; class {classes[counts.argmin()]!r} has {counts.min()}")
+    classifier = getattr(estimator, "_estimator_type", None) == "classifier"
+    if classifier:
+        y = np.asarray(y)
+        classes, counts = np.unique(y, return_counts=True)
+        if counts.min() < folds:
+            raise RnnlabError(f"--tune needs at least {folds} training examples of every class for {folds}-fold "
+                              f"cross-validation; class {classes[counts.argmin()]!r} has {counts.min()}")
+        splitter = StratifiedKFold(folds, shuffle=True, random_state=estimator.seed)
+    else:
+        if len(X) < 2 * folds:
+            raise RnnlabError(f"--tune needs at least {2 * folds} training sentences for {folds}-fold "
+                              f"cross-validation, got {len(X)}")
+        splitter = KFold(folds, shuffle=True, random_state=estimator.seed)
     started = time.perf_counter()
-    splitter = StratifiedKFold(folds, shuffle=True, random_state=estimator.seed)
     grid = {k: list(v) for k, v in space.items()} or {"seed": [estimator.seed]}  # (an empty grid: the defaults)
     n_jobs = len(os.sched_getaffinity(0)) if n_jobs is None else n_jobs
     search = GridSearchCV(estimator, grid, cv=splitter, n_jobs=n_jobs, refit=False, error_score="raise")
@@ -108,7 +119,7 @@ def tune(estimator, X, y, space: dict[str, list], folds: int = FOLDS, n_jobs: in
         candidates.append({"params": params if space else {}, "mean": float(np.mean(scores)),
                            "std": float(np.std(scores)), "folds": scores})
     best = max(range(len(candidates)), key=lambda i: (candidates[i]["mean"], -i))
-    baselines = baseline_folds(X, y, splitter, nearest=nearest and not isinstance(X[0], str))
+    baselines = baseline_folds(X, y, splitter, nearest=nearest and not isinstance(X[0], str)) if classifier else {}
     return TuneResult(candidates[best]["params"], candidates, baselines, folds, time.perf_counter() - started)
 
 

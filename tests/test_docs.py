@@ -22,7 +22,7 @@ DOCUMENTS = [REPO / "README.md", *sorted((REPO / "docs").glob("**/*.md"))]
 # Appended to training commands: (task, verb) -> flags that make the run tiny.
 SMALL = {
     ("charlm", "train"): "--max-steps 4 --eval-every 2 --sample-every 0 --hidden-size 8 --num-layers 1 --quiet",
-    ("classify", "train"): "--epochs 1 --hidden-size 8 --embedding-dim 8 --ensemble 1 --no-nn --quiet",
+    ("classify", "train"): "--epochs 1 --hidden-size 8 --embedding-dim 8 --conv-filters 4 --ensemble 1 --no-nn --quiet",
     ("tag", "train"): "--epochs 1 --hidden-size 8 --word-dim 8 --char-hidden 8 --minutes none --quiet",
     ("forecast", "train"): "--max-steps 10 --eval-every 5 --hidden-size 8 --quiet",
     ("forecast", "backtest"): "--max-steps 5 --eval-every 5 --hidden-size 8 --origins 1 --quiet",

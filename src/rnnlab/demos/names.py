@@ -38,8 +38,8 @@ def main(argv: list[str] | None = None) -> None:
     kept, held = stratified_split(labels, 0.1, seed=0)
     print(f"{len(data)} lines, {len(texts)} distinct (name, language) pairs; training on {len(kept)}, "
           f"testing on {len(held)}")
-    clf = SequenceClassifier(hidden_size=192, embedding_dim=64, pooling="last", dropout=0.5, char_dropout=0.1,
-                             lr=2e-3, epochs=args.epochs, minutes=args.minutes, monitor="val_macro_f1")
+    # pooling and dropout as `classify train --tune` chose them on the training names (docs/classify.md)
+    clf = SequenceClassifier(pooling="last", dropout=0.5, epochs=args.epochs, minutes=args.minutes)
     with threadpool_limits(1):
         clf.fit([texts[i] for i in kept], labels[kept])
         result = clf.evaluate([texts[i] for i in held], labels[held])

@@ -16,6 +16,7 @@ instead (the same arithmetic in one loop; see `functional.fused`).
 import numpy as np
 
 from rnnlab.nn.functional import Workspace, fused, padded_states, previous_states, recurrent_weight, time_steps
+from rnnlab.nn.parallel import for_each_shard, matmul
 
 
 def gru_cell_forward(gates, recurrent, b_hn, h_prev, h, hn, keep):
@@ -95,11 +96,15 @@ def gru_forward(x_proj, h0, W_hh, b_hh, mask=None, reverse=False, ws=None):
     recurrent = ws.empty("recurrent", (B, G), dtype)  # scratch, reused every step
     cell_forward = fused(gru_cell_forward, dtype)
     step = -1 if reverse else 1
-    for t in time_steps(T, reverse):
-        prev, now = t + 1 - step, t + 1
-        np.dot(h[prev], W_hhT, out=recurrent)  # (B, 3H)
-        keep = None if mask is None else mask[t, :, 0]
-        cell_forward(x_proj[t], recurrent, b_hn, h[prev], h[now], hn[t], keep)
+
+    def loop(b):  # the time loop for the rows b of the batch (a slice; the shards run in parallel)
+        for t in time_steps(T, reverse):
+            prev, now = t + 1 - step, t + 1
+            np.dot(h[prev, b], W_hhT, out=recurrent[b])  # (b, 3H)
+            keep = None if mask is None else mask[t, b, 0]
+            cell_forward(x_proj[t, b], recurrent[b], b_hn, h[prev, b], h[now, b], hn[t, b], keep)
+
+    for_each_shard(loop, B, H * G)  # the step's product: (b, H) @ (H, 3H)
     return h, (x_proj, hn, h, W_hh, mask, reverse)
 
 
@@ -118,10 +123,14 @@ def gru_backward(d_out, d_h_n, cache, ws=None):
     scratch = ws.empty("scratch", (B, H), gates.dtype)
     dh = np.zeros((B, H), d_out.dtype) if d_h_n is None else d_h_n.copy()  # from step t+1
     cell_backward = fused(gru_cell_backward, d_out.dtype)
-    for t in time_steps(T, not reverse):
-        keep = None if mask is None else mask[t, :, 0]
-        cell_backward(d_out[t], dh, gates[t], hn[t], h[t + 1 - step], d_x[t], d_rec[t], keep)
-        dh += np.dot(d_rec[t], W_hh, out=scratch)  # (B, H) to h_{t-1}
+
+    def loop(b):  # the rows b of the batch, back through time (the shards run in parallel)
+        for t in time_steps(T, not reverse):
+            keep = None if mask is None else mask[t, b, 0]
+            cell_backward(d_out[t, b], dh[b], gates[t, b], hn[t, b], h[t + 1 - step, b], d_x[t, b], d_rec[t, b], keep)
+            dh[b] += np.dot(d_rec[t, b], W_hh, out=scratch[b])  # (b, H) to h_{t-1}
+
+    for_each_shard(loop, B, 3 * H * H)  # the step's product: (b, 3H) @ (3H, H)
     d_rec2 = d_rec.reshape(T * B, 3 * H)
-    d_W_hh = d_rec2.T @ previous_states(h, reverse).reshape(T * B, H)  # all steps, one product
+    d_W_hh = matmul(d_rec2.T, previous_states(h, reverse).reshape(T * B, H))  # all steps, one product
     return d_x, dh, d_W_hh, d_rec2.sum(axis=0)

@@ -21,7 +21,8 @@ vectorised; compiling it measured no faster, and a process's first compiled call
 import numpy as np
 from numba import njit
 
-_compile = njit(cache=True, error_model="numpy", fastmath={"contract"})  # IEEE division, fused multiply-add
+# IEEE division, fused multiply-add; nogil: the shards of a batch run these in parallel threads (`parallel.py`)
+_compile = njit(cache=True, nogil=True, error_model="numpy", fastmath={"contract"})
 
 _f = np.float32  # constants typed float32, or numba computes in float64
 HALF, ONE, CLAMP = _f(0.5), _f(1.0), _f(7.90531110763549805)  # tanh(x) rounds to +-1 beyond the clamp

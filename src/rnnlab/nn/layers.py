@@ -7,6 +7,7 @@ import numpy as np
 from rnnlab.errors import RnnlabError, invalid_argument
 from rnnlab.nn.functional import add_rows, fused
 from rnnlab.nn.module import Module, Parameter, reserve
+from rnnlab.nn.parallel import matmul
 
 
 def _generator(seed: int | np.random.Generator | None) -> np.random.Generator:
@@ -35,7 +36,7 @@ class Linear(Module):
     def forward(self, x: np.ndarray) -> np.ndarray:
         """x: (..., in_features) -> (..., out_features)."""
         self._x = x
-        y = x.reshape(-1, self.in_features) @ self.weight.data.T  # (N, out): one product, not one per row of x
+        y = matmul(x.reshape(-1, self.in_features), self.weight.data.T)  # (N, out): one product, not one per row
         if self.bias is not None:
             y += self.bias.data
         return y.reshape(*x.shape[:-1], self.out_features)
@@ -44,10 +45,10 @@ class Linear(Module):
         """d_y: (..., out_features) -> d_x (..., in_features); adds to weight.grad and bias.grad."""
         x2 = self._x.reshape(-1, self.in_features)  # (N, in)
         d_y2 = d_y.reshape(-1, self.out_features)  # (N, out)
-        self.weight.grad += d_y2.T @ x2
+        self.weight.grad += matmul(d_y2.T, x2)
         if self.bias is not None:
             self.bias.grad += d_y2.sum(axis=0)
-        return (d_y2 @ self.weight.data).reshape(self._x.shape)
+        return matmul(d_y2, self.weight.data).reshape(self._x.shape)
 
 
 class Embedding(Module):

@@ -20,6 +20,7 @@ in one loop; see `functional.fused`).
 import numpy as np
 
 from rnnlab.nn.functional import Workspace, fused, padded_states, previous_states, recurrent_weight, time_steps
+from rnnlab.nn.parallel import for_each_shard, matmul
 
 
 def lstm_cell_forward(gates, recurrent, h_prev, c_prev, h, c, tanh_c, keep):
@@ -98,11 +99,15 @@ def lstm_forward(x_proj, h0, c0, W_hh, b_hh, mask=None, reverse=False, ws=None):
     recurrent = ws.empty("recurrent", (B, G), dtype)  # scratch, reused every step
     cell_forward = fused(lstm_cell_forward, dtype)
     step = -1 if reverse else 1
-    for t in time_steps(T, reverse):
-        prev, now = t + 1 - step, t + 1
-        np.dot(h[prev], W_hhT, out=recurrent)  # (B, 4H)
-        keep = None if mask is None else mask[t, :, 0]
-        cell_forward(x_proj[t], recurrent, h[prev], c[prev], h[now], c[now], tanh_c[t], keep)
+
+    def loop(b):  # the time loop for the rows b of the batch (a slice; the shards run in parallel)
+        for t in time_steps(T, reverse):
+            prev, now = t + 1 - step, t + 1
+            np.dot(h[prev, b], W_hhT, out=recurrent[b])  # (b, 4H)
+            keep = None if mask is None else mask[t, b, 0]
+            cell_forward(x_proj[t, b], recurrent[b], h[prev, b], c[prev, b], h[now, b], c[now, b], tanh_c[t, b], keep)
+
+    for_each_shard(loop, B, H * G)  # the step's product: (b, H) @ (H, 4H)
     return h, c, (x_proj, h, c, tanh_c, W_hh, mask, reverse)
 
 
@@ -122,15 +127,19 @@ def lstm_backward(d_out, d_h_n, d_c_n, cache, ws=None):
     dc = np.zeros((B, H), d_out.dtype) if d_c_n is None else d_c_n.copy()
     scratch = ws.empty("scratch", (B, H), d_out.dtype)
     cell_backward = fused(lstm_cell_backward, d_out.dtype)
-    for t in time_steps(T, not reverse):
-        keep = None if mask is None else mask[t, :, 0]
-        cell_backward(d_out[t], dh, dc, gates[t], tanh_c[t], c[t + 1 - step], d_gates[t], keep)
-        if keep is None:  # dh holds only zeros now: the product can overwrite it
-            np.dot(d_gates[t], W_hh, out=dh)  # (B, H) to h_{t-1}
-        else:
-            dh += np.dot(d_gates[t], W_hh, out=scratch)
+
+    def loop(b):  # the rows b of the batch, back through time (the shards run in parallel)
+        for t in time_steps(T, not reverse):
+            keep = None if mask is None else mask[t, b, 0]
+            cell_backward(d_out[t, b], dh[b], dc[b], gates[t, b], tanh_c[t, b], c[t + 1 - step, b], d_gates[t, b], keep)
+            if keep is None:  # dh holds only zeros now: the product can overwrite it
+                np.dot(d_gates[t, b], W_hh, out=dh[b])  # (b, H) to h_{t-1}
+            else:
+                dh[b] += np.dot(d_gates[t, b], W_hh, out=scratch[b])
+
+    for_each_shard(loop, B, 4 * H * H)  # the step's product: (b, 4H) @ (4H, H)
     d_gates2 = d_gates.reshape(T * B, 4 * H)
-    d_W_hh = d_gates2.T @ previous_states(h, reverse).reshape(T * B, H)  # all steps, one product
+    d_W_hh = matmul(d_gates2.T, previous_states(h, reverse).reshape(T * B, H))  # all steps, one product
     return d_gates, dh, dc, d_W_hh, None
 
 

@@ -23,6 +23,7 @@ from rnnlab.nn.functional import Workspace, add_rows, fused
 from rnnlab.nn.gru import gru_backward, gru_forward
 from rnnlab.nn.lstm import lstm_backward, lstm_forward, lstm_proj_backward, lstm_proj_forward
 from rnnlab.nn.module import Module, Parameter, reserve
+from rnnlab.nn.parallel import matmul
 from rnnlab.nn.rnn import rnn_backward, rnn_forward
 from rnnlab.nn.utils.checks import check_constructor, check_input, check_proj_size, dropout_scale
 from rnnlab.nn.utils.layer_io import EmptyBatch, check_hx, empty_forward, packed_backward, packed_forward
@@ -181,7 +182,7 @@ class RNNBase(Module):
         """out (T, B, G*H) = W_ih x_t + b_ih for every step: one product over all steps, or table rows by id."""
         T, B, _ = out.shape
         if table is None:
-            np.matmul(layer_input.reshape(T * B, -1), W_ih.T, out=out.reshape(T * B, -1))
+            matmul(layer_input.reshape(T * B, -1), W_ih.T, out=out.reshape(T * B, -1))
             if b_ih is not None:
                 out += b_ih
             return
@@ -291,16 +292,16 @@ class RNNBase(Module):
                     fused(add_rows, self.dtype)(d_proj, layer_input.ravel(), per_step)
                     if self.record_input_grads:  # d x_t per step, for the norms below
                         d_steps = d_steps + per_step @ W_ih.data
-                W_ih.grad += d_proj.T @ rows  # all steps, one product
+                W_ih.grad += matmul(d_proj.T, rows)  # all steps, one product
                 W_hh.grad += d_W_hh
                 if biases:
                     d_b_ih = d_proj.sum(axis=0)
                     biases[0].grad += d_b_ih
                     biases[1].grad += d_b_ih if d_b_hh is None else d_b_hh  # None: b_hh acts like b_ih
                 if direction == 0:
-                    d_rows = d_proj @ W_ih.data  # (rows, I)
+                    d_rows = matmul(d_proj, W_ih.data)  # (rows, I)
                 else:
-                    d_rows += d_proj @ W_ih.data
+                    d_rows += matmul(d_proj, W_ih.data)
             if rows is not table:
                 d_rows = d_rows.reshape(layer_input.shape)
                 if drop is not None:

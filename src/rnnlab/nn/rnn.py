@@ -11,6 +11,7 @@ unchanged, so a sequence's result does not depend on its padding.
 import numpy as np
 
 from rnnlab.nn.functional import Workspace, padded_states, previous_states, recurrent_weight, time_steps
+from rnnlab.nn.parallel import for_each_shard, matmul
 
 
 def rnn_cell_forward(x_t, recurrent, h_prev, h, relu, keep):
@@ -61,11 +62,15 @@ def rnn_forward(x_proj, h0, W_hh, b_hh, nonlinearity="tanh", mask=None, reverse=
     W_hhT = recurrent_weight(W_hh, T * B)  # (H, H)
     relu = nonlinearity == "relu"
     step = -1 if reverse else 1
-    for t in time_steps(T, reverse):
-        prev, now = t + 1 - step, t + 1
-        np.dot(states[prev], W_hhT, out=recurrent)  # (B, H)
-        keep = None if mask is None else mask[t, :, 0]
-        rnn_cell_forward(x_proj[t], recurrent, states[prev], states[now], relu, keep)
+
+    def loop(b):  # the time loop for the rows b of the batch (a slice; the shards run in parallel)
+        for t in time_steps(T, reverse):
+            prev, now = t + 1 - step, t + 1
+            np.dot(states[prev, b], W_hhT, out=recurrent[b])  # (b, H)
+            keep = None if mask is None else mask[t, b, 0]
+            rnn_cell_forward(x_proj[t, b], recurrent[b], states[prev, b], states[now, b], relu, keep)
+
+    for_each_shard(loop, B, H * H)  # the step's product: (b, H) @ (H, H)
     return states, (states, W_hh, relu, mask, reverse)
 
 
@@ -89,13 +94,17 @@ def rnn_backward(d_out, d_h_n, cache, ws=None):
         np.subtract(1, slope, out=slope)  # tanh' = 1 - h^2
     scratch = ws.empty("scratch", (B, H), d_out.dtype)
     dh = np.zeros((B, H), d_out.dtype) if d_h_n is None else d_h_n.copy()  # from step t+1
-    for t in time_steps(T, not reverse):
-        keep = None if mask is None else mask[t, :, 0]
-        rnn_cell_backward(d_out[t], dh, slope[t], d_pre[t], keep)
-        if keep is None:
-            np.dot(d_pre[t], W_hh, out=dh)  # (B, H) to h_{t-1}
-        else:  # padded steps keep the dh that rnn_cell_backward left
-            np.copyto(dh, np.dot(d_pre[t], W_hh, out=scratch), where=keep[:, None])
+
+    def loop(b):  # the rows b of the batch, back through time (the shards run in parallel)
+        for t in time_steps(T, not reverse):
+            keep = None if mask is None else mask[t, b, 0]
+            rnn_cell_backward(d_out[t, b], dh[b], slope[t, b], d_pre[t, b], keep)
+            if keep is None:
+                np.dot(d_pre[t, b], W_hh, out=dh[b])  # (b, H) to h_{t-1}
+            else:  # padded steps keep the dh that rnn_cell_backward left
+                np.copyto(dh[b], np.dot(d_pre[t, b], W_hh, out=scratch[b]), where=keep[:, None])
+
+    for_each_shard(loop, B, H * H)  # the step's product: (b, H) @ (H, H)
     d_pre2 = d_pre.reshape(T * B, H)
-    d_W_hh = d_pre2.T @ previous_states(states, reverse).reshape(T * B, H)  # all steps, one product
+    d_W_hh = matmul(d_pre2.T, previous_states(states, reverse).reshape(T * B, H))  # all steps, one product
     return d_pre, dh, d_W_hh, None

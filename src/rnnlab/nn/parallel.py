@@ -1,0 +1,133 @@
+"""Every core for one batch: the rows of a batch split into shards that run in threads.
+
+The rows of a batch never meet inside a recurrent layer: row b's states depend on row b's
+inputs only. So each shard of rows can run the whole time loop in its own thread, and a big
+matrix product can be cut into blocks of rows, one per thread. The threads share the arrays
+(each writes only its own rows) and run at the same time because the work inside releases
+Python's lock: BLAS products (each on one BLAS thread) and the compiled cell kernels
+(`kernels.py`, `nogil`).
+
+Results do not depend on the number of threads, bit for bit: OpenBLAS computes each row of a
+product the same way whatever the number of rows, as long as the product goes through its
+general kernel. Two kinds of product take other paths, whose sums round differently: a single
+row (matrix-vector) and a small product (OpenBLAS's small-matrix kernels, below about 100^3
+multiply-adds). So a batch is only cut where every piece keeps at least two rows and more than
+SMALL multiply-adds; smaller work stays whole, in the calling thread. The cell kernels work row
+by row. `tests/nn/test_parallel.py` checks it for every cell, direction, mask and dropout.
+
+    set_num_threads(2)                 # as torch.set_num_threads; default: `default_threads()`
+    for_each_shard(loop, 64, H * G)    # loop(slice(0, 32)) and loop(slice(32, 64)) in two threads
+    matmul(a, b, out)                  # out = a @ b, the rows of a in blocks, one per thread
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+MIN_ROWS = 2  # one row takes BLAS's matrix-vector path
+SMALL = 10**6  # multiply-adds: OpenBLAS takes its small-matrix kernels at this many or fewer
+
+
+
+def default_threads() -> int:
+    """RNNLAB_NUM_THREADS if set; under torchrun this process's share of the cores; else OMP_NUM_THREADS if set
+    (joblib's workers get their share there); else every core this process may use."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    if os.environ.get("RNNLAB_NUM_THREADS", "").isdigit():
+        return max(1, int(os.environ["RNNLAB_NUM_THREADS"]))
+    if os.environ.get("LOCAL_WORLD_SIZE", "").isdigit():
+        return max(1, cores // max(1, int(os.environ["LOCAL_WORLD_SIZE"])))
+    if os.environ.get("OMP_NUM_THREADS", "").isdigit():
+        return max(1, int(os.environ["OMP_NUM_THREADS"]))
+    return cores
+
+
+_threads = default_threads()
+_pool: ThreadPoolExecutor | None = None
+_blas_limited = False
+_inside = threading.local()  # .shard: this thread is running a shard
+
+
+def set_num_threads(threads: int) -> None:
+    """Use `threads` threads for the engine's work (1: all in the calling thread)."""
+    global _threads
+    if threads < 1:
+        raise ValueError(f"threads must be at least 1, got {threads}")
+    _threads = threads
+
+
+def get_num_threads() -> int:
+    return _threads
+
+
+def shards(rows: int, row_work: int, threads: int | None = None) -> list[slice]:
+    """`rows` cut into at most `threads` near-equal slices, each of MIN_ROWS rows and SMALL work at least.
+
+    row_work: the multiply-adds of one row of the product a piece computes (K * N of an (M, K) @ (K, N)).
+    """
+    least = max(MIN_ROWS, SMALL // max(row_work, 1) + 1)  # rows a piece needs
+    count = max(1, min(threads or _threads, rows // least))
+    bounds = [rows * k // count for k in range(count + 1)]
+    return [slice(a, b) for a, b in zip(bounds, bounds[1:], strict=False)]
+
+
+def for_each_shard(work: Callable[[slice], None], rows: int, row_work: int) -> None:
+    """Call `work(rows_slice)` for each shard of `rows` rows (see `shards`), the shards in parallel threads."""
+    one_blas_thread()
+    parts = shards(rows, row_work)
+    if len(parts) == 1 or getattr(_inside, "shard", False):  # one piece, or already in a shard: no nesting
+        work(slice(0, rows))
+        return
+    pool = _executor()
+    futures = [pool.submit(_as_shard, work, part) for part in parts[1:]]
+    _as_shard(work, parts[0])  # the calling thread takes the first shard
+    for future in futures:
+        future.result()  # re-raises a shard's exception here
+
+
+def _as_shard(work: Callable[[slice], None], part: slice) -> None:
+    """work(part), marked so that the engine work it calls stays in this thread (a nested pool would wait on itself)."""
+    _inside.shard = True
+    try:
+        work(part)
+    finally:
+        _inside.shard = False
+
+
+def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """out (M, N) = a (M, K) @ b (K, N), blocks of a's rows in parallel threads (the same numbers as `a @ b`)."""
+    one_blas_thread()
+    M, K = a.shape
+    if out is None:
+        out = np.empty((M, b.shape[1]), np.result_type(a, b))
+    for_each_shard(lambda part: np.matmul(a[part], b, out=out[part]), M, K * b.shape[1])
+    return out
+
+
+def one_blas_thread() -> None:
+    """Keep BLAS to one thread (once per process): the engine's own threads share out the cores.
+
+    Several BLAS threads under each of ours would fight over the cores, and a product's sums are
+    rounded differently on another number of BLAS threads, which would make results depend on it.
+    """
+    global _blas_limited
+    if not _blas_limited:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(1, user_api="blas")
+        _blas_limited = True
+
+
+def _executor() -> ThreadPoolExecutor:
+    """The worker threads: one fewer than `_threads`, as the calling thread works too."""
+    global _pool
+    if _pool is None or _pool._max_workers < _threads - 1:  # grown when more threads are asked for
+        if _pool is not None:
+            _pool.shutdown()
+        _pool = ThreadPoolExecutor(_threads - 1, thread_name_prefix="rnnlab")
+    return _pool

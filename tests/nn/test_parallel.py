@@ -1,0 +1,123 @@
+"""The engine's threads change how fast, never what: every number equal, bit for bit, at 1, 2 and 3 threads."""
+
+import threading
+
+import numpy as np
+import pytest
+
+from rnnlab.nn import CrossEntropyLoss, parallel
+from rnnlab.nn.models import ModelConfig, SequenceModel
+from rnnlab.nn.recurrent import GRU, LSTM, RNN
+
+
+@pytest.fixture(autouse=True)
+def restore_threads():
+    before = parallel.get_num_threads()
+    yield
+    parallel.set_num_threads(before)
+
+
+def layer_step(threads, cell, dtype, bidirectional, masked, dropout, proj_size=None):
+    """Forward and backward of a fresh 2-layer layer (same seed every call) on `threads` threads."""
+    parallel.set_num_threads(threads)
+    T, B, I, H = 4, 780, 5, 64  # B large enough for 3 shards of every cell's per-step product
+    assert len(parallel.shards(B, H * H, threads)) == threads
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((T, B, I)).astype(dtype)
+    d_out = rng.standard_normal((T, B, (2 if bidirectional else 1) * (proj_size or H))).astype(dtype)
+    mask = np.arange(T)[:, None] < rng.integers(1, T + 1, B)[None, :] if masked else None
+    kwargs = {"proj_size": proj_size} if proj_size else {}
+    if cell in ("tanh", "relu"):
+        layer = RNN(I, H, num_layers=2, nonlinearity=cell, bidirectional=bidirectional, dropout=dropout,
+                    dtype=dtype, seed=0)
+    else:
+        layer = {"lstm": LSTM, "gru": GRU}[cell](I, H, num_layers=2, bidirectional=bidirectional, dropout=dropout,
+                                                 dtype=dtype, seed=0, **kwargs)
+    output, _ = layer(x, mask=mask)
+    d_x = layer.backward(d_out)
+    return [output, d_x] + [p.grad.copy() for p in layer.parameters()]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("cell", ["tanh", "relu", "lstm", "gru"])
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("masked", [False, True])
+@pytest.mark.parametrize("dropout", [0.0, 0.4])
+def test_layers_give_the_same_numbers_on_any_number_of_threads(dtype, cell, bidirectional, masked, dropout):
+    one = layer_step(1, cell, dtype, bidirectional, masked, dropout)
+    for threads in (2, 3):
+        many = layer_step(threads, cell, dtype, bidirectional, masked, dropout)
+        for a, b in zip(one, many, strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_projected_lstm_too():
+    one = layer_step(1, "lstm", np.float32, True, True, 0.0, proj_size=3)
+    np.testing.assert_array_equal(one[0], layer_step(2, "lstm", np.float32, True, True, 0.0, proj_size=3)[0])
+
+
+def model_step(threads):
+    """A whole training step of a SequenceModel (table path, head, loss): logits and every gradient."""
+    parallel.set_num_threads(threads)
+    model = SequenceModel(ModelConfig(40, 40, "lstm", 64, num_layers=2, dropout=0.2, embedding_dim=16), seed=0)
+    ids = np.random.default_rng(2).integers(0, 40, (10, 160))
+    assert len(parallel.shards(160, 64 * 256, threads)) == threads
+    loss_fn = CrossEntropyLoss()
+    logits, _ = model(ids)
+    loss_fn(logits, ids)
+    model.backward(loss_fn.backward())
+    return [logits] + [p.grad.copy() for p in model.parameters()]
+
+
+def test_a_model_step_is_the_same_on_one_and_two_threads():
+    for a, b in zip(model_step(1), model_step(2), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_shards_cover_the_batch_and_each_is_a_big_enough_product():
+    for rows in range(1, 300, 7):
+        for row_work in (1, 1000, 20_000, 1 << 21):
+            for threads in (1, 2, 3, 8):
+                parts = parallel.shards(rows, row_work, threads)
+                assert parts[0].start == 0 and parts[-1].stop == rows
+                assert all(a.stop == b.start for a, b in zip(parts, parts[1:], strict=False))
+                assert len(parts) <= threads
+                sizes = [p.stop - p.start for p in parts]
+                assert len(parts) == 1 or all(n >= 2 and n * row_work > parallel.SMALL for n in sizes)
+
+
+def test_the_shards_really_run_in_other_threads():
+    parallel.set_num_threads(2)
+    seen = set()
+    parallel.for_each_shard(lambda part: seen.add(threading.get_ident()), 8, parallel.SMALL)
+    assert len(seen) == 2
+
+
+def test_a_shard_error_reaches_the_caller():
+    parallel.set_num_threads(2)
+
+    def work(part):
+        if part.start > 0:
+            raise ValueError("shard failed")
+
+    with pytest.raises(ValueError, match="shard failed"):
+        parallel.for_each_shard(work, 8, parallel.SMALL)
+
+
+@pytest.mark.parametrize(("cell", "hidden", "batch"), [("lstm", 128, 32), ("gru", 256, 12), ("tanh", 1024, 4),
+                                                     ("lstm", 90, 62)])
+def test_pieces_just_above_the_small_product_size_give_the_same_numbers(cell, hidden, batch):
+    """Shards as small as `shards` allows (the benchmark's LSTM 128 at batch 32 is cut in two of 16 rows)."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((6, batch, 8)).astype(np.float32)
+    mask = np.arange(6)[:, None] < rng.integers(1, 7, batch)[None, :]
+    results = []
+    for threads in (1, 2):
+        parallel.set_num_threads(threads)
+        layer = RNN(8, hidden, seed=0) if cell == "tanh" else {"lstm": LSTM, "gru": GRU}[cell](8, hidden, seed=0)
+        output, _ = layer(x, mask=mask)
+        results.append([output, layer.backward(np.ones_like(output))] + [p.grad for p in layer.parameters()])
+    gates = {"lstm": 4, "gru": 3, "tanh": 1}[cell]
+    assert len(parallel.shards(batch, gates * hidden * hidden, 2)) == 2
+    for a, b in zip(*results, strict=True):
+        np.testing.assert_array_equal(a, b)

@@ -1,12 +1,14 @@
 """Speed: the NumPy engine beside PyTorch (`rnnlab bench`) and beside the seed's min-char-rnn script.
 
-1. `rnnlab bench`'s configurations a-e: training steps and sampling, NumPy engine vs PyTorch, same
-   process, interleaved, median of repeated steps, same number of threads.
+1. `rnnlab bench`'s configurations a-e: training steps at each thread count (default 1 and 2), NumPy
+   engine and PyTorch, same process, all interleaved, median of repeated steps, with CPU time over wall
+   time beside each figure, the engine's scaling and its ratio to PyTorch at PyTorch's best thread count;
+   sampling one character at a time.
 2. examples/min_char_rnn.py (the seed's model on the engine, float32) vs ../shared/peers/min_char_rnn.py
    (the seed's own code): characters per second on Tiny Shakespeare, five runs of each, alternating,
    the median ratio of neighbouring runs, and the smoothed loss each reaches after the same number of steps.
 
-usage: python benchmarks/speed.py [--threads 1] [--iters 2000] [--json PATH]
+usage: python benchmarks/speed.py [--threads 1,2] [--iters 2000] [--json PATH]
 """
 
 import argparse
@@ -45,14 +47,15 @@ def min_char_rnn_race(iters: int, threads: int, repeats: int = 5) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--threads", default="1,2", help="thread counts, comma-separated (default 1,2)")
     parser.add_argument("--iters", type=int, default=2000)
     parser.add_argument("--json", help="also write the figures here")
     args = parser.parse_args()
-    report = run(list(CONFIGS), args.threads)
+    report = run(list(CONFIGS), sorted({int(n) for n in args.threads.split(",")}))
     print(format_table(report))
-    race = min_char_rnn_race(args.iters, args.threads)
-    print(f"\nmin-char-rnn on Tiny Shakespeare, {args.iters} steps of 25 characters, 5 alternating runs each")
+    race = min_char_rnn_race(args.iters, 1)
+    print(f"\nmin-char-rnn on Tiny Shakespeare, {args.iters} steps of 25 characters, 5 alternating runs each, "
+          f"one thread")
     print(f"{'':16s} {'chars/s':>9s} {'smoothed loss/char':>19s}")
     for name in ("seed script", "rnnlab engine"):
         r = race[name]

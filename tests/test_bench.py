@@ -54,13 +54,17 @@ def test_interleaved_medians_keeps_going_until_min_seconds_have_passed(monkeypat
     assert len(rounds) == 500
 
 
-def test_report_gives_tokens_per_second_and_their_ratio_for_both_engines():
+def test_report_gives_tokens_per_second_per_thread_count_scaling_and_ratio_for_both_engines():
     pytest.importorskip("torch")
-    report = run(["a"], threads=1, repeats=2, warmup=1, min_seconds=0)
+    report = run(["a"], threads=[1, 2], repeats=2, warmup=1, min_seconds=0)
     (row,) = report["rows"]
     assert row["kind"] == "train" and row["config"] == CONFIGS["a"].name
-    assert row["ratio"] == pytest.approx(row["numpy_tokens_per_s"] / row["torch_tokens_per_s"])
-    assert CONFIGS["a"].name in format_table(report) and report["threads"] == 1
+    speed = row["tokens_per_s"]
+    assert set(speed) == set(row["cpu_per_wall"]) == {"numpy@1", "numpy@2", "torch@1", "torch@2"}
+    assert row["scaling"] == pytest.approx(speed["numpy@2"] / speed["numpy@1"])
+    assert row["ratio"] == pytest.approx(speed["numpy@2"] / max(speed["torch@1"], speed["torch@2"]))
+    assert all(0 < load < 8 for load in row["cpu_per_wall"].values())
+    assert CONFIGS["a"].name in format_table(report) and report["threads"] == [1, 2]
 
 
 def test_engine_trainer_follows_the_numpy_trainer_from_the_same_weights_and_batch():

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from rnnlab.nn import CrossEntropyLoss
+from rnnlab.nn import CrossEntropyLoss, parallel
 from rnnlab.nn.models import ModelConfig, SequenceModel
 from rnnlab.optim import Adagrad, Adam, clip_grad_value_
 
@@ -208,43 +208,85 @@ def _timed(fn) -> float:
     return time.perf_counter() - start
 
 
-def run(names: list[str], threads: int, repeats: int = 7, warmup: int = 3, sample_chars: int = 500,
+def on_threads(step, threads: int, engine: str, cpu: list[float]):
+    """`step` run on `threads` threads of its engine; each call appends its process CPU time over wall time to `cpu`."""
+    def timed() -> None:
+        if engine == "torch":
+            import torch
+
+            torch.set_num_threads(threads)
+        else:
+            parallel.set_num_threads(threads)
+        wall, used = time.perf_counter(), time.process_time()
+        step()
+        cpu.append((time.process_time() - used) / (time.perf_counter() - wall))
+
+    return timed
+
+
+def run(names: list[str], threads: list[int], repeats: int = 7, warmup: int = 3, sample_chars: int = 500,
         min_seconds: float = 5.0) -> dict:
-    """Time every named configuration (training steps for at least `min_seconds`); returns a JSON-able report."""
+    """Time every named configuration at each thread count, both engines, all interleaved; a JSON-able report.
+
+    Training rows: tokens per second and CPU time over wall time for each engine and thread count, the
+    NumPy engine's scaling (most threads over one) and its ratio to PyTorch at PyTorch's best thread count.
+    Sampling (one character at a time, batch 1) runs on one thread.
+    """
     import torch
 
-    torch.set_num_threads(threads)
     rows = []
-    with threadpool_limits(threads):
+    parallel.one_blas_thread()
+    with threadpool_limits(1):
         peak = matmul_peak_gflops()
-        for name in names:
-            config = CONFIGS[name]
-            tokens = config.batch * config.seq_len
-            t_numpy, t_torch = interleaved_medians([numpy_trainer(config), torch_trainer(config)], repeats, warmup,
-                                                   min_seconds)
-            rows.append({"config": config.name, "kind": "train", "numpy_tokens_per_s": tokens / t_numpy,
-                         "torch_tokens_per_s": tokens / t_torch, "ratio": t_torch / t_numpy,
-                         "numpy_gflops": config.flops_per_step() / t_numpy / 1e9, **asdict(config)})
-        for name in ("b", "c"):
-            if name not in names:
-                continue
-            config = CONFIGS[name]
-            samplers = [numpy_sampler(config), torch_sampler(config)]
-            t_numpy, t_torch = interleaved_medians([lambda s=s: s(sample_chars) for s in samplers], 3, 1)
-            rows.append({"config": config.name, "kind": "sample", "numpy_tokens_per_s": sample_chars / t_numpy,
-                         "torch_tokens_per_s": sample_chars / t_torch, "ratio": t_torch / t_numpy,
-                         "numpy_gflops": None, **asdict(config)})
+    for name in names:
+        config = CONFIGS[name]
+        tokens = config.batch * config.seq_len
+        steps, cpu = [], {}
+        for engine, trainer in (("numpy", numpy_trainer), ("torch", torch_trainer)):
+            step = trainer(config)
+            for n in threads:
+                cpu[engine, n] = []
+                steps.append(on_threads(step, n, engine, cpu[engine, n]))
+        seconds = iter(interleaved_medians(steps, repeats, warmup, min_seconds))
+        figures = {(engine, n): tokens / next(seconds) for engine in ("numpy", "torch") for n in threads}
+        best_torch = max(figures["torch", n] for n in threads)
+        most = max(threads)
+        rows.append({"config": config.name, "kind": "train",
+                     "tokens_per_s": {f"{engine}@{n}": v for (engine, n), v in figures.items()},
+                     "cpu_per_wall": {f"{engine}@{n}": float(np.median(v[warmup:])) for (engine, n), v in cpu.items()},
+                     "scaling": figures["numpy", most] / figures["numpy", min(threads)],
+                     "ratio": figures["numpy", most] / best_torch,
+                     "numpy_gflops": config.flops_per_step() * figures["numpy", most] / tokens / 1e9, **asdict(config)})
+    parallel.set_num_threads(1)
+    torch.set_num_threads(1)
+    for name in ("b", "c"):
+        if name not in names:
+            continue
+        config = CONFIGS[name]
+        samplers = [numpy_sampler(config), torch_sampler(config)]
+        t_numpy, t_torch = interleaved_medians([lambda s=s: s(sample_chars) for s in samplers], 3, 1)
+        rows.append({"config": config.name, "kind": "sample", "tokens_per_s": {"numpy@1": sample_chars / t_numpy,
+                     "torch@1": sample_chars / t_torch}, "ratio": t_torch / t_numpy, **asdict(config)})
     return {"threads": threads, "torch_version": torch.__version__, "numpy_version": np.__version__,
-            "matmul_peak_gflops": peak, "rows": rows}
+            "matmul_peak_gflops_one_core": peak, "rows": rows}
 
 
 def format_table(report: dict) -> str:
-    lines = [f"threads {report['threads']}, numpy {report['numpy_version']}, torch {report['torch_version']}, "
-             f"float32 matmul peak {report['matmul_peak_gflops']:.0f} GFLOP/s",
-             f"{'configuration':50s} {'what':6s} {'numpy tok/s':>12s} {'torch tok/s':>12s} {'ratio':>6s} "
-             f"{'GFLOP/s':>8s}"]
+    """Training rows: tokens/s and CPU/wall per engine and thread count, scaling, ratio to PyTorch's best."""
+    threads = report["threads"]
+    columns = [f"{engine}@{n}" for engine in ("numpy", "torch") for n in threads]
+    lines = [f"numpy {report['numpy_version']}, torch {report['torch_version']}, float32 matmul peak "
+             f"{report['matmul_peak_gflops_one_core']:.0f} GFLOP/s on one core; tokens/s (CPU time / wall time)",
+             f"{'configuration':48s} {'what':6s} " + " ".join(f"{c:>17s}" for c in columns)
+             + f" {'scaling':>8s} {'vs best torch':>13s} {'GFLOP/s':>8s}"]
     for row in report["rows"]:
-        gflops = f"{row['numpy_gflops']:8.1f}" if row["numpy_gflops"] else f"{'':8s}"
-        lines.append(f"{row['config']:50s} {row['kind']:6s} {row['numpy_tokens_per_s']:12.0f} "
-                     f"{row['torch_tokens_per_s']:12.0f} {row['ratio']:5.2f}x {gflops}")
+        cells = []
+        for c in columns:
+            value = row["tokens_per_s"].get(c)
+            load = row.get("cpu_per_wall", {}).get(c)
+            cells.append(f"{'':>17s}" if value is None else f"{value:9.0f} ({load:.2f})" if load else f"{value:17.0f}")
+        scaling = f"{row['scaling']:7.2f}x" if "scaling" in row else f"{'':8s}"
+        gflops = f"{row['numpy_gflops']:8.1f}" if row.get("numpy_gflops") else f"{'':8s}"
+        lines.append(f"{row['config'][:48]:48s} {row['kind']:6s} " + " ".join(cells)
+                     + f" {scaling} {row['ratio']:12.2f}x {gflops}")
     return "\n".join(lines)

@@ -12,14 +12,20 @@ MAX_REPEATS = 1000  # each timed step of configuration c takes seconds
 def register(sub) -> None:
     p = sub.add_parser("bench", help="time training and sampling against PyTorch on the CPU")
     p.add_argument("configs", nargs="*", default=["a", "b", "c", "d", "e"], help="configurations a-e (default all)")
-    p.add_argument("--threads", type=checked(int, checks.threads), default=1,
-                   help="threads for both engines (default 1)")
+    p.add_argument("--threads", type=thread_counts, default=[1],
+                   help="thread counts to time both engines at, comma-separated, e.g. 1,2 (default 1)")
     p.add_argument("--repeats", type=checked(int, checks.int_in(1, MAX_REPEATS)), default=7,
                    help=f"timed steps per engine, at least (median reported; at most {MAX_REPEATS})")
     p.add_argument("--warmup", type=checked(int, checks.int_in(0, MAX_REPEATS)), default=3,
                    help="untimed steps first")
     add_json(p)
     p.set_defaults(run=run)
+
+
+def thread_counts(text: str) -> list[int]:
+    """'1,2' -> [1, 2]: each a thread count the checks allow."""
+    one = checked(int, checks.threads)
+    return sorted({one(part) for part in text.split(",")})
 
 
 def run(args: argparse.Namespace) -> int:

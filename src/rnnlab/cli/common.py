@@ -142,17 +142,26 @@ def add_quiet(parser: argparse.ArgumentParser) -> None:
 
 
 def add_threads(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--threads", type=int, default=1, help=f"BLAS threads for matrix products, at most "
-                        f"{checks.MAX_THREADS} (default 1)")
+    parser.add_argument("--threads", type=checked(int, checks.threads), default=None,
+                        help="threads the NumPy engine computes with (default: every core this process may use; "
+                             "under torchrun, its share)")
 
 
-def limit_threads(args: argparse.Namespace):
-    """A context in which BLAS uses `--threads` threads."""
-    from threadpoolctl import threadpool_limits
+@contextlib.contextmanager
+def limit_threads(args: argparse.Namespace) -> Iterator[None]:
+    """Within: the engine computes on `--threads` threads (`rnnlab.nn.parallel`); BLAS on one under each."""
+    from rnnlab.nn import parallel
 
-    threads = getattr(args, "threads", 1)
-    checks.require("--threads", threads, checks.threads)
-    return threadpool_limits(threads)
+    threads = getattr(args, "threads", None)
+    if isinstance(threads, list):  # rnnlab bench sets each count itself
+        yield
+        return
+    before = parallel.get_num_threads()
+    parallel.set_num_threads(threads or parallel.default_threads())
+    try:
+        yield
+    finally:
+        parallel.set_num_threads(before)
 
 
 @contextlib.contextmanager

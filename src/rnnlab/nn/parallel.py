@@ -78,23 +78,29 @@ def shards(rows: int, row_work: int, threads: int | None = None) -> list[slice]:
 
 def for_each_shard(work: Callable[[slice], None], rows: int, row_work: int) -> None:
     """Call `work(rows_slice)` for each shard of `rows` rows (see `shards`), the shards in parallel threads."""
-    one_blas_thread()
     parts = shards(rows, row_work)
-    if len(parts) == 1 or getattr(_inside, "shard", False):  # one piece, or already in a shard: no nesting
-        work(slice(0, rows))
+    each(work, [slice(0, rows)] if len(parts) == 1 or getattr(_inside, "shard", False) else parts)
+
+
+def each(work: Callable, items: list) -> None:
+    """Call `work(item)` for every item, in parallel threads (in this thread if already inside one: no nesting)."""
+    one_blas_thread()
+    if len(items) == 1 or _threads == 1 or getattr(_inside, "shard", False):
+        for item in items:
+            work(item)
         return
     pool = _executor()
-    futures = [pool.submit(_as_shard, work, part) for part in parts[1:]]
-    _as_shard(work, parts[0])  # the calling thread takes the first shard
+    futures = [pool.submit(_as_shard, work, item) for item in items[1:]]
+    _as_shard(work, items[0])  # the calling thread takes the first
     for future in futures:
-        future.result()  # re-raises a shard's exception here
+        future.result()  # re-raises a thread's exception here
 
 
-def _as_shard(work: Callable[[slice], None], part: slice) -> None:
-    """work(part), marked so that the engine work it calls stays in this thread (a nested pool would wait on itself)."""
+def _as_shard(work: Callable, item) -> None:
+    """work(item), marked so that the engine work it calls stays in this thread (a nested pool would wait on itself)."""
     _inside.shard = True
     try:
-        work(part)
+        work(item)
     finally:
         _inside.shard = False
 

@@ -23,7 +23,7 @@ from rnnlab.nn.functional import Workspace, add_rows, fused
 from rnnlab.nn.gru import gru_backward, gru_forward
 from rnnlab.nn.lstm import lstm_backward, lstm_forward, lstm_proj_backward, lstm_proj_forward
 from rnnlab.nn.module import Module, Parameter, reserve
-from rnnlab.nn.parallel import matmul
+from rnnlab.nn.parallel import each, matmul
 from rnnlab.nn.rnn import rnn_backward, rnn_forward
 from rnnlab.nn.utils.checks import check_constructor, check_input, check_proj_size, dropout_scale
 from rnnlab.nn.utils.layer_io import EmptyBatch, check_hx, empty_forward, packed_backward, packed_forward
@@ -208,8 +208,9 @@ class RNNBase(Module):
                 drop = keep.astype(self.dtype) * self.dtype.type(dropout_scale(self.dropout))  # (T, B, D*S)
                 layer_input = layer_input * drop
             output = np.empty((T, B, D * S), self.dtype)
-            directions = []
-            for direction in range(D):
+            directions = [None] * D
+
+            def run(direction, layer=layer, layer_input=layer_input, output=output, directions=directions):
                 W_ih, W_hh, *biases = self._weights(layer, direction)
                 b_ih, b_hh = (biases[0].data, biases[1].data) if biases else (None, None)
                 index, reverse = layer * D + direction, direction == 1
@@ -226,7 +227,9 @@ class RNNBase(Module):
                 h_n[index] = h[last]
                 if is_lstm:
                     c_n[index] = c[last]
-                directions.append(cache)
+                directions[direction] = cache
+
+            each(run, list(range(D)))  # the two directions of a layer in parallel threads
             if mask is not None:
                 np.copyto(output, 0, where=~mask)
             layers.append((layer_input, drop, directions))
@@ -274,8 +277,12 @@ class RNNBase(Module):
             T, B = layer_input.shape[:2]
             # the rows the input projection was made from: x (T*B, I) one per step, or the table (V, I)
             rows = layer_input.reshape(T * B, -1) if layer > 0 or table is None else table
-            for direction, cache in enumerate(directions):
-                index = layer * D + direction
+            d_rows_of = [None] * D  # each direction's gradient of the layer input
+            d_steps_of = [0] * D
+
+            def back(direction, layer=layer, rows=rows, layer_input=layer_input, directions=directions,
+                     d_rows_of=d_rows_of, d_steps_of=d_steps_of, d_layer_output=d_layer_output, T=T, B=B):
+                cache, index = directions[direction], layer * D + direction
                 W_ih, W_hh, *biases = self._weights(layer, direction)
                 d_out = d_layer_output[:, :, direction * S : (direction + 1) * S]
                 dh_n = None if d_h_n is None else np.asarray(d_h_n, dtype=self.dtype)[index]
@@ -291,17 +298,18 @@ class RNNBase(Module):
                     per_step, d_proj = d_proj, np.zeros((len(table), d_proj.shape[1]), self.dtype)
                     fused(add_rows, self.dtype)(d_proj, layer_input.ravel(), per_step)
                     if self.record_input_grads:  # d x_t per step, for the norms below
-                        d_steps = d_steps + per_step @ W_ih.data
+                        d_steps_of[direction] = per_step @ W_ih.data
                 W_ih.grad += matmul(d_proj.T, rows)  # all steps, one product
                 W_hh.grad += d_W_hh
                 if biases:
                     d_b_ih = d_proj.sum(axis=0)
                     biases[0].grad += d_b_ih
                     biases[1].grad += d_b_ih if d_b_hh is None else d_b_hh  # None: b_hh acts like b_ih
-                if direction == 0:
-                    d_rows = matmul(d_proj, W_ih.data)  # (rows, I)
-                else:
-                    d_rows += matmul(d_proj, W_ih.data)
+                d_rows_of[direction] = matmul(d_proj, W_ih.data)  # (rows, I)
+
+            each(back, list(range(D)))  # the two directions of a layer in parallel threads
+            d_rows = d_rows_of[0] if D == 1 else d_rows_of[0] + d_rows_of[1]
+            d_steps = d_steps + (d_steps_of[0] if D == 1 else d_steps_of[0] + d_steps_of[1])
             if rows is not table:
                 d_rows = d_rows.reshape(layer_input.shape)
                 if drop is not None:

@@ -20,9 +20,9 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from rnnlab.data.streams import TextStreams
+from rnnlab.nn import parallel
 from rnnlab.tasks.charlm import CharLM
 from rnnlab.tasks.charlm_config import PRESETS
 
@@ -119,7 +119,7 @@ def run_engine(engine: str, preset: str, minutes: float, threads: int) -> dict:
     import torch
 
     torch.set_num_threads(threads)
-    with threadpool_limits(threads):
+    with parallel.threads(threads):  # the engine's threads (BLAS: one each)
         return numpy_run(preset, minutes) if engine == "numpy" else torch_run(preset, minutes)
 
 

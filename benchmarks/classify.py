@@ -27,10 +27,10 @@ import time
 from pathlib import Path
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from rnnlab.baselines.classification import baseline_scores
 from rnnlab.data.datasets import deduplicate, load_dataset, stratified_split
+from rnnlab.nn import parallel
 from rnnlab.tasks.classify import SequenceClassifier
 from rnnlab.tasks.tuning import SPACES, tune
 
@@ -42,7 +42,7 @@ NAMES_TO_TRY = ["Dostoevsky", "Nguyen", "Tanaka", "Schmidt", "O'Neill", "Rossi",
 
 
 def timed_fit(settings: dict, X, y) -> tuple[SequenceClassifier, float]:
-    with threadpool_limits(1):
+    with parallel.threads(1):  # the engine's threads (BLAS: one each)
         started = time.perf_counter()
         clf = SequenceClassifier(**settings).fit(X, y, progress=False)
         return clf, time.perf_counter() - started

@@ -48,15 +48,14 @@ CANDIDATES = {  # (ties go to the earlier candidate)
 
 def fold_score(name: str, settings: dict, fold: int) -> tuple[float, float]:
     """(accuracy on held-out fold `fold` of the training split, seconds of fit)."""
-    from threadpoolctl import threadpool_limits
-
     from rnnlab.data.datasets import load_dataset
+    from rnnlab.nn import parallel
     from rnnlab.tasks.classify import SequenceClassifier
 
     train = load_dataset(DATA / "ucr" / name / f"{name}_TRAIN.ts")
     X, y = train.inputs, train.labels
     kept, held = list(StratifiedKFold(FOLDS, shuffle=True, random_state=0).split(np.zeros(len(y)), y))[fold]
-    with threadpool_limits(1):
+    with parallel.threads(1):  # the engine's threads (BLAS: one each)
         started = time.perf_counter()
         clf = SequenceClassifier(**COMMON, **settings).fit([X[i] for i in kept], y[kept], progress=False)
         seconds = time.perf_counter() - started

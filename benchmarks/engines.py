@@ -31,9 +31,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from threadpoolctl import threadpool_limits
 
 from rnnlab.bench import CONFIGS, engine_trainer, interleaved_medians, numpy_trainer, torch_trainer
+from rnnlab.nn import parallel
 from rnnlab.tasks.charlm import embedded_text
 
 
@@ -139,7 +139,7 @@ def main() -> None:
           f"rounds and {args.min_seconds:g} s per configuration, after {args.warmup} warm-up rounds")
     torch.set_num_threads(args.threads)
     sections = []
-    with threadpool_limits(args.threads):
+    with parallel.threads(args.threads):  # the engine's threads (BLAS: one each)
         for section in SECTIONS:
             report = section(args)
             print(f"\n{report['title']}\n{report['text']}", flush=True)

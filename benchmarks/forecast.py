@@ -21,9 +21,8 @@ import os
 import sys
 from pathlib import Path
 
-from threadpoolctl import threadpool_limits
-
 from rnnlab.data.timeseries import read_series_csv
+from rnnlab.nn import parallel
 from rnnlab.tasks.forecast import Forecaster
 from rnnlab.tasks.forecast_report import METRICS
 
@@ -89,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
                         "`rnnlab forecast eval --json` gives them, each with its name and kind)")
     args = parser.parse_args(argv)
     folder, reports = data_dir(), []
-    with threadpool_limits(1):
+    with parallel.threads(1):  # the engine's threads (BLAS: one each)
         for name, run in (("airline", airline), ("sunspots", sunspots), ("co2", co2)):
             if args.only and name not in args.only:
                 continue

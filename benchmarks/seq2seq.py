@@ -26,9 +26,8 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from threadpoolctl import threadpool_limits
-
 from rnnlab.data.pairs import read_pairs
+from rnnlab.nn import parallel
 from rnnlab.tasks.seq2seq import Seq2Seq
 
 DATA = Path(os.environ.get("RNNLAB_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")) / "cmudict"
@@ -59,7 +58,7 @@ def train_engine(engine: str, minutes: float, out: str) -> dict:
     import torch
 
     torch.set_num_threads(1)
-    with threadpool_limits(1):
+    with parallel.threads(1):  # the engine's threads (BLAS: one each)
         (train_x, train_y), (dev_x, dev_y) = split("train"), split("dev")
         epochs = epochs_in(minutes, engine, (train_x, train_y), (dev_x, dev_y))
         model = Seq2Seq(target_tokens="word", engine=engine, lr_schedule="cosine", epochs=epochs, patience=None,
@@ -76,7 +75,7 @@ def score_run(row: dict, beam: int) -> None:
     """Test scores of a run's best checkpoint, greedy and beam (decoded by the NumPy engine, one thread)."""
     test_x, test_y = split("test")
     model = Seq2Seq.load(row["run"])
-    with threadpool_limits(1):
+    with parallel.threads(1):  # the engine's threads (BLAS: one each)
         for width in (1, beam):
             start = time.perf_counter()
             row[width] = model.evaluate(test_x, test_y, beam=width)
@@ -92,7 +91,7 @@ def decoding_speed(run: str, threads: int, beam: int) -> tuple[float, float]:
     """(batched, one at a time) seconds per word, decoding the distinct test words with `threads` BLAS threads."""
     words = list(dict.fromkeys(split("test")[0]))
     model = Seq2Seq.load(run)
-    with threadpool_limits(threads):
+    with parallel.threads(threads):  # the engine's threads (BLAS: one each)
         model.predict(words[:50], beam=beam)  # warm-up
         start = time.perf_counter()
         model.predict(words, beam=beam)

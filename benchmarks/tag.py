@@ -17,9 +17,8 @@ import os
 import time
 from pathlib import Path
 
-from threadpoolctl import threadpool_limits
-
 from rnnlab.data.conllu import read_conllu
+from rnnlab.nn import parallel
 from rnnlab.tasks.tag import SequenceTagger, tokenize
 
 REPO = Path(__file__).resolve().parents[1]
@@ -37,7 +36,7 @@ def main() -> None:
     data = Path(os.environ.get("RNNLAB_DATA", REPO.parent / "shared" / "data")) / "pos"
     train = read_conllu(data / "en_ewt-ud-dev.conllu", column=args.column)
     test = read_conllu(data / "en_ewt-ud-test.conllu", column=args.column)
-    with threadpool_limits(1):
+    with parallel.threads(1):  # the engine's threads (BLAS: one each)
         tagger = SequenceTagger(minutes=args.minutes, seed=args.seed)
         print(tagger.config)
         started = time.perf_counter()

@@ -130,3 +130,37 @@ def test_every_cell_passes_dh_plus_d_out_through_a_padded_step(step, monkeypatch
         gru.gru_cell_backward(d_out, dh, random(rng, B, 3 * H, low=0, high=1), random(rng, B, H), random(rng, B, H),
                               np.empty((B, 3 * H), np.float32), np.empty((B, 3 * H), np.float32), keep)
     np.testing.assert_allclose(dh[~keep], expected, rtol=1e-6)
+
+
+@pytest.mark.parametrize("relu", [False, True])
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("padded", [False, True])
+def test_rnn_whole_sequence_loops_match_numpy(relu, reverse, padded):
+    from rnnlab.nn import rnn
+
+    T, rng = 6, np.random.default_rng(4)
+    keep = rng.random((T, B)) > 0.3 if padded else None
+    W_hh = random(rng, H, H, low=-0.5, high=0.5)
+
+    def forward_args():
+        states = np.zeros((T + 2, B, H), np.float32)
+        states[T + 1 if reverse else 0] = random(np.random.default_rng(5), B, H, low=-1, high=1)
+        return (random(np.random.default_rng(6), T, B, H), states, np.ascontiguousarray(W_hh.T),
+                np.zeros((B, H), np.float32), relu, keep, reverse)
+
+    numpy_args, compiled_args = run_both(rnn.rnn_sequence_forward, forward_args)
+    assert_same(numpy_args[1:2], compiled_args[1:2])
+    outputs = numpy_args[1][1:-1]
+    slope = (outputs > 0).astype(np.float32) if relu else 1 - outputs * outputs
+    numpy_args, compiled_args = run_both(rnn.rnn_sequence_backward, lambda: (
+        random(np.random.default_rng(7), T, B, H), random(np.random.default_rng(8), B, H), slope.copy(),
+        np.full((T, B, H), np.nan, np.float32), W_hh, np.zeros((B, H), np.float32), keep, reverse))
+    assert_same(numpy_args[1:4], compiled_args[1:4], tolerance=1e-5)
+
+
+def test_the_rnn_layer_takes_the_compiled_loops_for_small_products_only():
+    from rnnlab.nn import rnn
+
+    assert rnn.loops(100, 1, np.float32)[0] is kernels.rnn_sequence_forward  # min-char-rnn
+    assert rnn.loops(100, 1, np.float64)[0] is rnn.rnn_sequence_forward  # float64: the NumPy reference
+    assert rnn.loops(512, 64, np.float32)[1] is rnn.rnn_sequence_backward  # big: BLAS products

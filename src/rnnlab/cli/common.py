@@ -156,12 +156,8 @@ def limit_threads(args: argparse.Namespace) -> Iterator[None]:
     if isinstance(threads, list):  # rnnlab bench sets each count itself
         yield
         return
-    before = parallel.get_num_threads()
-    parallel.set_num_threads(threads or parallel.default_threads())
-    try:
+    with parallel.threads(threads):
         yield
-    finally:
-        parallel.set_num_threads(before)
 
 
 @contextlib.contextmanager

@@ -13,9 +13,10 @@ row does the whole step while the numbers sit in registers, and that loop is com
 - Every loop runs over one row (`gates[b]`, a 1-D contiguous view), which the compiler
   vectorises; indexing `gates[b, H + j]` directly defeats it.
 
-The time loop, the matrix products and float64 stay in NumPy (see `functional.fused`). The
-Elman RNN's step is left to NumPy: one add and one tanh per unit, which NumPy already runs
-vectorised; compiling it measured no faster, and a process's first compiled call costs ~0.5 s.
+The time loop, the matrix products and float64 stay in NumPy (see `functional.fused`), except for
+the Elman RNN when its step product is small (min-char-rnn's 1 x 100 x 100): then a dozen NumPy calls
+per step cost more than the arithmetic, and `rnn_sequence_forward` / `rnn_sequence_backward` run the
+whole time loop, product included, compiled. (A process's first compiled call costs ~0.5 s.)
 """
 
 import numpy as np
@@ -25,7 +26,7 @@ from numba import njit
 _compile = njit(cache=True, nogil=True, error_model="numpy", fastmath={"contract"})
 
 _f = np.float32  # constants typed float32, or numba computes in float64
-HALF, ONE, CLAMP = _f(0.5), _f(1.0), _f(7.90531110763549805)  # tanh(x) rounds to +-1 beyond the clamp
+ZERO, HALF, ONE, CLAMP = _f(0.0), _f(0.5), _f(1.0), _f(7.90531110763549805)  # tanh(x) rounds to +-1 beyond the clamp
 A1, A3, A5, A7 = _f(4.89352455891786e-03), _f(6.37261928875436e-04), _f(1.48572235717979e-05), _f(5.12229709037114e-08)
 A9, A11, A13 = _f(-8.60467152213735e-11), _f(2.00018790482477e-13), _f(-2.76076847742355e-16)
 B0, B2, B4, B6 = _f(4.89352518554385e-03), _f(2.26843463243900e-03), _f(1.18534705686654e-04), _f(1.19825839466702e-06)
@@ -142,6 +143,49 @@ def gru_cell_backward(d_out, dh, acts, hn, h_prev, d_x, d_rec, keep):
             d_r[j] = d_n[j] * hnb[j] * r[j] * (ONE - r[j])  # n = tanh(x_n + r hn)
             dr_r[j], dr_z[j], dr_n[j] = d_r[j], d_z[j], d_n[j] * r[j]
             dhb[j] = dhj * z[j]
+
+
+@_compile
+def rnn_sequence_forward(x_proj, states, W_hhT, recurrent, relu, keep, reverse):
+    T, B, H = x_proj.shape
+    for k in range(T):
+        t = T - 1 - k if reverse else k
+        prev, now = (t + 2, t + 1) if reverse else (t, t + 1)
+        for b in range(B):
+            h, h_prev, r, x = states[now, b], states[prev, b], recurrent[b], x_proj[t, b]
+            if keep is not None:
+                if not keep[t, b]:  # padded step: carry the state over
+                    h[:] = h_prev
+                    continue
+            r[:] = x
+            for i in range(H):  # r += h_prev @ W_hhT, a row of W_hhT at a time (contiguous, vectorised)
+                v, w = h_prev[i], W_hhT[i]
+                for j in range(H):
+                    r[j] += v * w[j]
+            for j in range(H):
+                h[j] = max(r[j], ZERO) if relu else tanh(r[j])
+
+
+@_compile
+def rnn_sequence_backward(d_out, dh, slope, d_pre, W_hh, scratch, keep, reverse):
+    T, B, H = d_out.shape
+    for k in range(T):
+        t = k if reverse else T - 1 - k
+        for b in range(B):
+            g, d, s, o = dh[b], d_pre[t, b], slope[t, b], d_out[t, b]
+            if keep is not None:
+                if not keep[t, b]:  # padded step: dh + d_out passes through, the pre-activation gets nothing
+                    for j in range(H):
+                        g[j] += o[j]
+                        d[j] = ZERO
+                    continue
+            for j in range(H):
+                d[j] = (g[j] + o[j]) * s[j]
+                g[j] = ZERO
+            for j in range(H):  # dh = d_pre @ W_hh, a row of W_hh at a time
+                v, w = d[j], W_hh[j]
+                for i in range(H):
+                    g[i] += v * w[i]
 
 
 @_compile

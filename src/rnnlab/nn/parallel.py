@@ -24,8 +24,9 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -65,6 +66,17 @@ def get_num_threads() -> int:
     return _threads
 
 
+@contextmanager
+def threads(count: int | None) -> Iterator[None]:
+    """Within: the engine uses `count` threads (None: `default_threads()`); the previous count after."""
+    before = _threads
+    set_num_threads(count or default_threads())
+    try:
+        yield
+    finally:
+        set_num_threads(before)
+
+
 def shards(rows: int, row_work: int, threads: int | None = None) -> list[slice]:
     """`rows` cut into at most `threads` near-equal slices, each of MIN_ROWS rows and SMALL work at least.
 
@@ -78,8 +90,11 @@ def shards(rows: int, row_work: int, threads: int | None = None) -> list[slice]:
 
 def for_each_shard(work: Callable[[slice], None], rows: int, row_work: int) -> None:
     """Call `work(rows_slice)` for each shard of `rows` rows (see `shards`), the shards in parallel threads."""
-    parts = shards(rows, row_work)
-    each(work, [slice(0, rows)] if len(parts) == 1 or getattr(_inside, "shard", False) else parts)
+    if _threads == 1 or rows * row_work <= 2 * SMALL or getattr(_inside, "shard", False):  # (the common small case)
+        one_blas_thread()
+        work(slice(0, rows))
+        return
+    each(work, shards(rows, row_work))
 
 
 def each(work: Callable, items: list) -> None:
@@ -107,8 +122,10 @@ def _as_shard(work: Callable, item) -> None:
 
 def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """out (M, N) = a (M, K) @ b (K, N), blocks of a's rows in parallel threads (the same numbers as `a @ b`)."""
-    one_blas_thread()
     M, K = a.shape
+    if _threads == 1 or M * K * b.shape[1] <= 2 * SMALL:  # cannot be cut: no closure, no pool
+        one_blas_thread()
+        return np.matmul(a, b, out=out)
     if out is None:
         out = np.empty((M, b.shape[1]), np.result_type(a, b))
     for_each_shard(lambda part: np.matmul(a[part], b, out=out[part]), M, K * b.shape[1])

@@ -217,11 +217,9 @@ class RNNBase(Module):
                 ws = self._workspaces[index]
                 x_proj = ws.empty("x_proj", (T, B, W_ih.data.shape[0]), self.dtype)  # (T, B, G*H)
                 self._input_projection(layer_input, table if layer == 0 else None, W_ih.data, b_ih, x_proj)
-                c_start = c0[index] if is_lstm else None
                 W_hr = self._projection(layer, direction)  # (P, H), or None: no projection
-                projection = {} if W_hr is None else {"W_hr": W_hr.data}
-                h, c, cache = self._cell_forward(x_proj, h0[index], c_start, W_hh.data, b_hh, mask, reverse, ws,
-                                                 **projection)
+                h, c, cache = self._cell_forward(x_proj, h0[index], c0[index] if is_lstm else None, W_hh.data, b_hh,
+                                                 mask, reverse, ws, **({} if W_hr is None else {"W_hr": W_hr.data}))
                 output[:, :, direction * S : (direction + 1) * S] = h[1:-1]
                 last = 1 if reverse else T  # the state after the final step visited
                 h_n[index] = h[last]
@@ -308,8 +306,7 @@ class RNNBase(Module):
                 d_rows_of[direction] = matmul(d_proj, W_ih.data)  # (rows, I)
 
             each(back, list(range(D)))  # the two directions of a layer in parallel threads
-            d_rows = d_rows_of[0] if D == 1 else d_rows_of[0] + d_rows_of[1]
-            d_steps = d_steps + (d_steps_of[0] if D == 1 else d_steps_of[0] + d_steps_of[1])
+            d_rows, d_steps = sum(d_rows_of[1:], d_rows_of[0]), d_steps + sum(d_steps_of[1:], d_steps_of[0])
             if rows is not table:
                 d_rows = d_rows.reshape(layer_input.shape)
                 if drop is not None:

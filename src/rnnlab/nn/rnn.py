@@ -10,8 +10,8 @@ unchanged, so a sequence's result does not depend on its padding.
 
 import numpy as np
 
-from rnnlab.nn.functional import Workspace, padded_states, previous_states, recurrent_weight, time_steps
-from rnnlab.nn.parallel import for_each_shard, matmul
+from rnnlab.nn.functional import Workspace, fused, padded_states, previous_states, recurrent_weight, time_steps
+from rnnlab.nn.parallel import SMALL, for_each_shard, matmul
 
 
 def rnn_cell_forward(x_t, recurrent, h_prev, h, relu, keep):
@@ -44,6 +44,42 @@ def rnn_cell_backward(d_out, dh, slope, d_pre, keep):
     d_pre *= slope
 
 
+def rnn_sequence_forward(x_proj, states, W_hhT, recurrent, relu, keep, reverse):
+    """The time loop of `rnn_forward` for some rows of the batch (views of its arrays).
+
+    x_proj: (T, b, H). states: (T+2, b, H), see `padded_states`. W_hhT: (H, H). recurrent: (b, H) scratch.
+    keep: (T, b) bool, False at padded steps, or None.
+    """
+    step = -1 if reverse else 1
+    for t in time_steps(len(x_proj), reverse):
+        prev, now = t + 1 - step, t + 1
+        np.dot(states[prev], W_hhT, out=recurrent)  # (b, H)
+        rnn_cell_forward(x_proj[t], recurrent, states[prev], states[now], relu, None if keep is None else keep[t])
+
+
+def rnn_sequence_backward(d_out, dh, slope, d_pre, W_hh, scratch, keep, reverse):
+    """The loop back through time of `rnn_backward` for some rows of the batch (views of its arrays).
+
+    d_out, slope: (T, b, H). dh: (b, H), from step t+1 in, d h_0 out. Writes d_pre (T, b, H). W_hh: (H, H).
+    scratch: (b, H). keep: (T, b) bool or None.
+    """
+    for t in time_steps(len(d_out), not reverse):
+        keep_t = None if keep is None else keep[t]
+        rnn_cell_backward(d_out[t], dh, slope[t], d_pre[t], keep_t)
+        if keep_t is None:
+            np.dot(d_pre[t], W_hh, out=dh)  # (b, H) to h_{t-1}
+        else:  # padded steps keep the dh that rnn_cell_backward left
+            np.copyto(dh, np.dot(d_pre[t], W_hh, out=scratch), where=keep_t[:, None])
+
+
+def loops(H: int, B: int, dtype: np.dtype):
+    """The time loops for a step product of B x H x H: compiled whole loops when it is small (float32; the
+    loop is call-bound then: min-char-rnn's 1 x 100 x 100), else the NumPy loops with BLAS products."""
+    if B * H * H <= SMALL:
+        return fused(rnn_sequence_forward, dtype), fused(rnn_sequence_backward, dtype)
+    return rnn_sequence_forward, rnn_sequence_backward
+
+
 def rnn_forward(x_proj, h0, W_hh, b_hh, nonlinearity="tanh", mask=None, reverse=False, ws=None):
     """One direction of one layer.
 
@@ -59,18 +95,12 @@ def rnn_forward(x_proj, h0, W_hh, b_hh, nonlinearity="tanh", mask=None, reverse=
     ws = ws or Workspace()
     states = padded_states(ws.empty("states", (T + 2, B, H), x_proj.dtype), h0, reverse)
     recurrent = ws.empty("recurrent", (B, H), x_proj.dtype)  # scratch, reused every step
-    W_hhT = recurrent_weight(W_hh, T * B)  # (H, H)
+    sequence = loops(H, B, x_proj.dtype)[0]
+    W_hhT = recurrent_weight(W_hh, T * B if sequence is rnn_sequence_forward else H)  # (H, H); compiled: contiguous
     relu = nonlinearity == "relu"
-    step = -1 if reverse else 1
-
-    def loop(b):  # the time loop for the rows b of the batch (a slice; the shards run in parallel)
-        for t in time_steps(T, reverse):
-            prev, now = t + 1 - step, t + 1
-            np.dot(states[prev, b], W_hhT, out=recurrent[b])  # (b, H)
-            keep = None if mask is None else mask[t, b, 0]
-            rnn_cell_forward(x_proj[t, b], recurrent[b], states[prev, b], states[now, b], relu, keep)
-
-    for_each_shard(loop, B, H * H)  # the step's product: (b, H) @ (H, H)
+    keep = None if mask is None else mask[:, :, 0]
+    for_each_shard(lambda b: sequence(x_proj[:, b], states[:, b], W_hhT, recurrent[b], relu,
+                                      None if keep is None else keep[:, b], reverse), B, H * H)  # shards in parallel
     return states, (states, W_hh, relu, mask, reverse)
 
 
@@ -94,17 +124,9 @@ def rnn_backward(d_out, d_h_n, cache, ws=None):
         np.subtract(1, slope, out=slope)  # tanh' = 1 - h^2
     scratch = ws.empty("scratch", (B, H), d_out.dtype)
     dh = np.zeros((B, H), d_out.dtype) if d_h_n is None else d_h_n.copy()  # from step t+1
-
-    def loop(b):  # the rows b of the batch, back through time (the shards run in parallel)
-        for t in time_steps(T, not reverse):
-            keep = None if mask is None else mask[t, b, 0]
-            rnn_cell_backward(d_out[t, b], dh[b], slope[t, b], d_pre[t, b], keep)
-            if keep is None:
-                np.dot(d_pre[t, b], W_hh, out=dh[b])  # (b, H) to h_{t-1}
-            else:  # padded steps keep the dh that rnn_cell_backward left
-                np.copyto(dh[b], np.dot(d_pre[t, b], W_hh, out=scratch[b]), where=keep[:, None])
-
-    for_each_shard(loop, B, H * H)  # the step's product: (b, H) @ (H, H)
+    sequence, keep = loops(H, B, d_out.dtype)[1], None if mask is None else mask[:, :, 0]
+    for_each_shard(lambda b: sequence(d_out[:, b], dh[b], slope[:, b], d_pre[:, b], W_hh, scratch[b],
+                                      None if keep is None else keep[:, b], reverse), B, H * H)  # shards in parallel
     d_pre2 = d_pre.reshape(T * B, H)
     d_W_hh = matmul(d_pre2.T, previous_states(states, reverse).reshape(T * B, H))  # all steps, one product
     return d_pre, dh, d_W_hh, None

@@ -8,6 +8,9 @@ of threads, and the median is reported as tokens per second and their ratio.
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
 from dataclasses import asdict, dataclass
 
@@ -208,29 +211,43 @@ def _timed(fn) -> float:
     return time.perf_counter() - start
 
 
-def on_threads(step, threads: int, engine: str, cpu: list[float]):
-    """`step` run on `threads` threads of its engine; each call appends its process CPU time over wall time to `cpu`."""
-    def timed() -> None:
-        if engine == "torch":
-            import torch
+def time_engine(name: str, engine: str, threads: list[int], repeats: int, warmup: int,
+                min_seconds: float) -> dict[int, list[tuple[float, float]]]:
+    """Training steps of configuration `name` on one engine, its thread counts interleaved, in this process.
 
-            torch.set_num_threads(threads)
-        else:
-            parallel.set_num_threads(threads)
-        wall, used = time.perf_counter(), time.process_time()
-        step()
-        cpu.append((time.process_time() - used) / (time.perf_counter() - wall))
+    Returns, per thread count, (wall seconds, CPU seconds) of each timed step after `warmup`.
+    """
+    trainer = numpy_trainer if engine == "numpy" else torch_trainer
+    step, times = trainer(CONFIGS[name]), {n: [] for n in threads}
 
-    return timed
+    def on(n: int):
+        def timed() -> None:
+            if engine == "torch":
+                import torch
+
+                torch.set_num_threads(n)
+            else:
+                parallel.set_num_threads(n)
+            wall, used = time.perf_counter(), time.process_time()
+            step()
+            times[n].append((time.perf_counter() - wall, time.process_time() - used))
+
+        return timed
+
+    interleaved_medians([on(n) for n in threads], repeats, warmup, min_seconds)  # (the wrappers keep the times)
+    return {n: t[warmup:] for n, t in times.items()}
 
 
 def run(names: list[str], threads: list[int], repeats: int = 7, warmup: int = 3, sample_chars: int = 500,
-        min_seconds: float = 5.0) -> dict:
-    """Time every named configuration at each thread count, both engines, all interleaved; a JSON-able report.
+        min_seconds: float = 5.0, rounds: int = 2) -> dict:
+    """Time every named configuration at each thread count on both engines; a JSON-able report.
 
-    Training rows: tokens per second and CPU time over wall time for each engine and thread count, the
-    NumPy engine's scaling (most threads over one) and its ratio to PyTorch at PyTorch's best thread count.
-    Sampling (one character at a time, batch 1) runs on one thread.
+    Each engine trains in its own process, the two alternating for `rounds` rounds (so that neither
+    finds the other's threads on the cores: PyTorch's OpenMP threads spin for a while after each step);
+    within a process the thread counts are interleaved step by step. Training rows: tokens per second
+    (median step) and CPU time over wall time per engine and thread count, the NumPy engine's scaling
+    (most threads over fewest) and its ratio to PyTorch at PyTorch's best thread count. Sampling (one
+    character at a time, batch 1) runs on one thread, both engines interleaved in this process.
     """
     import torch
 
@@ -241,19 +258,21 @@ def run(names: list[str], threads: list[int], repeats: int = 7, warmup: int = 3,
     for name in names:
         config = CONFIGS[name]
         tokens = config.batch * config.seq_len
-        steps, cpu = [], {}
-        for engine, trainer in (("numpy", numpy_trainer), ("torch", torch_trainer)):
-            step = trainer(config)
-            for n in threads:
-                cpu[engine, n] = []
-                steps.append(on_threads(step, n, engine, cpu[engine, n]))
-        seconds = iter(interleaved_medians(steps, repeats, warmup, min_seconds))
-        figures = {(engine, n): tokens / next(seconds) for engine in ("numpy", "torch") for n in threads}
+        times = {(engine, n): [] for engine in ("numpy", "torch") for n in threads}
+        for _ in range(rounds):
+            for engine in ("numpy", "torch"):
+                command = [sys.executable, "-m", "rnnlab.bench", name, engine, ",".join(map(str, threads)),
+                           str(repeats), str(warmup), str(min_seconds / rounds)]
+                result = json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
+                for n, steps in result.items():
+                    times[engine, int(n)] += steps
+        timed = {key: np.array(t) for key, t in times.items()}  # (wall, CPU) seconds per step
+        figures = {key: tokens / float(np.median(t[:, 0])) for key, t in timed.items()}
         best_torch = max(figures["torch", n] for n in threads)
         most = max(threads)
         rows.append({"config": config.name, "kind": "train",
                      "tokens_per_s": {f"{engine}@{n}": v for (engine, n), v in figures.items()},
-                     "cpu_per_wall": {f"{engine}@{n}": float(np.median(v[warmup:])) for (engine, n), v in cpu.items()},
+                     "cpu_per_wall": {f"{e}@{n}": float(np.median(t[:, 1] / t[:, 0])) for (e, n), t in timed.items()},
                      "scaling": figures["numpy", most] / figures["numpy", min(threads)],
                      "ratio": figures["numpy", most] / best_torch,
                      "numpy_gflops": config.flops_per_step() * figures["numpy", most] / tokens / 1e9, **asdict(config)})
@@ -290,3 +309,9 @@ def format_table(report: dict) -> str:
         lines.append(f"{row['config'][:48]:48s} {row['kind']:6s} " + " ".join(cells)
                      + f" {scaling} {row['ratio']:12.2f}x {gflops}")
     return "\n".join(lines)
+
+
+if __name__ == "__main__":  # one engine's training steps, for `run`: CONFIG ENGINE THREADS REPEATS WARMUP MIN_SECONDS
+    _name, _engine, _threads, _repeats, _warmup, _seconds = sys.argv[1:]
+    print(json.dumps(time_engine(_name, _engine, [int(n) for n in _threads.split(",")], int(_repeats),
+                                 int(_warmup), float(_seconds))))

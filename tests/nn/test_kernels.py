@@ -158,9 +158,19 @@ def test_rnn_whole_sequence_loops_match_numpy(relu, reverse, padded):
     assert_same(numpy_args[1:4], compiled_args[1:4], tolerance=1e-5)
 
 
-def test_the_rnn_layer_takes_the_compiled_loops_for_small_products_only():
+def test_the_rnn_layer_takes_the_compiled_loops_for_small_states_only():
     from rnnlab.nn import rnn
 
-    assert rnn.loops(100, 1, np.float32)[0] is kernels.rnn_sequence_forward  # min-char-rnn
-    assert rnn.loops(100, 1, np.float64)[0] is rnn.rnn_sequence_forward  # float64: the NumPy reference
-    assert rnn.loops(512, 64, np.float32)[1] is rnn.rnn_sequence_backward  # big: BLAS products
+    assert rnn.loops(100, np.float32)[0] is kernels.rnn_sequence_forward  # min-char-rnn
+    assert rnn.loops(100, np.float64)[0] is rnn.rnn_sequence_forward  # float64: the NumPy reference
+    assert rnn.loops(512, np.float32)[1] is rnn.rnn_sequence_backward  # big: BLAS products
+
+
+def test_a_small_rnn_gives_a_sequence_the_same_numbers_alone_and_in_a_batch():
+    from rnnlab.nn import RNN
+
+    layer = RNN(3, 16, seed=0)
+    batch = np.random.default_rng(9).standard_normal((7, 40, 3)).astype(np.float32)
+    together, _ = layer(batch)
+    alone, _ = layer(batch[:, 5:6])
+    np.testing.assert_array_equal(together[:, 5:6], alone)

@@ -11,7 +11,9 @@ unchanged, so a sequence's result does not depend on its padding.
 import numpy as np
 
 from rnnlab.nn.functional import Workspace, fused, padded_states, previous_states, recurrent_weight, time_steps
-from rnnlab.nn.parallel import SMALL, for_each_shard, matmul
+from rnnlab.nn.parallel import for_each_shard, matmul
+
+COMPILED_UNITS = 128  # plain RNNs up to this size run their time loops compiled (float32)
 
 
 def rnn_cell_forward(x_t, recurrent, h_prev, h, relu, keep):
@@ -72,10 +74,11 @@ def rnn_sequence_backward(d_out, dh, slope, d_pre, W_hh, scratch, keep, reverse)
             np.copyto(dh, np.dot(d_pre[t], W_hh, out=scratch), where=keep_t[:, None])
 
 
-def loops(H: int, B: int, dtype: np.dtype):
-    """The time loops for a step product of B x H x H: compiled whole loops when it is small (float32; the
-    loop is call-bound then: min-char-rnn's 1 x 100 x 100), else the NumPy loops with BLAS products."""
-    if B * H * H <= SMALL:
+def loops(H: int, dtype: np.dtype):
+    """The time loops for H hidden units: for a small state (H <= 128, float32) compiled whole loops, product
+    included (the loop is call-bound then: min-char-rnn's 100 units); else the NumPy loops with BLAS products.
+    The choice does not depend on the batch, so a sequence gets the same numbers alone and in any batch."""
+    if H <= COMPILED_UNITS:
         return fused(rnn_sequence_forward, dtype), fused(rnn_sequence_backward, dtype)
     return rnn_sequence_forward, rnn_sequence_backward
 
@@ -95,7 +98,7 @@ def rnn_forward(x_proj, h0, W_hh, b_hh, nonlinearity="tanh", mask=None, reverse=
     ws = ws or Workspace()
     states = padded_states(ws.empty("states", (T + 2, B, H), x_proj.dtype), h0, reverse)
     recurrent = ws.empty("recurrent", (B, H), x_proj.dtype)  # scratch, reused every step
-    sequence = loops(H, B, x_proj.dtype)[0]
+    sequence = loops(H, x_proj.dtype)[0]
     W_hhT = recurrent_weight(W_hh, T * B if sequence is rnn_sequence_forward else H)  # (H, H); compiled: contiguous
     relu = nonlinearity == "relu"
     keep = None if mask is None else mask[:, :, 0]
@@ -124,7 +127,7 @@ def rnn_backward(d_out, d_h_n, cache, ws=None):
         np.subtract(1, slope, out=slope)  # tanh' = 1 - h^2
     scratch = ws.empty("scratch", (B, H), d_out.dtype)
     dh = np.zeros((B, H), d_out.dtype) if d_h_n is None else d_h_n.copy()  # from step t+1
-    sequence, keep = loops(H, B, d_out.dtype)[1], None if mask is None else mask[:, :, 0]
+    sequence, keep = loops(H, d_out.dtype)[1], None if mask is None else mask[:, :, 0]
     for_each_shard(lambda b: sequence(d_out[:, b], dh[b], slope[:, b], d_pre[:, b], W_hh, scratch[b],
                                       None if keep is None else keep[:, b], reverse), B, H * H)  # shards in parallel
     d_pre2 = d_pre.reshape(T * B, H)

@@ -14,7 +14,7 @@ row does the whole step while the numbers sit in registers, and that loop is com
   vectorises; indexing `gates[b, H + j]` directly defeats it.
 
 The time loop, the matrix products and float64 stay in NumPy (see `functional.fused`), except for
-the Elman RNN when its step product is small (min-char-rnn's 1 x 100 x 100): then a dozen NumPy calls
+the Elman RNN when its state is small (at most 128 units; min-char-rnn has 100): then a dozen NumPy calls
 per step cost more than the arithmetic, and `rnn_sequence_forward` / `rnn_sequence_backward` run the
 whole time loop, product included, compiled. (A process's first compiled call costs ~0.5 s.)
 """

@@ -61,8 +61,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.examples + test_count > distinct_sums(args.digits) // 2:
         parser.error(f"argument --examples: at most {distinct_sums(args.digits) // 2 - test_count} distinct questions "
                      f"with {args.digits} digits leave room for the held-out ones, got {args.examples}")
-    from threadpoolctl import threadpool_limits
-
+    from rnnlab.nn import parallel
     from rnnlab.tasks.seq2seq import Seq2Seq
 
     rng = np.random.default_rng(args.seed)
@@ -75,7 +74,7 @@ def main(argv: list[str] | None = None) -> None:
     model = Seq2Seq(hidden_size=128, embedding_dim=32, dropout=0.0, label_smoothing=0.0, batch_size=128, lr=4e-3,
                     lr_schedule="cosine", epochs=args.epochs, patience=None, minutes=args.minutes, val_fraction=0.1,
                     seed=args.seed)
-    with threadpool_limits(1):
+    with parallel.threads(None):  # every core (BLAS: one thread under each)
         model.fit([read(q) for q in train], [answer(q) for q in train])
         scores = model.evaluate([read(q) for q in test], [answer(q) for q in test])
         print(f"validation exact match {model.best_val_exact_match_:.4f}; held-out test exact match "

@@ -33,12 +33,11 @@ def main(argv: list[str] | None = None) -> None:
     for word in args.words:
         if not word.strip() or any(ch.isspace() for ch in word):
             parser.error(f"argument words: {word!r} is not one word")
-    from threadpoolctl import threadpool_limits
-
     from rnnlab.data.pairs import read_pairs
+    from rnnlab.nn import parallel
     from rnnlab.tasks.seq2seq import Seq2Seq
 
-    with threadpool_limits(1):
+    with parallel.threads(None):  # every core (BLAS: one thread under each)
         if args.ckpt:
             model = Seq2Seq.load(args.ckpt)
         else:

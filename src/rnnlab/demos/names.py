@@ -27,10 +27,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--minutes", type=checked(float, checks.positive), default=3.0, help="training time limit (3)")
     parser.add_argument("names", nargs="*", default=NAMES, help="surnames to classify afterwards")
     args = parser.parse_args(argv)
-    from threadpoolctl import threadpool_limits
-
     from rnnlab.baselines.classification import majority_class
     from rnnlab.data.datasets import deduplicate, load_dataset, stratified_split
+    from rnnlab.nn import parallel
     from rnnlab.tasks.classify import SequenceClassifier
 
     data = load_dataset(args.data)
@@ -40,7 +39,7 @@ def main(argv: list[str] | None = None) -> None:
           f"testing on {len(held)}")
     # pooling and dropout as `classify train --tune` chose them on the training names (docs/classify.md)
     clf = SequenceClassifier(pooling="last", dropout=0.5, epochs=args.epochs, minutes=args.minutes)
-    with threadpool_limits(1):
+    with parallel.threads(None):  # every core (BLAS: one thread under each)
         clf.fit([texts[i] for i in kept], labels[kept])
         result = clf.evaluate([texts[i] for i in held], labels[held])
         majority = (majority_class(labels[kept], len(held)) == labels[held]).mean()

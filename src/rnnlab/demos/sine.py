@@ -34,9 +34,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=checked(int, checks.seed), default=0, help="random seed (default 0)")
     args = parser.parse_args(argv)
 
-    from threadpoolctl import threadpool_limits
-
     from rnnlab.metrics.forecast import rmse
+    from rnnlab.nn import parallel
     from rnnlab.tasks.forecast import Forecaster
 
     lookback = 10
@@ -45,7 +44,7 @@ def main(argv: list[str] | None = None) -> None:
     model = Forecaster(lookback=lookback, horizon=1, cell="lstm", hidden_size=30, num_layers=2, lr=3e-3,
                        batch_size=32, max_steps=args.max_steps, eval_every=50, seed=args.seed)
     print(model.config)
-    with threadpool_limits(1):
+    with parallel.threads(None):  # every core (BLAS: one thread under each)
         model.fit(series, train_end=train_end)
         report = model.report(series, test_start=train_end + lookback)
     predictions, actual = report.forecasts["rnn"][:, 0], report.actual[:, 0]

@@ -32,11 +32,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=checked(int, checks.seed), default=0, help="random seed (default 0)")
     args = parser.parse_args(argv)
 
-    from threadpoolctl import threadpool_limits
-
     from rnnlab.data.scalers import StandardScaler
     from rnnlab.data.transforms import Differencing
-    from rnnlab.nn import Linear, Module, MSELoss
+    from rnnlab.nn import Linear, Module, MSELoss, parallel
     from rnnlab.nn.models import build_recurrent
     from rnnlab.optim import Adam
     from rnnlab.train import LoopConfig, train_loop
@@ -75,7 +73,7 @@ def main(argv: list[str] | None = None) -> None:
         net.eval()
         return {"train_mse": MSELoss()(net(inputs), targets)}
 
-    with threadpool_limits(1):
+    with parallel.threads(None):  # every core (BLAS: one thread under each)
         state = train_loop(net, optimizer, step_fn, evaluate, LoopConfig(max_steps=args.steps, eval_every=100,
                                                                           monitor="train_mse"), progress=None)
         net.eval()

@@ -30,9 +30,11 @@ from contextlib import contextmanager
 
 import numpy as np
 
+from rnnlab import checks
+from rnnlab.checks import require
+
 MIN_ROWS = 2  # one row takes BLAS's matrix-vector path
 SMALL = 10**6  # multiply-adds: OpenBLAS takes its small-matrix kernels at this many or fewer
-
 
 
 def default_threads() -> int:
@@ -57,9 +59,7 @@ _inside = threading.local()  # .shard: this thread is running a shard
 def set_num_threads(threads: int) -> None:
     """Use `threads` threads for the engine's work (1: all in the calling thread)."""
     global _threads
-    if threads < 1:
-        raise ValueError(f"threads must be at least 1, got {threads}")
-    _threads = threads
+    _threads = require("threads", threads, checks.threads)
 
 
 def get_num_threads() -> int:
@@ -137,6 +137,7 @@ def one_blas_thread() -> None:
 
     Several BLAS threads under each of ours would fight over the cores, and a product's sums are
     rounded differently on another number of BLAS threads, which would make results depend on it.
+    (Code that raises BLAS's thread count afterwards, with threadpoolctl, undoes this.)
     """
     global _blas_limited
     if not _blas_limited:

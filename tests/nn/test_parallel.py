@@ -121,3 +121,21 @@ def test_pieces_just_above_the_small_product_size_give_the_same_numbers(cell, hi
     assert len(parallel.shards(batch, gates * hidden * hidden, 2)) == 2
     for a, b in zip(*results, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_a_forked_child_gets_threads_of_its_own():
+    """The parent's pool exists; a child forked from it must not wait on the parent's threads."""
+    import multiprocessing
+
+    parallel.set_num_threads(2)
+    parallel.for_each_shard(lambda part: None, 8, parallel.SMALL)  # the pool now has a worker
+    context = multiprocessing.get_context("fork")
+    with context.Pool(1) as pool:
+        assert pool.apply_async(model_step_threads_used).get(timeout=60) == 2
+
+
+def model_step_threads_used():
+    seen = set()
+    parallel.set_num_threads(2)
+    parallel.for_each_shard(lambda part: seen.add(threading.get_ident()), 8, parallel.SMALL)
+    return len(seen)

@@ -56,6 +56,16 @@ _blas_limited = False
 _inside = threading.local()  # .shard: this thread is running a shard
 
 
+def _forget_pool() -> None:
+    """In a forked child: the parent's worker threads do not exist here, so start a pool of its own."""
+    global _pool
+    _pool = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
+
+
 def set_num_threads(threads: int) -> None:
     """Use `threads` threads for the engine's work (1: all in the calling thread)."""
     global _threads

@@ -139,3 +139,43 @@ def model_step_threads_used():
     parallel.set_num_threads(2)
     parallel.for_each_shard(lambda part: seen.add(threading.get_ident()), 8, parallel.SMALL)
     return len(seen)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_univariate_series_too(cell):
+    """input_size 1: the input weights' gradient is a product with one column (BLAS's matrix-vector path)."""
+    x = np.random.default_rng(5).standard_normal((50, 256, 1)).astype(np.float32)
+    results = []
+    for threads in (1, 2):
+        parallel.set_num_threads(threads)
+        layer = {"lstm": LSTM, "gru": GRU}[cell](1, 64, seed=0)
+        output, _ = layer(x)
+        results.append([output, layer.backward(np.ones_like(output))] + [p.grad for p in layer.parameters()])
+    for a, b in zip(*results, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_matmul_gives_the_numbers_of_the_plain_product():
+    rng = np.random.default_rng(6)
+    a = rng.standard_normal((1023, 700)).astype(np.float32)
+    parallel.set_num_threads(2)
+    for b in (rng.standard_normal((700, 1)).astype(np.float32), rng.standard_normal((700, 300)).astype(np.float32),
+              a.T):  # one column; a general product; a @ a.T (syrk)
+        np.testing.assert_array_equal(parallel.matmul(a, b), a @ b)
+
+
+def test_an_error_leaves_no_shard_running():
+    import time
+
+    parallel.set_num_threads(2)
+    finished = []
+
+    def work(part):
+        if part.start == 0:
+            raise ValueError("first shard failed")
+        time.sleep(0.2)
+        finished.append(part)
+
+    with pytest.raises(ValueError, match="first shard failed"):
+        parallel.for_each_shard(work, 8, parallel.SMALL)
+    assert finished  # the other shard was waited for before the error came back

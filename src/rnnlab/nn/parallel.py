@@ -9,10 +9,11 @@ Python's lock: BLAS products (each on one BLAS thread) and the compiled cell ker
 
 Results do not depend on the number of threads, bit for bit: OpenBLAS computes each row of a
 product the same way whatever the number of rows, as long as the product goes through its
-general kernel. Two kinds of product take other paths, whose sums round differently: a single
-row (matrix-vector) and a small product (OpenBLAS's small-matrix kernels, below about 100^3
-multiply-adds). So a batch is only cut where every piece keeps at least two rows and more than
-SMALL multiply-adds; smaller work stays whole, in the calling thread. The cell kernels work row
+general kernel. Some products take other paths, whose sums round differently: a single row or
+a single column (matrix-vector), a small product (OpenBLAS's small-matrix kernels, below about
+100^3 multiply-adds), and a @ a.T (numpy's syrk). So a batch is only cut where every piece keeps
+at least two rows and more than SMALL multiply-adds, and those products are never cut; smaller
+work stays whole, in the calling thread. The cell kernels work row
 by row. `tests/nn/test_parallel.py` checks it for every cell, direction, mask and dropout.
 
     set_num_threads(2)                 # as torch.set_num_threads; default: `default_threads()`
@@ -25,7 +26,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
 
 import numpy as np
@@ -80,7 +81,7 @@ def get_num_threads() -> int:
 def threads(count: int | None) -> Iterator[None]:
     """Within: the engine uses `count` threads (None: `default_threads()`); the previous count after."""
     before = _threads
-    set_num_threads(count or default_threads())
+    set_num_threads(default_threads() if count is None else count)
     try:
         yield
     finally:
@@ -116,7 +117,10 @@ def each(work: Callable, items: list) -> None:
         return
     pool = _executor()
     futures = [pool.submit(_as_shard, work, item) for item in items[1:]]
-    _as_shard(work, items[0])  # the calling thread takes the first
+    try:
+        _as_shard(work, items[0])  # the calling thread takes the first
+    finally:
+        wait(futures)  # every thread done with the shared arrays before anything is raised
     for future in futures:
         future.result()  # re-raises a thread's exception here
 
@@ -133,12 +137,14 @@ def _as_shard(work: Callable, item) -> None:
 def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """out (M, N) = a (M, K) @ b (K, N), blocks of a's rows in parallel threads (the same numbers as `a @ b`)."""
     M, K = a.shape
-    if _threads == 1 or M * K * b.shape[1] <= 2 * SMALL:  # cannot be cut: no closure, no pool
+    N = b.shape[1]
+    # not cut: too small; one column (BLAS's matrix-vector path); a @ a.T (numpy's syrk, not gemm)
+    if _threads == 1 or M * K * N <= 2 * SMALL or N == 1 or np.may_share_memory(a, b):
         one_blas_thread()
         return np.matmul(a, b, out=out)
     if out is None:
-        out = np.empty((M, b.shape[1]), np.result_type(a, b))
-    for_each_shard(lambda part: np.matmul(a[part], b, out=out[part]), M, K * b.shape[1])
+        out = np.empty((M, N), np.result_type(a, b))
+    for_each_shard(lambda part: np.matmul(a[part], b, out=out[part]), M, K * N)
     return out
 
 

@@ -166,8 +166,7 @@ def one_blas_thread() -> None:
 def _executor() -> ThreadPoolExecutor:
     """The worker threads: one fewer than `_threads`, as the calling thread works too."""
     global _pool
-    if _pool is None or _pool._max_workers < _threads - 1:  # grown when more threads are asked for
-        if _pool is not None:
-            _pool.shutdown()
-        _pool = ThreadPoolExecutor(_threads - 1, thread_name_prefix="rnnlab")
-    return _pool
+    pool = _pool
+    if pool is None or pool._max_workers < _threads - 1:  # a larger one when more threads are asked for; the
+        pool = _pool = ThreadPoolExecutor(_threads - 1, thread_name_prefix="rnnlab")  # old one ends when unused
+    return pool

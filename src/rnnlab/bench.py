@@ -276,7 +276,6 @@ def run(names: list[str], threads: list[int], repeats: int = 7, warmup: int = 3,
                      "scaling": figures["numpy", most] / figures["numpy", min(threads)],
                      "ratio": figures["numpy", most] / best_torch,
                      "numpy_gflops": config.flops_per_step() * figures["numpy", most] / tokens / 1e9, **asdict(config)})
-    parallel.set_num_threads(1)
     torch.set_num_threads(1)
     for name in ("b", "c"):
         if name not in names:

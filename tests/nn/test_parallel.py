@@ -131,10 +131,10 @@ def test_a_forked_child_gets_threads_of_its_own():
     parallel.for_each_shard(lambda part: None, 8, parallel.SMALL)  # the pool now has a worker
     context = multiprocessing.get_context("fork")
     with context.Pool(1) as pool:
-        assert pool.apply_async(model_step_threads_used).get(timeout=60) == 2
+        assert pool.apply_async(threads_used_in_a_child).get(timeout=60) == 2
 
 
-def model_step_threads_used():
+def threads_used_in_a_child():
     seen = set()
     parallel.set_num_threads(2)
     parallel.for_each_shard(lambda part: seen.add(threading.get_ident()), 8, parallel.SMALL)

@@ -12,7 +12,7 @@ MAX_REPEATS = 1000  # each timed step of configuration c takes seconds
 def register(sub) -> None:
     p = sub.add_parser("bench", help="time training and sampling against PyTorch on the CPU")
     p.add_argument("configs", nargs="*", default=["a", "b", "c", "d", "e"], help="configurations a-e (default all)")
-    p.add_argument("--threads", type=thread_counts, default=[1],
+    p.add_argument("--threads", dest="thread_counts", type=thread_counts, default=[1],
                    help="thread counts to time both engines at, comma-separated, e.g. 1,2 (default 1)")
     p.add_argument("--repeats", type=checked(int, checks.int_in(1, MAX_REPEATS)), default=7,
                    help=f"timed steps per engine, at least (median reported; at most {MAX_REPEATS})")
@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     if unknown:
         raise RnnlabError(f"unknown configuration {unknown[0]!r}; choose from {', '.join(CONFIGS)}")
     output = Output(args.json)
-    report = run_bench(args.configs, args.threads, args.repeats, args.warmup)
+    report = run_bench(args.configs, args.thread_counts, args.repeats, args.warmup)
     output.say(format_table(report))
     output.result({"command": "bench", **report})
     return 0

@@ -152,11 +152,7 @@ def limit_threads(args: argparse.Namespace) -> Iterator[None]:
     """Within: the engine computes on `--threads` threads (`rnnlab.nn.parallel`); BLAS on one under each."""
     from rnnlab.nn import parallel
 
-    threads = getattr(args, "threads", None)
-    if isinstance(threads, list):  # rnnlab bench sets each count itself
-        yield
-        return
-    with parallel.threads(threads):
+    with parallel.threads(getattr(args, "threads", None)):
         yield
 
 

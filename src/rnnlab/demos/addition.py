@@ -61,7 +61,6 @@ def main(argv: list[str] | None = None) -> None:
     if args.examples + test_count > distinct_sums(args.digits) // 2:
         parser.error(f"argument --examples: at most {distinct_sums(args.digits) // 2 - test_count} distinct questions "
                      f"with {args.digits} digits leave room for the held-out ones, got {args.examples}")
-    from rnnlab.nn import parallel
     from rnnlab.tasks.seq2seq import Seq2Seq
 
     rng = np.random.default_rng(args.seed)
@@ -74,12 +73,11 @@ def main(argv: list[str] | None = None) -> None:
     model = Seq2Seq(hidden_size=128, embedding_dim=32, dropout=0.0, label_smoothing=0.0, batch_size=128, lr=4e-3,
                     lr_schedule="cosine", epochs=args.epochs, patience=None, minutes=args.minutes, val_fraction=0.1,
                     seed=args.seed)
-    with parallel.threads(None):  # every core (BLAS: one thread under each)
-        model.fit([read(q) for q in train], [answer(q) for q in train])
-        scores = model.evaluate([read(q) for q in test], [answer(q) for q in test])
-        print(f"validation exact match {model.best_val_exact_match_:.4f}; held-out test exact match "
-              f"{scores['exact_match']:.4f}, digit error rate {scores['token_error_rate']:.4f}; trained "
-              f"{model.train_seconds_:.0f} s, {len(model.history_)} epochs")
-        for question, guess in zip(args.questions, model.predict([read(q) for q in args.questions]), strict=True):
-            mark = "ok" if guess == answer(question) else f"wrong (is {answer(question)})"
-            print(f"{question:>16s} = {guess:<8s} {mark}")
+    model.fit([read(q) for q in train], [answer(q) for q in train])
+    scores = model.evaluate([read(q) for q in test], [answer(q) for q in test])
+    print(f"validation exact match {model.best_val_exact_match_:.4f}; held-out test exact match "
+          f"{scores['exact_match']:.4f}, digit error rate {scores['token_error_rate']:.4f}; trained "
+          f"{model.train_seconds_:.0f} s, {len(model.history_)} epochs")
+    for question, guess in zip(args.questions, model.predict([read(q) for q in args.questions]), strict=True):
+        mark = "ok" if guess == answer(question) else f"wrong (is {answer(question)})"
+        print(f"{question:>16s} = {guess:<8s} {mark}")

@@ -47,7 +47,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch-size", type=checked(int, checks.batch_size), default=16,
                         help="the seed uses 1; 16 is as good and quicker")
     args = parser.parse_args(argv)
-    from rnnlab.nn import parallel
     from rnnlab.tasks.classify import SequenceClassifier
 
     runs, targets = make_data()
@@ -58,15 +57,14 @@ def main(argv: list[str] | None = None) -> None:
     clf = SequenceClassifier(cell="lstm", hidden_size=32, bidirectional=False, pooling="last", dropout=0.0,
                              lr=2e-2, lr_min_factor=0.01, batch_size=args.batch_size, epochs=args.epochs,
                              val_fraction=0.0, clip_norm=None, znorm=False, conv_filters=0, seed=7)
-    with parallel.threads(None):  # every core (BLAS: one thread under each)
-        clf.fit(list(X), letters, progress=False)
-        score = clf.evaluate(list(X), letters)["accuracy"]
-        print(f"Model Accuracy: {100 * score:.2f}% ({clf.train_seconds_:.1f} s of training)")
-        rng = np.random.RandomState(1)
-        for _ in range(20):
-            run = runs[rng.randint(len(runs))]
-            predicted = clf.predict(list(to_features([run])))[0]
-            print([ALPHABET[i] for i in run], "->", predicted)
-        new = [[0, 1, 2], [7], [20, 21, 22, 23], [11, 12]]
-        print("new inputs:", ", ".join(f"{''.join(ALPHABET[i] for i in r)} -> {p}"
-                                       for r, p in zip(new, clf.predict(list(to_features(new))), strict=True)))
+    clf.fit(list(X), letters, progress=False)
+    score = clf.evaluate(list(X), letters)["accuracy"]
+    print(f"Model Accuracy: {100 * score:.2f}% ({clf.train_seconds_:.1f} s of training)")
+    rng = np.random.RandomState(1)
+    for _ in range(20):
+        run = runs[rng.randint(len(runs))]
+        predicted = clf.predict(list(to_features([run])))[0]
+        print([ALPHABET[i] for i in run], "->", predicted)
+    new = [[0, 1, 2], [7], [20, 21, 22, 23], [11, 12]]
+    print("new inputs:", ", ".join(f"{''.join(ALPHABET[i] for i in r)} -> {p}"
+                                   for r, p in zip(new, clf.predict(list(to_features(new))), strict=True)))

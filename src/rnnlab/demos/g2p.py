@@ -34,29 +34,27 @@ def main(argv: list[str] | None = None) -> None:
         if not word.strip() or any(ch.isspace() for ch in word):
             parser.error(f"argument words: {word!r} is not one word")
     from rnnlab.data.pairs import read_pairs
-    from rnnlab.nn import parallel
     from rnnlab.tasks.seq2seq import Seq2Seq
 
-    with parallel.threads(None):  # every core (BLAS: one thread under each)
-        if args.ckpt:
-            model = Seq2Seq.load(args.ckpt)
-        else:
-            folder = Path(args.data)
-            train, dev = read_pairs(folder / "train.tsv", min_pairs=2), read_pairs(folder / "dev.tsv")
-            print(f"{len(train)} training pairs, {len(dev)} dev pairs (CMUdict, stress removed)")
-            model = Seq2Seq(target_tokens="word", hidden_size=256, batch_size=64, epochs=100, patience=3,
-                            minutes=args.minutes)
-            model.fit([w for w, _ in train], [p for _, p in train], [w for w, _ in dev], [p for _, p in dev])
-            scores = model.evaluate([w for w, _ in dev], [p for _, p in dev])
-            print(f"dev: word exact match {scores['exact_match']:.3f}, phoneme error rate "
-                  f"{scores['token_error_rate']:.3f} (greedy); trained {model.train_seconds_:.0f} s, "
-                  f"{len(model.history_)} epochs")
-        words = [w.lower() for w in args.words]
-        decoded = model.decode(words, beam=args.beam)
-        for word, d in zip(words, decoded, strict=True):
-            print(f"{word:16s} {d.text}")
-        if args.plot:
-            from rnnlab.diagnostics.attention import plot_alignments
+    if args.ckpt:
+        model = Seq2Seq.load(args.ckpt)
+    else:
+        folder = Path(args.data)
+        train, dev = read_pairs(folder / "train.tsv", min_pairs=2), read_pairs(folder / "dev.tsv")
+        print(f"{len(train)} training pairs, {len(dev)} dev pairs (CMUdict, stress removed)")
+        model = Seq2Seq(target_tokens="word", hidden_size=256, batch_size=64, epochs=100, patience=3,
+                        minutes=args.minutes)
+        model.fit([w for w, _ in train], [p for _, p in train], [w for w, _ in dev], [p for _, p in dev])
+        scores = model.evaluate([w for w, _ in dev], [p for _, p in dev])
+        print(f"dev: word exact match {scores['exact_match']:.3f}, phoneme error rate "
+              f"{scores['token_error_rate']:.3f} (greedy); trained {model.train_seconds_:.0f} s, "
+              f"{len(model.history_)} epochs")
+    words = [w.lower() for w in args.words]
+    decoded = model.decode(words, beam=args.beam)
+    for word, d in zip(words, decoded, strict=True):
+        print(f"{word:16s} {d.text}")
+    if args.plot:
+        from rnnlab.diagnostics.attention import plot_alignments
 
-            plot_alignments(args.plot, decoded, f"attention (beam {args.beam})")
-            print(f"saved {args.plot}")
+        plot_alignments(args.plot, decoded, f"attention (beam {args.beam})")
+        print(f"saved {args.plot}")

@@ -29,7 +29,6 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     from rnnlab.baselines.classification import majority_class
     from rnnlab.data.datasets import deduplicate, load_dataset, stratified_split
-    from rnnlab.nn import parallel
     from rnnlab.tasks.classify import SequenceClassifier
 
     data = load_dataset(args.data)
@@ -39,14 +38,13 @@ def main(argv: list[str] | None = None) -> None:
           f"testing on {len(held)}")
     # pooling and dropout as `classify train --tune` chose them on the training names (docs/classify.md)
     clf = SequenceClassifier(pooling="last", dropout=0.5, epochs=args.epochs, minutes=args.minutes)
-    with parallel.threads(None):  # every core (BLAS: one thread under each)
-        clf.fit([texts[i] for i in kept], labels[kept])
-        result = clf.evaluate([texts[i] for i in held], labels[held])
-        majority = (majority_class(labels[kept], len(held)) == labels[held]).mean()
-        print(f"held-out accuracy {result['accuracy']:.3f}, macro-F1 {result['macro_f1']:.3f} "
-              f"(majority class {majority:.3f}); trained {clf.train_seconds_:.0f} s")
-        unknown = clf.unknown_characters(args.names)
-        if unknown:
-            print(f"note: characters not seen in training read as <unk>: {' '.join(map(repr, unknown))}")
-        for name, best in zip(args.names, clf.top_k(args.names, 3), strict=True):
-            print(f"{name:14s} " + ", ".join(f"{label} {p:.2f}" for label, p in best))
+    clf.fit([texts[i] for i in kept], labels[kept])
+    result = clf.evaluate([texts[i] for i in held], labels[held])
+    majority = (majority_class(labels[kept], len(held)) == labels[held]).mean()
+    print(f"held-out accuracy {result['accuracy']:.3f}, macro-F1 {result['macro_f1']:.3f} "
+          f"(majority class {majority:.3f}); trained {clf.train_seconds_:.0f} s")
+    unknown = clf.unknown_characters(args.names)
+    if unknown:
+        print(f"note: characters not seen in training read as <unk>: {' '.join(map(repr, unknown))}")
+    for name, best in zip(args.names, clf.top_k(args.names, 3), strict=True):
+        print(f"{name:14s} " + ", ".join(f"{label} {p:.2f}" for label, p in best))

@@ -35,7 +35,6 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     from rnnlab.metrics.forecast import rmse
-    from rnnlab.nn import parallel
     from rnnlab.tasks.forecast import Forecaster
 
     lookback = 10
@@ -44,9 +43,8 @@ def main(argv: list[str] | None = None) -> None:
     model = Forecaster(lookback=lookback, horizon=1, cell="lstm", hidden_size=30, num_layers=2, lr=3e-3,
                        batch_size=32, max_steps=args.max_steps, eval_every=50, seed=args.seed)
     print(model.config)
-    with parallel.threads(None):  # every core (BLAS: one thread under each)
-        model.fit(series, train_end=train_end)
-        report = model.report(series, test_start=train_end + lookback)
+    model.fit(series, train_end=train_end)
+    report = model.report(series, test_start=train_end + lookback)
     predictions, actual = report.forecasts["rnn"][:, 0], report.actual[:, 0]
     print(f"training: {model.train_seconds_:.1f} s, best step {model.best_step_[0]}")
     print(f"test RMSE over {len(actual)} points: LSTM {rmse(actual, predictions):.5f}, "

@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> None:
 
     from rnnlab.data.scalers import StandardScaler
     from rnnlab.data.transforms import Differencing
-    from rnnlab.nn import Linear, Module, MSELoss, parallel
+    from rnnlab.nn import Linear, Module, MSELoss
     from rnnlab.nn.models import build_recurrent
     from rnnlab.optim import Adam
     from rnnlab.train import LoopConfig, train_loop
@@ -73,13 +73,12 @@ def main(argv: list[str] | None = None) -> None:
         net.eval()
         return {"train_mse": MSELoss()(net(inputs), targets)}
 
-    with parallel.threads(None):  # every core (BLAS: one thread under each)
-        state = train_loop(net, optimizer, step_fn, evaluate, LoopConfig(max_steps=args.steps, eval_every=100,
-                                                                          monitor="train_mse"), progress=None)
-        net.eval()
-        known = scaled  # (29, 3) observed steps, then predicted ones appended
-        for _ in range(args.rounds):  # outputs at the last 5 positions are the 5 steps after the known ones
-            known = np.concatenate([known, net(known[None, -10:])[0, -SHIFT:]])
+    state = train_loop(net, optimizer, step_fn, evaluate, LoopConfig(max_steps=args.steps, eval_every=100,
+                                                                      monitor="train_mse"), progress=None)
+    net.eval()
+    known = scaled  # (29, 3) observed steps, then predicted ones appended
+    for _ in range(args.rounds):  # outputs at the last 5 positions are the 5 steps after the known ones
+        known = np.concatenate([known, net(known[None, -10:])[0, -SHIFT:]])
     print(f"trained {state.step} steps in {state.seconds:.1f} s; final training MSE (scaled) "
           f"{state.history[-1]['train_mse']:.5f}")
     new_steps = scaler.inverse_transform(known[len(scaled):].astype(np.float64))  # (5 * rounds, 3)

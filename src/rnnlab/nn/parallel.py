@@ -101,10 +101,6 @@ def shards(rows: int, row_work: int, threads: int | None = None) -> list[slice]:
 
 def for_each_shard(work: Callable[[slice], None], rows: int, row_work: int) -> None:
     """Call `work(rows_slice)` for each shard of `rows` rows (see `shards`), the shards in parallel threads."""
-    if _threads == 1 or rows * row_work <= 2 * SMALL or getattr(_inside, "shard", False):  # (the common small case)
-        one_blas_thread()
-        work(slice(0, rows))
-        return
     each(work, shards(rows, row_work))
 
 

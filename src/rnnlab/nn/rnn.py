@@ -99,7 +99,8 @@ def rnn_forward(x_proj, h0, W_hh, b_hh, nonlinearity="tanh", mask=None, reverse=
     states = padded_states(ws.empty("states", (T + 2, B, H), x_proj.dtype), h0, reverse)
     recurrent = ws.empty("recurrent", (B, H), x_proj.dtype)  # scratch, reused every step
     sequence = loops(H, x_proj.dtype)[0]
-    W_hhT = recurrent_weight(W_hh, T * B if sequence is rnn_sequence_forward else H)  # (H, H); compiled: contiguous
+    # (H, H); the compiled loop reads it row by row, so contiguous
+    W_hhT = recurrent_weight(W_hh, T * B) if sequence is rnn_sequence_forward else np.ascontiguousarray(W_hh.T)
     relu = nonlinearity == "relu"
     keep = None if mask is None else mask[:, :, 0]
     for_each_shard(lambda b: sequence(x_proj[:, b], states[:, b], W_hhT, recurrent[b], relu,

@@ -64,6 +64,5 @@ def clip_grad_norm_(params: Parameter | Iterable[Parameter], max_norm: float, no
 def clip_grad_value_(params: Parameter | Iterable[Parameter], clip_value: float) -> None:
     """Clamp every gradient element into [-clip_value, clip_value]."""
     require("clip_value", clip_value, non_negative)
-    for g in _grads(params):  # (np.minimum and np.maximum: np.clip's dispatch costs more than it does on small arrays)
-        np.minimum(g, clip_value, out=g)
-        np.maximum(g, -clip_value, out=g)
+    for g in _grads(params):
+        np.clip(g, -clip_value, clip_value, out=g)

@@ -17,9 +17,9 @@ def test_gradcheck_catches_a_wrong_derivative(monkeypatch):
 
     original = rnn_module.rnn_backward
 
-    def broken(d_out, d_h_n, cache, ws=None):
+    def broken(d_out, d_h_n, cache, ws=None, relay=None):
         states, *rest = cache
-        return original(d_out, d_h_n, (np.sqrt(np.abs(states)) * np.sign(states), *rest), ws)
+        return original(d_out, d_h_n, (np.sqrt(np.abs(states)) * np.sign(states), *rest), ws, relay)
 
     monkeypatch.setattr("rnnlab.nn.recurrent.rnn_backward", broken)
     errors = gc.gradcheck(GradcheckConfig("rnn_tanh"))

@@ -5,7 +5,7 @@ import threading
 import numpy as np
 import pytest
 
-from rnnlab.nn import CrossEntropyLoss, parallel
+from rnnlab.nn import CrossEntropyLoss, parallel, stack
 from rnnlab.nn.models import ModelConfig, SequenceModel
 from rnnlab.nn.recurrent import GRU, LSTM, RNN
 
@@ -21,7 +21,8 @@ def layer_step(threads, cell, dtype, bidirectional, masked, dropout, proj_size=N
     """Forward and backward of a fresh 2-layer layer (same seed every call) on `threads` threads."""
     parallel.set_num_threads(threads)
     T, B, I, H = 4, 780, 5, 64  # B large enough for 3 shards of every cell's per-step product
-    assert len(parallel.shards(B, H * H, threads)) == threads
+    assert len(parallel.shards(B, H * H, threads)) == min(threads, 3)
+    assert len(stack.runs(RNN(I, H, num_layers=2), T, B, reverse=False)) == T  # one step a run
     rng = np.random.default_rng(1)
     x = rng.standard_normal((T, B, I)).astype(dtype)
     d_out = rng.standard_normal((T, B, (2 if bidirectional else 1) * (proj_size or H))).astype(dtype)
@@ -45,7 +46,7 @@ def layer_step(threads, cell, dtype, bidirectional, masked, dropout, proj_size=N
 @pytest.mark.parametrize("dropout", [0.0, 0.4])
 def test_layers_give_the_same_numbers_on_any_number_of_threads(dtype, cell, bidirectional, masked, dropout):
     one = layer_step(1, cell, dtype, bidirectional, masked, dropout)
-    for threads in (2, 3):
+    for threads in (2, 3, 4):  # 4: two stacked one-way layers side by side, each cutting its batch in two
         many = layer_step(threads, cell, dtype, bidirectional, masked, dropout)
         for a, b in zip(one, many, strict=True):
             np.testing.assert_array_equal(a, b)
@@ -87,9 +88,16 @@ def test_shards_cover_the_batch_and_each_is_a_big_enough_product():
 
 
 def test_the_shards_really_run_in_other_threads():
+    import time
+
     parallel.set_num_threads(2)
     seen = set()
-    parallel.for_each_shard(lambda part: seen.add(threading.get_ident()), 8, parallel.SMALL)
+
+    def work(part):  # long enough for the pool's thread to take the second shard (a quick one would run here)
+        seen.add(threading.get_ident())
+        time.sleep(0.1)
+
+    parallel.for_each_shard(work, 8, parallel.SMALL)
     assert len(seen) == 2
 
 
@@ -135,9 +143,11 @@ def test_a_forked_child_gets_threads_of_its_own():
 
 
 def threads_used_in_a_child():
+    import time
+
     seen = set()
     parallel.set_num_threads(2)
-    parallel.for_each_shard(lambda part: seen.add(threading.get_ident()), 8, parallel.SMALL)
+    parallel.for_each_shard(lambda part: (seen.add(threading.get_ident()), time.sleep(0.1)), 8, parallel.SMALL)
     return len(seen)
 
 
@@ -168,14 +178,78 @@ def test_an_error_leaves_no_shard_running():
     import time
 
     parallel.set_num_threads(2)
-    finished = []
+    started, finished = threading.Event(), []
 
     def work(part):
-        if part.start == 0:
+        if part.start == 0:  # the calling thread's shard fails once the other shard is running
+            started.wait(timeout=30)
             raise ValueError("first shard failed")
+        started.set()
         time.sleep(0.2)
         finished.append(part)
 
     with pytest.raises(ValueError, match="first shard failed"):
         parallel.for_each_shard(work, 8, parallel.SMALL)
     assert finished  # the other shard was waited for before the error came back
+
+
+def test_each_shares_out_the_threads():
+    parallel.set_num_threads(4)
+    seen = []
+    parallel.each(lambda item: seen.append((item, len(parallel.shards(8, parallel.SMALL)))), [0, 1])
+    assert sorted(seen) == [(0, 2), (1, 2)]  # two threads each: enough to cut 8 rows in two
+    seen.clear()
+    parallel.each(lambda item: seen.append(len(parallel.shards(8, parallel.SMALL))), [0, 1, 2, 3])
+    assert seen == [1, 1, 1, 1]
+
+
+def test_items_waiting_on_each_other_finish_with_fewer_threads_than_items():
+    """Like stacked layers: item k waits for item k - 1. Items no pool thread started run in the caller."""
+    parallel.set_num_threads(2)
+    done = [threading.Event() for _ in range(5)]
+
+    def work(k):
+        if k and not done[k - 1].wait(timeout=30):
+            raise AssertionError(f"item {k} waited in vain")
+        done[k].set()
+
+    parallel.each(work, list(range(5)))
+    assert all(event.is_set() for event in done)
+
+
+def test_a_failing_layer_wakes_the_layer_waiting_on_it():
+    parallel.set_num_threads(2)
+    below = parallel.Relay([range(0, 2), range(2, 4)])
+    above = parallel.Relay([range(0, 2), range(2, 4)], before=lambda k, steps: below.wait(k))
+    handed = np.zeros(4)
+
+    def loop(rows, steps):
+        if steps.start == 2:
+            raise ValueError("the layer below failed at step 2")
+
+    def run(layer):
+        (below if layer == 0 else above).run(loop if layer == 0 else lambda rows, steps: None, 1, 1, handed)
+
+    with pytest.raises(ValueError, match="failed at step 2"):
+        parallel.each(run, [0, 1])
+
+
+@pytest.mark.parametrize("cell", [LSTM, GRU, RNN])
+def test_stacked_layers_run_in_runs_and_give_what_one_run_gives(cell):
+    """Many runs of steps (the layers side by side) against the same stack with every run one step long and
+    a single thread: the same outputs and gradients to float64 rounding (the products are cut differently)."""
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((40, 8, 6))
+    mask = np.arange(40)[:, None] < rng.integers(1, 41, 8)[None, :]
+    results = []
+    for threads, run_rows in ((1, 8 * 40), (2, stack.RUN_ROWS)):
+        parallel.set_num_threads(threads)
+        layer = cell(6, 16, num_layers=3, dropout=0.3, dtype=np.float64, seed=0)
+        old, stack.RUN_ROWS = stack.RUN_ROWS, run_rows
+        try:
+            output, _ = layer(x, mask=mask)
+            results.append([output, layer.backward(np.cos(output))] + [p.grad for p in layer.parameters()])
+        finally:
+            stack.RUN_ROWS = old
+    for a, b in zip(*results, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-13)

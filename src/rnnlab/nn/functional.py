@@ -44,6 +44,17 @@ def time_steps(num_steps: int, reverse: bool) -> range:
     return range(num_steps - 1, -1, -1) if reverse else range(num_steps)
 
 
+def time_chunks(num_steps: int, reverse: bool, length: int) -> list[range]:
+    """`time_steps` cut into runs of `length` steps (the last run shorter), in the order visited."""
+    steps = time_steps(num_steps, reverse)
+    return [steps[i : i + length] for i in range(0, num_steps, length)]
+
+
+def span(steps: range) -> slice:
+    """The time slice a run of steps covers, whichever way it goes: range(5, 2, -1) -> slice(3, 6)."""
+    return slice(steps.start, steps.stop) if steps.step > 0 else slice(steps.stop + 1, steps.start + 1)
+
+
 def padded_states(states: np.ndarray, first_state: np.ndarray, reverse: bool) -> np.ndarray:
     """Place the initial state in a (T+2, B, H) array for the states of one direction.
 

@@ -15,8 +15,8 @@ instead (the same arithmetic in one loop; see `functional.fused`).
 
 import numpy as np
 
-from rnnlab.nn.functional import Workspace, fused, padded_states, previous_states, recurrent_weight, time_steps
-from rnnlab.nn.parallel import for_each_shard, matmul
+from rnnlab.nn.functional import Workspace, fused, padded_states, previous_states, recurrent_weight
+from rnnlab.nn.parallel import Relay, matmul
 
 
 def gru_cell_forward(gates, recurrent, b_hn, h_prev, h, hn, keep):
@@ -75,21 +75,20 @@ def gru_cell_backward(d_out, dh, acts, hn, h_prev, d_x, d_rec, keep):
         d_x[~keep], d_rec[~keep] = 0, 0
 
 
-def gru_forward(x_proj, h0, W_hh, b_hh, mask=None, reverse=False, ws=None):
+def gru_forward(x_proj, h0, W_hh, b_hh, mask=None, reverse=False, ws=None, relay=None):
     """One direction of one layer.
 
     x_proj: (T, B, 3H) input projections W_ih x_t + b_ih, overwritten with the activations r, z, n.
     h0: (B, H). W_hh: (3H, H). b_hh: (3H,) or None. mask: (T, B, 1) bool or None.
     ws: a `Workspace` to reuse arrays from the previous call (None: fresh arrays).
+    relay: a `parallel.Relay` that runs the steps in runs, between a layer below and one above
+    (x_proj then fills in run by run); None: all steps at once.
     Returns states (T+2, B, H) (see `padded_states`) and the cache for `gru_backward`.
     """
     T, B, G = x_proj.shape
     H = G // 3
     ws, dtype = ws or Workspace(), x_proj.dtype
-    b_hn = None
-    if b_hh is not None:
-        x_proj[:, :, : 2 * H] += b_hh[: 2 * H]  # b_hr, b_hz add like b_ir, b_iz: fold them in once
-        b_hn = b_hh[2 * H :]  # b_hn sits inside r * (...): it stays per step
+    b_hn = None if b_hh is None else b_hh[2 * H :]  # b_hn sits inside r * (...): it stays per step
     W_hhT = recurrent_weight(W_hh, T * B)  # (H, 3H)
     h = padded_states(ws.empty("h", (T + 2, B, H), dtype), h0, reverse)
     hn = ws.empty("hn", (T, B, H), dtype)  # W_hn h_{t-1} + b_hn, needed by the backward
@@ -97,21 +96,26 @@ def gru_forward(x_proj, h0, W_hh, b_hh, mask=None, reverse=False, ws=None):
     cell_forward = fused(gru_cell_forward, dtype)
     step = -1 if reverse else 1
 
-    def loop(b):  # the time loop for the rows b of the batch (a slice; the shards run in parallel)
-        for t in time_steps(T, reverse):
+    def loop(b, steps):  # the steps for the rows b of the batch (a slice; the shards run in parallel)
+        for t in steps:
             prev, now = t + 1 - step, t + 1
             np.dot(h[prev, b], W_hhT, out=recurrent[b])  # (b, 3H)
             keep = None if mask is None else mask[t, b, 0]
             cell_forward(x_proj[t, b], recurrent[b], b_hn, h[prev, b], h[now, b], hn[t, b], keep)
 
-    for_each_shard(loop, B, H * G)  # the step's product: (b, H) @ (H, 3H)
+    def fold(steps):  # b_hr, b_hz add like b_ir, b_iz: fold them in once per step
+        x_proj[steps, :, : 2 * H] += b_hh[: 2 * H]
+
+    relay = relay or Relay.whole(T, reverse)
+    relay.run(loop, B, H * G, h, fold if b_hh is not None else None)  # the step's product: (b, H) @ (H, 3H)
     return h, (x_proj, hn, h, W_hh, mask, reverse)
 
 
-def gru_backward(d_out, d_h_n, cache, ws=None):
+def gru_backward(d_out, d_h_n, cache, ws=None, relay=None):
     """Backpropagation through time for `gru_forward`.
 
     d_out: (T, B, H) gradient of the outputs (zero at padded steps). d_h_n: (B, H) or None.
+    relay: as in `gru_forward` (d_out then fills in run by run), or None.
     Returns d_x_proj (T, B, 3H), d_h0 (B, H), d_W_hh (3H, H), d_b_hh (3H,).
     """
     gates, hn, h, W_hh, mask, reverse = cache
@@ -124,13 +128,14 @@ def gru_backward(d_out, d_h_n, cache, ws=None):
     dh = np.zeros((B, H), d_out.dtype) if d_h_n is None else d_h_n.copy()  # from step t+1
     cell_backward = fused(gru_cell_backward, d_out.dtype)
 
-    def loop(b):  # the rows b of the batch, back through time (the shards run in parallel)
-        for t in time_steps(T, not reverse):
+    def loop(b, steps):  # the rows b of the batch, back through time (the shards run in parallel)
+        for t in steps:
             keep = None if mask is None else mask[t, b, 0]
             cell_backward(d_out[t, b], dh[b], gates[t, b], hn[t, b], h[t + 1 - step, b], d_x[t, b], d_rec[t, b], keep)
             dh[b] += np.dot(d_rec[t, b], W_hh, out=scratch[b])  # (b, H) to h_{t-1}
 
-    for_each_shard(loop, B, 3 * H * H)  # the step's product: (b, 3H) @ (3H, H)
+    relay = relay or Relay.whole(T, not reverse)
+    relay.run(loop, B, 3 * H * H, d_x)  # the step's product: (b, 3H) @ (3H, H)
     d_rec2 = d_rec.reshape(T * B, 3 * H)
     d_W_hh = matmul(d_rec2.T, previous_states(h, reverse).reshape(T * B, H))  # all steps, one product
     return d_x, dh, d_W_hh, d_rec2.sum(axis=0)

@@ -19,8 +19,8 @@ in one loop; see `functional.fused`).
 
 import numpy as np
 
-from rnnlab.nn.functional import Workspace, fused, padded_states, previous_states, recurrent_weight, time_steps
-from rnnlab.nn.parallel import for_each_shard, matmul
+from rnnlab.nn.functional import Workspace, fused, padded_states, previous_states, recurrent_weight
+from rnnlab.nn.parallel import Relay, matmul
 
 
 def lstm_cell_forward(gates, recurrent, h_prev, c_prev, h, c, tanh_c, keep):
@@ -79,18 +79,18 @@ def lstm_cell_backward(d_out, dh, dc, acts, tanh_c, c_prev, d_gates, keep):
         d_gates[padded], dh[padded], dc[padded] = 0, carried_h, carried_c
 
 
-def lstm_forward(x_proj, h0, c0, W_hh, b_hh, mask=None, reverse=False, ws=None):
+def lstm_forward(x_proj, h0, c0, W_hh, b_hh, mask=None, reverse=False, ws=None, relay=None):
     """One direction of one layer.
 
     x_proj: (T, B, 4H) input projections W_ih x_t + b_ih, overwritten with the gate activations.
     h0, c0: (B, H). W_hh: (4H, H). b_hh: (4H,) or None. mask: (T, B, 1) bool or None.
     ws: a `Workspace` to reuse arrays from the previous call (None: fresh arrays).
+    relay: a `parallel.Relay` that runs the steps in runs, between a layer below and one above
+    (x_proj then fills in run by run); None: all steps at once.
     Returns hidden states and cell states, each (T+2, B, H) (see `padded_states`), and the cache.
     """
     T, B, G = x_proj.shape
     H = G // 4
-    if b_hh is not None:
-        x_proj += b_hh  # b_hh adds like b_ih: fold it in once for all steps
     W_hhT = recurrent_weight(W_hh, T * B)  # (H, 4H)
     ws, dtype = ws or Workspace(), x_proj.dtype
     h = padded_states(ws.empty("h", (T + 2, B, H), dtype), h0, reverse)
@@ -100,21 +100,26 @@ def lstm_forward(x_proj, h0, c0, W_hh, b_hh, mask=None, reverse=False, ws=None):
     cell_forward = fused(lstm_cell_forward, dtype)
     step = -1 if reverse else 1
 
-    def loop(b):  # the time loop for the rows b of the batch (a slice; the shards run in parallel)
-        for t in time_steps(T, reverse):
+    def loop(b, steps):  # the steps for the rows b of the batch (a slice; the shards run in parallel)
+        for t in steps:
             prev, now = t + 1 - step, t + 1
             np.dot(h[prev, b], W_hhT, out=recurrent[b])  # (b, 4H)
             keep = None if mask is None else mask[t, b, 0]
             cell_forward(x_proj[t, b], recurrent[b], h[prev, b], c[prev, b], h[now, b], c[now, b], tanh_c[t, b], keep)
 
-    for_each_shard(loop, B, H * G)  # the step's product: (b, H) @ (H, 4H)
+    def fold(steps):  # b_hh adds like b_ih: fold it in once per step
+        x_proj[steps] += b_hh
+
+    relay = relay or Relay.whole(T, reverse)
+    relay.run(loop, B, H * G, h, fold if b_hh is not None else None)  # the step's product: (b, H) @ (H, 4H)
     return h, c, (x_proj, h, c, tanh_c, W_hh, mask, reverse)
 
 
-def lstm_backward(d_out, d_h_n, d_c_n, cache, ws=None):
+def lstm_backward(d_out, d_h_n, d_c_n, cache, ws=None, relay=None):
     """Backpropagation through time for `lstm_forward`.
 
     d_out: (T, B, H) gradient of the outputs (zero at padded steps); d_h_n, d_c_n: (B, H) or None.
+    relay: as in `lstm_forward` (d_out then fills in run by run), or None.
     Returns d_x_proj (T, B, 4H), d_h0 (B, H), d_c0 (B, H), d_W_hh (4H, H) and d_b_hh = None: b_hh was
     folded into the input projection, so its gradient is the input bias's (the layer sums d_x_proj once).
     """
@@ -128,8 +133,8 @@ def lstm_backward(d_out, d_h_n, d_c_n, cache, ws=None):
     scratch = ws.empty("scratch", (B, H), d_out.dtype)
     cell_backward = fused(lstm_cell_backward, d_out.dtype)
 
-    def loop(b):  # the rows b of the batch, back through time (the shards run in parallel)
-        for t in time_steps(T, not reverse):
+    def loop(b, steps):  # the rows b of the batch, back through time (the shards run in parallel)
+        for t in steps:
             keep = None if mask is None else mask[t, b, 0]
             cell_backward(d_out[t, b], dh[b], dc[b], gates[t, b], tanh_c[t, b], c[t + 1 - step, b], d_gates[t, b], keep)
             if keep is None:  # dh holds only zeros now: the product can overwrite it
@@ -137,25 +142,24 @@ def lstm_backward(d_out, d_h_n, d_c_n, cache, ws=None):
             else:
                 dh[b] += np.dot(d_gates[t, b], W_hh, out=scratch[b])
 
-    for_each_shard(loop, B, 4 * H * H)  # the step's product: (b, 4H) @ (4H, H)
+    relay = relay or Relay.whole(T, not reverse)
+    relay.run(loop, B, 4 * H * H, d_gates)  # the step's product: (b, 4H) @ (4H, H)
     d_gates2 = d_gates.reshape(T * B, 4 * H)
     d_W_hh = matmul(d_gates2.T, previous_states(h, reverse).reshape(T * B, H))  # all steps, one product
     return d_gates, dh, dc, d_W_hh, None
 
 
-def lstm_proj_forward(x_proj, h0, c0, W_hh, b_hh, W_hr, mask=None, reverse=False, ws=None):
+def lstm_proj_forward(x_proj, h0, c0, W_hh, b_hh, W_hr, mask=None, reverse=False, ws=None, relay=None):
     """One direction of one layer of the projected LSTM (`LSTM(proj_size=P)`): h_t = W_hr (o * tanh(c_t)).
 
     The cell step is `lstm_cell_forward` unchanged, writing m_t = o * tanh(c_t) (B, H); the projection
     h_t = m_t W_hr^T (B, P) follows it, and h_t is what the next step and the output see.
     x_proj: (T, B, 4H) input projections, overwritten with the gate activations. h0: (B, P), c0: (B, H).
-    W_hh: (4H, P). b_hh: (4H,) or None. W_hr: (P, H). mask: (T, B, 1) bool or None.
+    W_hh: (4H, P). b_hh: (4H,) or None. W_hr: (P, H). mask: (T, B, 1) bool or None. relay: as in `lstm_forward`.
     Returns hidden states (T+2, B, P) and cell states (T+2, B, H) (see `padded_states`), and the cache.
     """
     T, B, G = x_proj.shape
     H, P = G // 4, W_hr.shape[0]
-    if b_hh is not None:
-        x_proj += b_hh  # folded in once, as in `lstm_forward`
     W_hhT = recurrent_weight(W_hh, T * B)  # (P, 4H)
     W_hrT = recurrent_weight(W_hr, T * B)  # (H, P)
     ws, dtype = ws or Workspace(), x_proj.dtype
@@ -167,21 +171,30 @@ def lstm_proj_forward(x_proj, h0, c0, W_hh, b_hh, W_hr, mask=None, reverse=False
     no_state = np.zeros((B, H), dtype)  # m at padded steps: they add nothing to d W_hr
     cell_forward = fused(lstm_cell_forward, dtype)
     step = -1 if reverse else 1
-    for t in time_steps(T, reverse):
-        prev, now = t + 1 - step, t + 1
-        np.dot(h[prev], W_hhT, out=recurrent)  # (B, 4H)
-        keep = None if mask is None else mask[t, :, 0]
-        cell_forward(x_proj[t], recurrent, no_state, c[prev], m[t], c[now], tanh_c[t], keep)
-        np.dot(m[t], W_hrT, out=h[now])  # (B, P)
-        if keep is not None:  # padded step: carry h over (the cell carried c)
-            np.copyto(h[now], h[prev], where=~keep[:, None])
+
+    def loop(b, steps):  # the steps for the rows b of the batch (the shards run in parallel)
+        for t in steps:
+            prev, now = t + 1 - step, t + 1
+            np.dot(h[prev, b], W_hhT, out=recurrent[b])  # (b, 4H)
+            keep = None if mask is None else mask[t, b, 0]
+            cell_forward(x_proj[t, b], recurrent[b], no_state[b], c[prev, b], m[t, b], c[now, b], tanh_c[t, b], keep)
+            np.dot(m[t, b], W_hrT, out=h[now, b])  # (b, P)
+            if keep is not None:  # padded step: carry h over (the cell carried c)
+                np.copyto(h[now, b], h[prev, b], where=~keep[:, None])
+
+    def fold(steps):  # as in `lstm_forward`
+        x_proj[steps] += b_hh
+
+    relay = relay or Relay.whole(T, reverse)
+    relay.run(loop, B, H * P, h, fold if b_hh is not None else None)  # the smaller product: (b, H) @ (H, P)
     return h, c, (x_proj, h, c, m, tanh_c, W_hh, W_hr, mask, reverse)
 
 
-def lstm_proj_backward(d_out, d_h_n, d_c_n, cache, ws=None):
+def lstm_proj_backward(d_out, d_h_n, d_c_n, cache, ws=None, relay=None):
     """Backpropagation through time for `lstm_proj_forward`.
 
     d_out: (T, B, P) gradient of the outputs (zero at padded steps); d_h_n: (B, P), d_c_n: (B, H), or None.
+    relay: as in `lstm_backward`.
     Returns d_x_proj (T, B, 4H), d_h0 (B, P), d_c0 (B, H), d_W_hh (4H, P), d_b_hh = None (as in
     `lstm_backward`) and d_W_hr (P, H).
     """
@@ -197,19 +210,24 @@ def lstm_proj_backward(d_out, d_h_n, d_c_n, cache, ws=None):
     dm = ws.empty("dm", (B, H), dtype)  # d m_t, m_t = o * tanh(c_t)
     no_grad = np.zeros((B, H), dtype)  # the cell's own dh: all of the gradient of m_t arrives as dm
     cell_backward = fused(lstm_cell_backward, dtype)
-    for t in time_steps(T, not reverse):
-        keep = None if mask is None else mask[t, :, 0]
-        dh += d_out[t]
-        if keep is not None:  # padded step: dh passes through to h_{t-1}; W_hr and the gates get nothing
-            padded = ~keep
-            carried = dh[padded]
-            dh[padded] = 0
-        d_h[t] = dh
-        np.dot(dh, W_hr, out=dm)  # (B, H) h_t = W_hr m_t
-        cell_backward(dm, no_grad, dc, gates[t], tanh_c[t], c[t + 1 - step], d_gates[t], keep)
-        np.dot(d_gates[t], W_hh, out=dh)  # (B, P) to h_{t-1}
-        if keep is not None:
-            dh[padded] = carried
+
+    def loop(b, steps):  # the rows b of the batch, back through time (the shards run in parallel)
+        for t in steps:
+            keep = None if mask is None else mask[t, b, 0]
+            dh[b] += d_out[t, b]
+            if keep is not None:  # padded step: dh passes through to h_{t-1}; W_hr and the gates get nothing
+                padded = ~keep
+                carried = dh[b][padded]
+                dh[b][padded] = 0
+            d_h[t, b] = dh[b]
+            np.dot(dh[b], W_hr, out=dm[b])  # (b, H) h_t = W_hr m_t
+            cell_backward(dm[b], no_grad[b], dc[b], gates[t, b], tanh_c[t, b], c[t + 1 - step, b], d_gates[t, b], keep)
+            np.dot(d_gates[t, b], W_hh, out=dh[b])  # (b, P) to h_{t-1}
+            if keep is not None:
+                dh[b][padded] = carried
+
+    relay = relay or Relay.whole(T, not reverse)
+    relay.run(loop, B, H * P, d_gates)  # the smaller product: (b, P) @ (P, H)
     d_W_hh = d_gates.reshape(T * B, 4 * H).T @ previous_states(h, reverse).reshape(T * B, P)  # all steps at once
     d_W_hr = d_h.reshape(T * B, P).T @ m.reshape(T * B, H)  # (P, H)
     return d_gates, dh, dc, d_W_hh, None, d_W_hr

@@ -1,11 +1,13 @@
-"""Every core for one batch: the rows of a batch split into shards that run in threads.
+"""Every core for one batch: rows of a batch in shards, stacked layers side by side, each in a thread.
 
 The rows of a batch never meet inside a recurrent layer: row b's states depend on row b's
-inputs only. So each shard of rows can run the whole time loop in its own thread, and a big
-matrix product can be cut into blocks of rows, one per thread. The threads share the arrays
-(each writes only its own rows) and run at the same time because the work inside releases
-Python's lock: BLAS products (each on one BLAS thread) and the compiled cell kernels
-(`kernels.py`, `nogil`).
+inputs only. So each shard of rows can run the time loop in its own thread, and a big
+matrix product can be cut into blocks of rows, one per thread. Stacked one-way layers can
+run at the same time too, each a run of steps behind the one below it (a `Relay` hands the
+steps on, `stack.py`). The threads share the arrays (each writes only its own part) and run
+at the same time because the work inside releases Python's lock: BLAS products (each on one
+BLAS thread) and the compiled cell kernels (`kernels.py`, `nogil`). `each` shares out the
+threads: work given two threads or more may cut its own work again.
 
 Results do not depend on the number of threads, bit for bit: OpenBLAS computes each row of a
 product the same way whatever the number of rows, as long as the product goes through its
@@ -13,16 +15,19 @@ general kernel. Some products take other paths, whose sums round differently: a 
 a single column (matrix-vector), a small product (OpenBLAS's small-matrix kernels, below about
 100^3 multiply-adds), and a @ a.T (numpy's syrk). So a batch is only cut where every piece keeps
 at least two rows and more than SMALL multiply-adds, and those products are never cut; smaller
-work stays whole, in the calling thread. The cell kernels work row
-by row. `tests/nn/test_parallel.py` checks it for every cell, direction, mask and dropout.
+work stays whole, in the calling thread. The cell kernels work row by row, and how a stack of
+layers is cut into runs of steps depends on its shape only. `tests/nn/test_parallel.py` checks it
+for every cell, direction, mask and dropout.
 
     set_num_threads(2)                 # as torch.set_num_threads; default: `default_threads()`
     for_each_shard(loop, 64, H * G)    # loop(slice(0, 32)) and loop(slice(32, 64)) in two threads
     matmul(a, b, out)                  # out = a @ b, the rows of a in blocks, one per thread
+    each(work, [0, 1])                 # work(0) and work(1) in two threads, one thread each
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -33,6 +38,8 @@ import numpy as np
 
 from rnnlab import checks
 from rnnlab.checks import require
+from rnnlab.errors import RnnlabError
+from rnnlab.nn.functional import span, time_steps
 
 MIN_ROWS = 2  # one row takes BLAS's matrix-vector path
 SMALL = 10**6  # multiply-adds: OpenBLAS takes its small-matrix kernels at this many or fewer
@@ -54,7 +61,7 @@ def default_threads() -> int:
 _threads = default_threads()
 _pool: ThreadPoolExecutor | None = None
 _blas_limited = False
-_inside = threading.local()  # .shard: this thread is running a shard
+_inside = threading.local()  # .budget: the threads the work of this thread may use, when `each` gave it a share
 
 
 def _forget_pool() -> None:
@@ -88,13 +95,19 @@ def threads(count: int | None) -> Iterator[None]:
         set_num_threads(before)
 
 
+def _budget() -> int:
+    """The threads this thread's work may use: its share inside `each`, else all of them."""
+    return getattr(_inside, "budget", None) or _threads
+
+
 def shards(rows: int, row_work: int, threads: int | None = None) -> list[slice]:
     """`rows` cut into at most `threads` near-equal slices, each of MIN_ROWS rows and SMALL work at least.
 
     row_work: the multiply-adds of one row of the product a piece computes (K * N of an (M, K) @ (K, N)).
+    threads: None for the threads this thread may use.
     """
     least = max(MIN_ROWS, SMALL // max(row_work, 1) + 1)  # rows a piece needs
-    count = max(1, min(threads or _threads, rows // least))
+    count = max(1, min(threads or _budget(), rows // least))
     bounds = [rows * k // count for k in range(count + 1)]
     return [slice(a, b) for a, b in zip(bounds, bounds[1:], strict=False)]
 
@@ -105,29 +118,91 @@ def for_each_shard(work: Callable[[slice], None], rows: int, row_work: int) -> N
 
 
 def each(work: Callable, items: list) -> None:
-    """Call `work(item)` for every item, in parallel threads (in this thread if already inside one: no nesting)."""
+    """Call `work(item)` for every item, in parallel threads that share out the threads this thread may use.
+
+    An item given two threads or more may cut its own work again (`for_each_shard`, `matmul`, `each`).
+    The calling thread takes the first item; an item no pool thread has started when it is done runs
+    here too, so work never waits on a busy pool.
+    """
     one_blas_thread()
-    if len(items) == 1 or _threads == 1 or getattr(_inside, "shard", False):
+    budget = _budget()
+    if len(items) == 1 or budget == 1:
         for item in items:
             work(item)
         return
+    share = max(1, budget // len(items))
     pool = _executor()
-    futures = [pool.submit(_as_shard, work, item) for item in items[1:]]
+    futures = {pool.submit(_with_budget, share, work, item): item for item in items[1:]}
     try:
-        _as_shard(work, items[0])  # the calling thread takes the first
+        _with_budget(share, work, items[0])
+        for future, item in futures.items():
+            if future.cancel():  # not started: no pool thread was free for it
+                _with_budget(share, work, item)
     finally:
+        for future in futures:
+            future.cancel()  # after an error: what has not started never will
         wait(futures)  # every thread done with the shared arrays before anything is raised
     for future in futures:
-        future.result()  # re-raises a thread's exception here
+        if not future.cancelled():
+            future.result()  # re-raises a thread's exception here
 
 
-def _as_shard(work: Callable, item) -> None:
-    """work(item), marked so that the engine work it calls stays in this thread (a nested pool would wait on itself)."""
-    _inside.shard = True
+def _with_budget(threads: int, work: Callable, item) -> None:
+    """work(item), with `threads` threads for the engine work it calls."""
+    before = getattr(_inside, "budget", None)
+    _inside.budget = threads
     try:
         work(item)
     finally:
-        _inside.shard = False
+        _inside.budget = before
+
+
+class Relay:
+    """A time loop run in runs of steps, each run announced when done, so that a layer stacked on this one
+    can follow it a run behind, in another thread (`recurrent.py`: stacked one-way layers at the same time).
+
+    chunks: the runs of steps (ranges), in the order the loop visits them. before(k, steps) is called before
+    run k (to wait for the layer below and compute this run's inputs), after(k, steps) after it (to hand its
+    outputs on); then waiters on run k go on. `handed`: the array the loop writes and the next layer reads.
+    """
+
+    def __init__(self, chunks: list[range], before: Callable | None = None, after: Callable | None = None):
+        self.chunks, self.before, self.after = chunks, before, after
+        self.handed: np.ndarray | None = None
+        self._done = [threading.Event() for _ in chunks]
+        self._failed = False
+
+    @classmethod
+    def whole(cls, num_steps: int, reverse: bool) -> Relay:
+        """All steps in one run, nothing before or after: a layer that feeds no other layer as it runs."""
+        return cls([time_steps(num_steps, reverse)])
+
+    def run(self, loop: Callable[[slice, range], None], rows: int, row_work: int, handed: np.ndarray,
+            prepare: Callable[[slice], None] | None = None) -> None:
+        """loop(rows_slice, steps) for each run, its rows in shards (see `for_each_shard`); prepare(time_slice)
+        before each (after `before`). handed: what the loop writes for the next layer."""
+        self.handed = handed
+        try:
+            for k, steps in enumerate(self.chunks):
+                if self.before:
+                    self.before(k, steps)
+                if prepare:
+                    prepare(span(steps))
+                for_each_shard(functools.partial(loop, steps=steps), rows, row_work)
+                if self.after:
+                    self.after(k, steps)
+                self._done[k].set()
+        except BaseException:
+            self._failed = True
+            for done in self._done:  # wake a layer waiting on this one: it fails too
+                done.set()
+            raise
+
+    def wait(self, k: int) -> None:
+        """Until run k is done."""
+        self._done[k].wait()
+        if self._failed:
+            raise RnnlabError("the layer below failed")
 
 
 def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
@@ -135,7 +210,7 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.nd
     M, K = a.shape
     N = b.shape[1]
     # not cut: too small; one column (BLAS's matrix-vector path); a @ a.T (numpy's syrk, not gemm)
-    if _threads == 1 or M * K * N <= 2 * SMALL or N == 1 or np.may_share_memory(a, b):
+    if _budget() == 1 or M * K * N <= 2 * SMALL or N == 1 or np.may_share_memory(a, b):
         one_blas_thread()
         return np.matmul(a, b, out=out)
     if out is None:

@@ -3,13 +3,8 @@
 `RNN`, `LSTM` and `GRU` take PyTorch's constructor arguments, return PyTorch's shapes
 and name their parameters as PyTorch does, so `torch.nn.LSTM(...).state_dict()` (as
 NumPy arrays) loads unchanged and back. The maths of each cell lives in `rnn.py`,
-`lstm.py` and `gru.py`; this module only moves arrays between layers and directions:
-
-    for each layer l:          input (T, B, I_l), I_0 = input_size, I_l = D*H above
-        dropout on the input   (training, l > 0 only, as PyTorch does)
-        for each direction:    x_proj = input @ W_ih.T + b_ih    one product, all steps
-                               run the cell over time            forward or reverse
-        output (T, B, D*H)     the directions side by side
+`lstm.py` and `gru.py`, and how layers and directions run, one after another or at the
+same time, in `stack.py`; this module holds the parameters and checks the inputs.
 """
 
 from __future__ import annotations
@@ -19,13 +14,13 @@ import operator
 import numpy as np
 
 from rnnlab.errors import RnnlabError, invalid_argument
-from rnnlab.nn.functional import Workspace, add_rows, fused
+from rnnlab.nn import stack
+from rnnlab.nn.functional import Workspace
 from rnnlab.nn.gru import gru_backward, gru_forward
 from rnnlab.nn.lstm import lstm_backward, lstm_forward, lstm_proj_backward, lstm_proj_forward
 from rnnlab.nn.module import Module, Parameter, reserve
-from rnnlab.nn.parallel import each, matmul
 from rnnlab.nn.rnn import rnn_backward, rnn_forward
-from rnnlab.nn.utils.checks import check_constructor, check_input, check_proj_size, dropout_scale
+from rnnlab.nn.utils.checks import check_constructor, check_input, check_proj_size
 from rnnlab.nn.utils.layer_io import EmptyBatch, check_hx, empty_forward, packed_backward, packed_forward
 from rnnlab.nn.utils.rnn import PackedSequence
 
@@ -93,13 +88,13 @@ class RNNBase(Module):
         """The size of h (and of each direction's output): proj_size when projected, else hidden_size."""
         return self.proj_size or self.hidden_size
 
-    # Each subclass runs its cell: (x_proj, h0, c0, W_hh, b_hh, mask, reverse, ws) -> (h states, c states, cache)
-    # and backward: (d_out, d_h_n, d_c_n, cache, ws) -> (d_x_proj, d_h0, d_c0, d_W_hh, d_b_hh or None).
+    # Each subclass runs its cell: (x_proj, h0, c0, W_hh, b_hh, mask, reverse, ws, relay) -> (h states, c states,
+    # cache) and backward: (d_out, d_h_n, d_c_n, cache, ws, relay) -> (d_x_proj, d_h0, d_c0, d_W_hh, d_b_hh or None).
     # LSTM with proj_size also takes W_hr=(P, H) forward and returns d_W_hr last backward.
-    def _cell_forward(self, x_proj, h0, c0, W_hh, b_hh, mask, reverse, ws):
+    def _cell_forward(self, x_proj, h0, c0, W_hh, b_hh, mask, reverse, ws, relay):
         raise NotImplementedError
 
-    def _cell_backward(self, d_out, d_h_n, d_c_n, cache, ws):
+    def _cell_backward(self, d_out, d_h_n, d_c_n, cache, ws, relay):
         raise NotImplementedError
 
     def _to_time_major(self, x: np.ndarray, mask: np.ndarray | None):
@@ -178,62 +173,14 @@ class RNNBase(Module):
         ids = ids[:, None] if unbatched else ids.T if self.batch_first else ids
         return self._run(ids, table, hx, self._time_major_mask(mask, ids.shape, unbatched), unbatched)
 
-    def _input_projection(self, layer_input, table, W_ih, b_ih, out) -> None:
-        """out (T, B, G*H) = W_ih x_t + b_ih for every step: one product over all steps, or table rows by id."""
-        T, B, _ = out.shape
-        if table is None:
-            matmul(layer_input.reshape(T * B, -1), W_ih.T, out=out.reshape(T * B, -1))
-            if b_ih is not None:
-                out += b_ih
-            return
-        rows = table @ W_ih.T  # (V, G*H)
-        if b_ih is not None:
-            rows += b_ih
-        out.reshape(T * B, -1)[:] = rows[layer_input.ravel()]
-
     def _run(self, x, table, hx, mask, unbatched):
-        """The layer loop for `forward` (x (T, B, I)) and `forward_ids` (x = ids (T, B), table (V, I))."""
-        T, B = x.shape[:2]
+        """The layer loop (`stack.forward`) for `forward` (x (T, B, I)) and `forward_ids` (ids (T, B), table (V, I))."""
         is_lstm = self.gate_count == 4
         h0_given, c0_given = (hx if is_lstm and hx is not None else (hx, None))
-        S, D = self._state_size(), self.num_directions  # S: size of h, proj_size or hidden_size
-        h0 = self._initial_state(h0_given, B, unbatched, S)
-        c0 = self._initial_state(c0_given, B, unbatched, self.hidden_size) if is_lstm else None
-        h_n, c_n = np.empty_like(h0), (np.empty_like(c0) if is_lstm else None)
-        layers, layer_input = [], x
-        for layer in range(self.num_layers):
-            drop = None
-            if layer > 0 and self.training and self.dropout > 0:
-                keep = self.generator.random(layer_input.shape) >= self.dropout
-                drop = keep.astype(self.dtype) * self.dtype.type(dropout_scale(self.dropout))  # (T, B, D*S)
-                layer_input = layer_input * drop
-            output = np.empty((T, B, D * S), self.dtype)
-            directions = [None] * D
-
-            def run(direction, layer=layer, layer_input=layer_input, output=output, directions=directions):
-                W_ih, W_hh, *biases = self._weights(layer, direction)
-                b_ih, b_hh = (biases[0].data, biases[1].data) if biases else (None, None)
-                index, reverse = layer * D + direction, direction == 1
-                ws = self._workspaces[index]
-                x_proj = ws.empty("x_proj", (T, B, W_ih.data.shape[0]), self.dtype)  # (T, B, G*H)
-                self._input_projection(layer_input, table if layer == 0 else None, W_ih.data, b_ih, x_proj)
-                W_hr = self._projection(layer, direction)  # (P, H), or None: no projection
-                h, c, cache = self._cell_forward(x_proj, h0[index], c0[index] if is_lstm else None, W_hh.data, b_hh,
-                                                 mask, reverse, ws, **({} if W_hr is None else {"W_hr": W_hr.data}))
-                output[:, :, direction * S : (direction + 1) * S] = h[1:-1]
-                last = 1 if reverse else T  # the state after the final step visited
-                h_n[index] = h[last]
-                if is_lstm:
-                    c_n[index] = c[last]
-                directions[direction] = cache
-
-            each(run, list(range(D)))  # the two directions of a layer in parallel threads
-            if mask is not None:
-                np.copyto(output, 0, where=~mask)
-            layers.append((layer_input, drop, directions))
-            layer_input = output
-        self._cache = (layers, table, mask, hx is not None, unbatched)
-        output = layer_input
+        h0 = self._initial_state(h0_given, x.shape[1], unbatched, self._state_size())
+        c0 = self._initial_state(c0_given, x.shape[1], unbatched, self.hidden_size) if is_lstm else None
+        output, h_n, c_n, cache = stack.forward(self, x, table, h0, c0, mask)
+        self._cache = (cache, hx is not None, unbatched)
         if unbatched:
             output, h_n = output[:, 0], h_n[:, 0]
             c_n = c_n[:, 0] if is_lstm else None
@@ -256,7 +203,7 @@ class RNNBase(Module):
             return packed_backward(self, d_output, d_h_n, d_c_n)
         if isinstance(self._cache, EmptyBatch):
             return self._cache.backward()
-        layers, table, mask, hx_given, unbatched = self._cache
+        cache, hx_given, unbatched = self._cache
         is_lstm = self.gate_count == 4
         d_output = np.asarray(d_output, dtype=self.dtype)
         if unbatched:
@@ -265,60 +212,14 @@ class RNNBase(Module):
             d_c_n = None if d_c_n is None else np.asarray(d_c_n)[:, None]
         elif self.batch_first:
             d_output = d_output.transpose(1, 0, 2)
-        d_layer_output = np.where(mask, d_output, 0) if mask is not None else d_output
-        S, D = self._state_size(), self.num_directions  # S: size of h, proj_size or hidden_size
-        d_steps = 0  # with record_input_grads after forward_ids: d x_t per step, (T*B, I)
-        d_h0 = np.zeros((self.num_layers * D, d_output.shape[1], S), self.dtype)
-        d_c0 = np.zeros((self.num_layers * D, d_output.shape[1], self.hidden_size), self.dtype) if is_lstm else None
-        for layer in reversed(range(self.num_layers)):
-            layer_input, drop, directions = layers[layer]
-            T, B = layer_input.shape[:2]
-            # the rows the input projection was made from: x (T*B, I) one per step, or the table (V, I)
-            rows = layer_input.reshape(T * B, -1) if layer > 0 or table is None else table
-            d_rows_of = [None] * D  # each direction's gradient of the layer input
-            d_steps_of = [0] * D
-
-            def back(direction, layer=layer, rows=rows, layer_input=layer_input, directions=directions,
-                     d_rows_of=d_rows_of, d_steps_of=d_steps_of, d_layer_output=d_layer_output, T=T, B=B):
-                cache, index = directions[direction], layer * D + direction
-                W_ih, W_hh, *biases = self._weights(layer, direction)
-                d_out = d_layer_output[:, :, direction * S : (direction + 1) * S]
-                dh_n = None if d_h_n is None else np.asarray(d_h_n, dtype=self.dtype)[index]
-                dc_n = None if d_c_n is None else np.asarray(d_c_n, dtype=self.dtype)[index]
-                d_x_proj, d_h0[index], dc0, d_W_hh, d_b_hh, *d_W_hr = self._cell_backward(d_out, dh_n, dc_n, cache,
-                                                                                            self._workspaces[index])
-                if d_W_hr:  # with proj_size: the gradient of weight_hr
-                    self._projection(layer, direction).grad += d_W_hr[0]
-                if is_lstm:
-                    d_c0[index] = dc0
-                d_proj = d_x_proj.reshape(T * B, -1)  # (T*B, G*H), gradient of each row's projection ...
-                if rows is table:  # ... summed per id: rows of the projection table (V, G*H)
-                    per_step, d_proj = d_proj, np.zeros((len(table), d_proj.shape[1]), self.dtype)
-                    fused(add_rows, self.dtype)(d_proj, layer_input.ravel(), per_step)
-                    if self.record_input_grads:  # d x_t per step, for the norms below
-                        d_steps_of[direction] = per_step @ W_ih.data
-                W_ih.grad += matmul(d_proj.T, rows)  # all steps, one product
-                W_hh.grad += d_W_hh
-                if biases:
-                    d_b_ih = d_proj.sum(axis=0)
-                    biases[0].grad += d_b_ih
-                    biases[1].grad += d_b_ih if d_b_hh is None else d_b_hh  # None: b_hh acts like b_ih
-                d_rows_of[direction] = matmul(d_proj, W_ih.data)  # (rows, I)
-
-            each(back, list(range(D)))  # the two directions of a layer in parallel threads
-            d_rows, d_steps = sum(d_rows_of[1:], d_rows_of[0]), d_steps + sum(d_steps_of[1:], d_steps_of[0])
-            if rows is not table:
-                d_rows = d_rows.reshape(layer_input.shape)
-                if drop is not None:
-                    d_rows *= drop
-            d_layer_output = d_rows
-        d_x = d_layer_output
+        d_x, d_h0, d_c0, per_step = stack.backward(self, cache, d_output, d_h_n, d_c_n)
+        by_table = cache[1] is not None  # after forward_ids (a table): d_x is d table
         if self.record_input_grads:  # ||dLoss/dx_t|| per time step, over batch and features: (T,)
-            steps = d_x if table is None else d_steps.reshape(len(layers[0][0]), -1)  # time-major here
+            steps = per_step.reshape(len(d_output), -1) if by_table else d_x  # time-major here
             self.input_grad_norms = np.sqrt(np.square(steps, dtype=np.float64).reshape(len(steps), -1).sum(axis=1))
-        if table is None and unbatched:
+        if not by_table and unbatched:
             d_x = d_x[:, 0]
-        elif table is None and self.batch_first:
+        elif not by_table and self.batch_first:
             d_x = d_x.transpose(1, 0, 2)
         if unbatched:
             d_h0 = d_h0[:, 0]
@@ -355,12 +256,12 @@ class RNN(RNNBase):
         self.nonlinearity = nonlinearity
         super().__init__(input_size, hidden_size, num_layers, **kwargs)
 
-    def _cell_forward(self, x_proj, h0, c0, W_hh, b_hh, mask, reverse, ws):
-        h, cache = rnn_forward(x_proj, h0, W_hh, b_hh, self.nonlinearity, mask, reverse, ws)
+    def _cell_forward(self, x_proj, h0, c0, W_hh, b_hh, mask, reverse, ws, relay):
+        h, cache = rnn_forward(x_proj, h0, W_hh, b_hh, self.nonlinearity, mask, reverse, ws, relay)
         return h, None, cache
 
-    def _cell_backward(self, d_out, d_h_n, d_c_n, cache, ws):
-        d_x_proj, d_h0, d_W_hh, d_b_hh = rnn_backward(d_out, d_h_n, cache, ws)
+    def _cell_backward(self, d_out, d_h_n, d_c_n, cache, ws, relay):
+        d_x_proj, d_h0, d_W_hh, d_b_hh = rnn_backward(d_out, d_h_n, cache, ws, relay)
         return d_x_proj, d_h0, None, d_W_hh, d_b_hh
 
     def extra_repr(self) -> str:
@@ -384,15 +285,15 @@ class LSTM(RNNBase):
 
     gate_count = 4
 
-    def _cell_forward(self, x_proj, h0, c0, W_hh, b_hh, mask, reverse, ws, W_hr=None):
+    def _cell_forward(self, x_proj, h0, c0, W_hh, b_hh, mask, reverse, ws, relay, W_hr=None):
         if W_hr is not None:
-            return lstm_proj_forward(x_proj, h0, c0, W_hh, b_hh, W_hr, mask, reverse, ws)
-        return lstm_forward(x_proj, h0, c0, W_hh, b_hh, mask, reverse, ws)
+            return lstm_proj_forward(x_proj, h0, c0, W_hh, b_hh, W_hr, mask, reverse, ws, relay)
+        return lstm_forward(x_proj, h0, c0, W_hh, b_hh, mask, reverse, ws, relay)
 
-    def _cell_backward(self, d_out, d_h_n, d_c_n, cache, ws):
+    def _cell_backward(self, d_out, d_h_n, d_c_n, cache, ws, relay):
         if self.proj_size:  # returns d_W_hr as well
-            return lstm_proj_backward(d_out, d_h_n, d_c_n, cache, ws)
-        return lstm_backward(d_out, d_h_n, d_c_n, cache, ws)
+            return lstm_proj_backward(d_out, d_h_n, d_c_n, cache, ws, relay)
+        return lstm_backward(d_out, d_h_n, d_c_n, cache, ws, relay)
 
     def extra_repr(self) -> str:
         return super().extra_repr() + (f", proj_size={self.proj_size}" if self.proj_size else "")
@@ -409,10 +310,10 @@ class GRU(RNNBase):
 
     gate_count = 3
 
-    def _cell_forward(self, x_proj, h0, c0, W_hh, b_hh, mask, reverse, ws):
-        h, cache = gru_forward(x_proj, h0, W_hh, b_hh, mask, reverse, ws)
+    def _cell_forward(self, x_proj, h0, c0, W_hh, b_hh, mask, reverse, ws, relay):
+        h, cache = gru_forward(x_proj, h0, W_hh, b_hh, mask, reverse, ws, relay)
         return h, None, cache
 
-    def _cell_backward(self, d_out, d_h_n, d_c_n, cache, ws):
-        d_x_proj, d_h0, d_W_hh, d_b_hh = gru_backward(d_out, d_h_n, cache, ws)
+    def _cell_backward(self, d_out, d_h_n, d_c_n, cache, ws, relay):
+        d_x_proj, d_h0, d_W_hh, d_b_hh = gru_backward(d_out, d_h_n, cache, ws, relay)
         return d_x_proj, d_h0, None, d_W_hh, d_b_hh

@@ -10,8 +10,8 @@ unchanged, so a sequence's result does not depend on its padding.
 
 import numpy as np
 
-from rnnlab.nn.functional import Workspace, fused, padded_states, previous_states, recurrent_weight, time_steps
-from rnnlab.nn.parallel import for_each_shard, matmul
+from rnnlab.nn.functional import Workspace, fused, padded_states, previous_states, recurrent_weight, span, time_steps
+from rnnlab.nn.parallel import Relay, matmul
 
 COMPILED_UNITS = 128  # plain RNNs up to this size run their time loops compiled (float32)
 
@@ -83,18 +83,18 @@ def loops(H: int, dtype: np.dtype):
     return rnn_sequence_forward, rnn_sequence_backward
 
 
-def rnn_forward(x_proj, h0, W_hh, b_hh, nonlinearity="tanh", mask=None, reverse=False, ws=None):
+def rnn_forward(x_proj, h0, W_hh, b_hh, nonlinearity="tanh", mask=None, reverse=False, ws=None, relay=None):
     """One direction of one layer.
 
     x_proj: (T, B, H) input projections W_ih x_t + b_ih, overwritten with W_ih x_t + b_ih + b_hh.
     h0: (B, H). W_hh: (H, H). b_hh: (H,) or None. mask: (T, B, 1) bool or None.
     ws: a `Workspace` to reuse arrays from the previous call (None: fresh arrays).
+    relay: a `parallel.Relay` that runs the steps in runs, between a layer below and one above
+    (x_proj then fills in run by run); None: all steps at once.
     Returns states (T+2, B, H) (see `padded_states`; the outputs are `states[1:-1]`)
     and the cache for `rnn_backward`.
     """
     T, B, H = x_proj.shape
-    if b_hh is not None:
-        x_proj += b_hh  # both biases act the same way: fold b_hh in once for all steps
     ws = ws or Workspace()
     states = padded_states(ws.empty("states", (T + 2, B, H), x_proj.dtype), h0, reverse)
     recurrent = ws.empty("recurrent", (B, H), x_proj.dtype)  # scratch, reused every step
@@ -103,15 +103,25 @@ def rnn_forward(x_proj, h0, W_hh, b_hh, nonlinearity="tanh", mask=None, reverse=
     W_hhT = recurrent_weight(W_hh, T * B) if sequence is rnn_sequence_forward else np.ascontiguousarray(W_hh.T)
     relu = nonlinearity == "relu"
     keep = None if mask is None else mask[:, :, 0]
-    for_each_shard(lambda b: sequence(x_proj[:, b], states[:, b], W_hhT, recurrent[b], relu,
-                                      None if keep is None else keep[:, b], reverse), B, H * H)  # shards in parallel
+
+    def loop(b, steps):  # the steps for the rows b of the batch (the shards run in parallel)
+        s = span(steps)  # states[s.start : s.stop + 2]: the run's states and the one before it, either way
+        sequence(x_proj[s, b], states[s.start : s.stop + 2, b], W_hhT, recurrent[b], relu,
+                 None if keep is None else keep[s, b], reverse)
+
+    def fold(steps):  # both biases act the same way: fold b_hh in once per step
+        x_proj[steps] += b_hh
+
+    relay = relay or Relay.whole(T, reverse)
+    relay.run(loop, B, H * H, states, fold if b_hh is not None else None)
     return states, (states, W_hh, relu, mask, reverse)
 
 
-def rnn_backward(d_out, d_h_n, cache, ws=None):
+def rnn_backward(d_out, d_h_n, cache, ws=None, relay=None):
     """Backpropagation through time for `rnn_forward`.
 
     d_out: (T, B, H) gradient of the outputs (zero at padded steps). d_h_n: (B, H) or None.
+    relay: as in `rnn_forward` (d_out then fills in run by run), or None.
     Returns d_x_proj (T, B, H), d_h0 (B, H), d_W_hh (H, H) and d_b_hh = None: b_hh was folded into the
     input projection, so its gradient is the input bias's (the layer sums d_x_proj once for both).
     """
@@ -129,8 +139,14 @@ def rnn_backward(d_out, d_h_n, cache, ws=None):
     scratch = ws.empty("scratch", (B, H), d_out.dtype)
     dh = np.zeros((B, H), d_out.dtype) if d_h_n is None else d_h_n.copy()  # from step t+1
     sequence, keep = loops(H, d_out.dtype)[1], None if mask is None else mask[:, :, 0]
-    for_each_shard(lambda b: sequence(d_out[:, b], dh[b], slope[:, b], d_pre[:, b], W_hh, scratch[b],
-                                      None if keep is None else keep[:, b], reverse), B, H * H)  # shards in parallel
+
+    def loop(b, steps):  # the rows b of the batch, back through time (the shards run in parallel)
+        s = span(steps)
+        sequence(d_out[s, b], dh[b], slope[s, b], d_pre[s, b], W_hh, scratch[b], None if keep is None else keep[s, b],
+                 reverse)
+
+    relay = relay or Relay.whole(T, not reverse)
+    relay.run(loop, B, H * H, d_pre)
     d_pre2 = d_pre.reshape(T * B, H)
     d_W_hh = matmul(d_pre2.T, previous_states(states, reverse).reshape(T * B, H))  # all steps, one product
     return d_pre, dh, d_W_hh, None

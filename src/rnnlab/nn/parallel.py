@@ -164,12 +164,13 @@ class Relay:
     chunks: the runs of steps (ranges), in the order the loop visits them. before(k, steps) is called before
     run k (to wait for the layer below and compute this run's inputs), after(k, steps) after it (to hand its
     outputs on); then waiters on run k go on. `handed`: the array the loop writes and the next layer reads.
+    A relay of a single run announces nothing: the layer that reads it runs after it, in the same thread.
     """
 
     def __init__(self, chunks: list[range], before: Callable | None = None, after: Callable | None = None):
         self.chunks, self.before, self.after = chunks, before, after
         self.handed: np.ndarray | None = None
-        self._done = [threading.Event() for _ in chunks]
+        self._done = [threading.Event() for _ in chunks] if len(chunks) > 1 else None
         self._failed = False
 
     @classmethod
@@ -182,25 +183,32 @@ class Relay:
         """loop(rows_slice, steps) for each run, its rows in shards (see `for_each_shard`); prepare(time_slice)
         before each (after `before`). handed: what the loop writes for the next layer."""
         self.handed = handed
+        one_blas_thread()
+        parts = shards(rows, row_work)
         try:
             for k, steps in enumerate(self.chunks):
                 if self.before:
                     self.before(k, steps)
                 if prepare:
                     prepare(span(steps))
-                for_each_shard(functools.partial(loop, steps=steps), rows, row_work)
+                if len(parts) == 1:
+                    loop(parts[0], steps)
+                else:
+                    each(functools.partial(loop, steps=steps), parts)
                 if self.after:
                     self.after(k, steps)
-                self._done[k].set()
+                if self._done:
+                    self._done[k].set()
         except BaseException:
             self._failed = True
-            for done in self._done:  # wake a layer waiting on this one: it fails too
+            for done in self._done or []:  # wake a layer waiting on this one: it fails too
                 done.set()
             raise
 
     def wait(self, k: int) -> None:
         """Until run k is done."""
-        self._done[k].wait()
+        if self._done:
+            self._done[k].wait()
         if self._failed:
             raise RnnlabError("the layer below failed")
 

@@ -33,10 +33,11 @@ RUN_ROWS = 64  # ... of this many rows (steps x batch) at least
 
 def runs(layer, T: int, B: int, reverse: bool) -> list[range] | None:
     """The runs of steps of a stack of one-way layers, visited forward or in reverse; None when the layers
-    run one after the other."""
+    run one after the other (also when the steps make a single run)."""
     if layer.num_directions == 2 or layer.num_layers == 1:
         return None
-    return time_chunks(T, reverse, max(-(-T // RUNS), -(-RUN_ROWS // B)))
+    chunks = time_chunks(T, reverse, max(-(-T // RUNS), -(-RUN_ROWS // B)))
+    return chunks if len(chunks) > 1 else None
 
 
 def dropout_mask(layer, shape: tuple[int, ...]) -> np.ndarray | None:

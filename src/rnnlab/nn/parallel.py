@@ -108,6 +108,8 @@ def shards(rows: int, row_work: int, threads: int | None = None) -> list[slice]:
     """
     least = max(MIN_ROWS, SMALL // max(row_work, 1) + 1)  # rows a piece needs
     count = max(1, min(threads or _budget(), rows // least))
+    if count == 1:
+        return [slice(0, rows)]
     bounds = [rows * k // count for k in range(count + 1)]
     return [slice(a, b) for a, b in zip(bounds, bounds[1:], strict=False)]
 

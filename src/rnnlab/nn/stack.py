@@ -129,7 +129,10 @@ def forward(m, x, table, h0, c0, mask):
             c_n[index] = c[last]
 
     def run_layer(layer):
-        each(functools.partial(run, layer), list(range(D)))  # the two directions in parallel threads
+        if D == 1:
+            run(layer, 0)
+        else:
+            each(functools.partial(run, layer), [0, 1])  # the two directions in parallel threads
 
     if steps_run:
         each(run_layer, list(range(L)))  # the layers at the same time, each a run behind the one below
@@ -212,7 +215,10 @@ def backward(m, cache, d_output, d_h_n, d_c_n):
     def back_layer(layer):
         if layer < L - 1 and not steps_run:  # the layer above is done: this layer's output gradient at once
             receive(layer)(0, range(T))
-        each(functools.partial(back, layer), list(range(D)))  # the two directions in parallel threads
+        if D == 1:
+            back(layer, 0)
+        else:
+            each(functools.partial(back, layer), [0, 1])  # the two directions in parallel threads
 
     if steps_run:
         each(back_layer, list(reversed(range(L))))  # the layers at the same time, each a run behind the one above

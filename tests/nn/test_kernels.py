@@ -110,6 +110,19 @@ def test_add_rows_matches_numpy_with_repeated_ids():
     np.testing.assert_allclose(target, expected, rtol=1e-5, atol=1e-5)
 
 
+def test_adagrad_update_matches_numpy():
+    from rnnlab.optim.optimizers import adagrad_update
+
+    rng = np.random.default_rng(1)
+    data, grad = random(rng, 1000), random(rng, 1000)
+    state = np.abs(random(rng, 1000))
+    expected = [data.copy(), state.copy()]
+    adagrad_update(*expected[:1], grad, expected[1], np.float32(0.1), np.float32(1e-10), np.empty_like(data))
+    kernels.adagrad_update(data, grad, state, np.float32(0.1), np.float32(1e-10), np.empty_like(data))
+    np.testing.assert_allclose(data, expected[0], rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(state, expected[1], rtol=1e-6)
+
+
 @pytest.mark.parametrize("step", ["rnn", "lstm", "gru"])
 def test_every_cell_passes_dh_plus_d_out_through_a_padded_step(step, monkeypatch):
     """The layer zeroes d_out at padded steps; a direct caller need not, and all three cells agree."""

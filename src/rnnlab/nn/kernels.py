@@ -1,4 +1,4 @@
-"""Compiled float32 versions of the LSTM and GRU per-step cells, and of `add_rows` (numba).
+"""Compiled float32 versions of the LSTM and GRU per-step cells, of `add_rows` and of Adagrad's update (numba).
 
 Each function here does exactly what the NumPy function of the same name in `lstm.py` or
 `gru.py` does, and takes the same arguments; the tests run both and compare. Why they
@@ -186,6 +186,14 @@ def rnn_sequence_backward(d_out, dh, slope, d_pre, W_hh, scratch, keep, reverse)
                 v, w = d[j], W_hh[j]
                 for i in range(H):
                     g[i] += v * w[i]
+
+
+@_compile
+def adagrad_update(data, grad, state_sum, clr, eps, tmp):
+    for i in range(data.shape[0]):  # `rnnlab.optim.optimizers.adagrad_update`, in one pass (tmp unused)
+        g = grad[i]
+        state_sum[i] += g * g
+        data[i] -= g / (np.sqrt(state_sum[i]) + eps) * clr
 
 
 @_compile

@@ -134,11 +134,14 @@ def forward(m, x, table, h0, c0, mask):
         else:
             each(functools.partial(run, layer), [0, 1])  # the two directions in parallel threads
 
-    if steps_run:
-        each(run_layer, list(range(L)))  # the layers at the same time, each a run behind the one below
-    else:
-        for layer in range(L):
-            run_layer(layer)
+    try:
+        if steps_run:
+            each(run_layer, list(range(L)))  # the layers at the same time, each a run behind the one below
+        else:
+            for layer in range(L):
+                run_layer(layer)
+    finally:
+        relays.clear()  # they and the functions above refer to each other: free the arrays now, not at the next GC
     return outputs[-1], h_n, c_n, (list(zip(inputs, drops, caches, strict=True)), table, mask)
 
 
@@ -220,14 +223,17 @@ def backward(m, cache, d_output, d_h_n, d_c_n):
         else:
             each(functools.partial(back, layer), [0, 1])  # the two directions in parallel threads
 
-    if steps_run:
-        each(back_layer, list(reversed(range(L))))  # the layers at the same time, each a run behind the one above
-    else:
-        for layer in reversed(range(L)):
-            back_layer(layer)
-    if table is not None:
-        per_step = sum(d_steps[1:], d_steps[0]) if m.record_input_grads else None
-        return sum(d_tables[1:], d_tables[0]), d_h0, d_c0, per_step
-    d_x = np.empty(layers[0][0].shape, m.dtype)
-    input_grad(0, slice(0, T), d_x)
-    return d_x, d_h0, d_c0, None
+    try:
+        if steps_run:
+            each(back_layer, list(reversed(range(L))))  # the layers at the same time, each a run behind the one above
+        else:
+            for layer in reversed(range(L)):
+                back_layer(layer)
+        if table is not None:
+            per_step = sum(d_steps[1:], d_steps[0]) if m.record_input_grads else None
+            return sum(d_tables[1:], d_tables[0]), d_h0, d_c0, per_step
+        d_x = np.empty(layers[0][0].shape, m.dtype)
+        input_grad(0, slice(0, T), d_x)
+        return d_x, d_h0, d_c0, None
+    finally:
+        relays.clear()  # as in `forward`

@@ -40,6 +40,15 @@ def runs(layer, T: int, B: int, reverse: bool) -> list[range] | None:
     return chunks if len(chunks) > 1 else None
 
 
+def run_all(work, items: list, together: bool) -> None:
+    """work(item) for every item: in parallel threads (`parallel.each`) when `together`, else in turn, here."""
+    if together and len(items) > 1:
+        each(work, items)
+    else:
+        for item in items:
+            work(item)
+
+
 def dropout_mask(layer, shape: tuple[int, ...]) -> np.ndarray | None:
     """Dropout on the input of a layer above the first: (T, B, D*S) of 0 and 1/(1-p), or None (no dropout)."""
     if not (layer.training and layer.dropout > 0):
@@ -129,17 +138,10 @@ def forward(m, x, table, h0, c0, mask):
             c_n[index] = c[last]
 
     def run_layer(layer):
-        if D == 1:
-            run(layer, 0)
-        else:
-            each(functools.partial(run, layer), [0, 1])  # the two directions in parallel threads
+        run_all(functools.partial(run, layer), list(range(D)), together=True)  # the two directions side by side
 
-    try:
-        if steps_run:
-            each(run_layer, list(range(L)))  # the layers at the same time, each a run behind the one below
-        else:
-            for layer in range(L):
-                run_layer(layer)
+    try:  # the layers at the same time, each a run behind the one below; or one after the other
+        run_all(run_layer, list(range(L)), together=steps_run is not None)
     finally:
         relays.clear()  # they and the functions above refer to each other: free the arrays now, not at the next GC
     return outputs[-1], h_n, c_n, (list(zip(inputs, drops, caches, strict=True)), table, mask)
@@ -218,17 +220,10 @@ def backward(m, cache, d_output, d_h_n, d_c_n):
     def back_layer(layer):
         if layer < L - 1 and not steps_run:  # the layer above is done: this layer's output gradient at once
             receive(layer)(0, range(T))
-        if D == 1:
-            back(layer, 0)
-        else:
-            each(functools.partial(back, layer), [0, 1])  # the two directions in parallel threads
+        run_all(functools.partial(back, layer), list(range(D)), together=True)  # the two directions side by side
 
-    try:
-        if steps_run:
-            each(back_layer, list(reversed(range(L))))  # the layers at the same time, each a run behind the one above
-        else:
-            for layer in reversed(range(L)):
-                back_layer(layer)
+    try:  # from the top: the layers at the same time, each a run behind the one above; or one after the other
+        run_all(back_layer, list(reversed(range(L))), together=steps_run is not None)
         if table is not None:
             per_step = sum(d_steps[1:], d_steps[0]) if m.record_input_grads else None
             return sum(d_tables[1:], d_tables[0]), d_h0, d_c0, per_step

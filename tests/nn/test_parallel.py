@@ -235,21 +235,20 @@ def test_a_failing_layer_wakes_the_layer_waiting_on_it():
 
 
 @pytest.mark.parametrize("cell", [LSTM, GRU, RNN])
-def test_stacked_layers_run_in_runs_and_give_what_one_run_gives(cell):
-    """Many runs of steps (the layers side by side) against the same stack with every run one step long and
-    a single thread: the same outputs and gradients to float64 rounding (the products are cut differently)."""
+def test_stacked_layers_run_in_runs_and_give_what_one_run_gives(cell, monkeypatch):
+    """Five runs of steps (the layers side by side, two threads) against the same stack in a single run on one
+    thread: the same outputs and gradients to float64 rounding (the products are cut differently)."""
     rng = np.random.default_rng(4)
     x = rng.standard_normal((40, 8, 6))
     mask = np.arange(40)[:, None] < rng.integers(1, 41, 8)[None, :]
     results = []
-    for threads, run_rows in ((1, 8 * 40), (2, stack.RUN_ROWS)):
+    for threads, run_rows, count in ((1, 8 * 40, None), (2, stack.RUN_ROWS, 5)):
         parallel.set_num_threads(threads)
+        monkeypatch.setattr(stack, "RUN_ROWS", run_rows)
         layer = cell(6, 16, num_layers=3, dropout=0.3, dtype=np.float64, seed=0)
-        old, stack.RUN_ROWS = stack.RUN_ROWS, run_rows
-        try:
-            output, _ = layer(x, mask=mask)
-            results.append([output, layer.backward(np.cos(output))] + [p.grad for p in layer.parameters()])
-        finally:
-            stack.RUN_ROWS = old
+        steps_run = stack.runs(layer, 40, 8, reverse=False)
+        assert (steps_run and len(steps_run)) == count
+        output, _ = layer(x, mask=mask)
+        results.append([output, layer.backward(np.cos(output))] + [p.grad for p in layer.parameters()])
     for a, b in zip(*results, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-13)

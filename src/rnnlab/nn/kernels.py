@@ -1,7 +1,8 @@
 """Compiled float32 versions of the LSTM and GRU per-step cells, of `add_rows` and of Adagrad's update (numba).
 
-Each function here does exactly what the NumPy function of the same name in `lstm.py` or
-`gru.py` does, and takes the same arguments; the tests run both and compare. Why they
+Each function here does exactly what the NumPy function of the same name in `lstm.py`, `gru.py`,
+`rnn.py`, `functional.py` or `optim/optimizers.py` does, and takes the same arguments; the tests run
+both and compare. Why they
 exist: a NumPy cell step is a dozen separate passes over small arrays (add, tanh, scale,
 multiply, ...), each paying for a call and a trip through memory. Here one loop over each
 row does the whole step while the numbers sit in registers, and that loop is compiled to

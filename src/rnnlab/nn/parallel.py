@@ -161,7 +161,7 @@ def _with_budget(threads: int, work: Callable, item) -> None:
 
 class Relay:
     """A time loop run in runs of steps, each run announced when done, so that a layer stacked on this one
-    can follow it a run behind, in another thread (`recurrent.py`: stacked one-way layers at the same time).
+    can follow it a run behind, in another thread (`stack.py`: stacked one-way layers at the same time).
 
     chunks: the runs of steps (ranges), in the order the loop visits them. before(k, steps) is called before
     run k (to wait for the layer below and compute this run's inputs), after(k, steps) after it (to hand its
@@ -212,7 +212,7 @@ class Relay:
         if self._done:
             self._done[k].wait()
         if self._failed:
-            raise RnnlabError("the layer below failed")
+            raise RnnlabError("the layer this one waits for failed")
 
 
 def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:

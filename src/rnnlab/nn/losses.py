@@ -53,8 +53,8 @@ class CrossEntropyLoss:
         valid = target != self.ignore_index
         if mask is not None:
             valid &= np.asarray(mask, dtype=bool).reshape(-1)
-        safe_target = np.where(valid, target, 0)
-        if valid.any() and (safe_target.min() < 0 or safe_target.max() >= C):
+        safe_target = np.where(valid, target, 0)  # (N,) 0 where not counted
+        if safe_target.size and (safe_target.min() < 0 or safe_target.max() >= C):
             low, high = safe_target.min(), safe_target.max()
             raise RnnlabError(f"cross-entropy targets must lie in [0, {C}), got {low}..{high}")
         log_p = log_softmax(logits2)  # (N, C)
@@ -62,26 +62,31 @@ class CrossEntropyLoss:
         if self.weight is not None:
             w *= self.weight.astype(logits.dtype)[safe_target]
         total = w.sum() if self.reduction == "mean" else logits.dtype.type(1)
-        nll = -log_p[np.arange(len(target)), safe_target]  # (N,)
-        e = self.label_smoothing
-        class_w = np.ones(C, logits.dtype) if self.weight is None else self.weight.astype(logits.dtype)  # (C,)
-        v = valid.astype(logits.dtype)  # (N,) the smoothing term counts at every valid target, unweighted
-        self._cache = (log_p, safe_target, w, v, class_w, total, logits.shape)
-        loss = (1 - e) * (w * nll).sum()
-        if e:
-            loss += e * (v * -(log_p @ class_w) / C).sum()
+        loss = -(w * log_p[np.arange(len(target)), safe_target]).sum()  # the weighted sum of -log p[y]
+        e, smoothing = self.label_smoothing, None
+        if e:  # the smoothing term counts at every valid target, unweighted (v), each class c by w_c
+            class_w = np.ones(C, logits.dtype) if self.weight is None else self.weight.astype(logits.dtype)  # (C,)
+            smoothing = (valid.astype(logits.dtype), class_w)
+            loss = (1 - e) * loss + e * (smoothing[0] * -(log_p @ class_w) / C).sum()
+        self._cache = (log_p, safe_target, w, smoothing, total, logits.shape)
         return float(loss / total) if total else 0.0
 
     def backward(self) -> np.ndarray:
         """d loss / d logits, shaped like the logits: (softmax - onehot(y)) * w / total without smoothing;
         with smoothing e, softmax * ((1 - e) w + e v sum(w_c) / C) - (1 - e) w onehot(y) - e v w_c / C, over total."""
-        log_p, target, w, v, class_w, total, shape = self._cache
-        e, C = self.label_smoothing, log_p.shape[1]
-        d = np.exp(log_p) * ((1 - e) * w + e * v * class_w.sum() / C)[:, None]  # (N, C) softmax, scaled
-        d[np.arange(len(target)), target] -= (1 - e) * w
-        if e:
+        log_p, target, w, smoothing, total, shape = self._cache
+        rows = np.arange(len(target))
+        d = np.exp(log_p)  # (N, C) softmax
+        if smoothing is None:
+            d *= w[:, None]
+            d[rows, target] -= w
+        else:
+            (v, class_w), e, C = smoothing, self.label_smoothing, log_p.shape[1]
+            d *= ((1 - e) * w + e * v * class_w.sum() / C)[:, None]
+            d[rows, target] -= (1 - e) * w
             d -= (e / C) * v[:, None] * class_w
-        d *= (1 / total) if total else 0
+        if total != 1:
+            d *= (1 / total) if total else 0
         return d.reshape(shape)
 
 

@@ -17,6 +17,13 @@ def restore_threads():
     parallel.set_num_threads(before)
 
 
+@pytest.fixture(autouse=True)
+def cut_whatever_may_be_cut(monkeypatch):
+    """Work too small to be worth another thread is cut here all the same: these tests are about the numbers, and
+    a cut (`parallel.shards`) only has to keep each product big enough for BLAS's general kernel."""
+    monkeypatch.setattr(parallel, "WORTH", 1)
+
+
 def layer_step(threads, cell, dtype, bidirectional, masked, dropout, proj_size=None):
     """Forward and backward of a fresh 2-layer layer (same seed every call) on `threads` threads."""
     parallel.set_num_threads(threads)
@@ -252,3 +259,11 @@ def test_stacked_layers_run_in_runs_and_give_what_one_run_gives(cell, monkeypatc
         results.append([output, layer.backward(np.cos(output))] + [p.grad for p in layer.parameters()])
     for a, b in zip(*results, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-13)
+
+
+def test_work_too_small_for_another_thread_stays_whole(monkeypatch):
+    monkeypatch.setattr(parallel, "WORTH", 10**7)
+    row_work = 256 * 1024  # a 2 x 256 LSTM's step: (rows, 256) @ (256, 1024)
+    assert parallel.shards(8, row_work, 2) == [slice(0, 8)]  # one step of 8 rows (generating 8 texts): ~2e6
+    assert len(parallel.shards(8, row_work, 2, steps=20)) == 2  # twenty steps of them: ~4e7
+    assert len(parallel.shards(64, row_work, 2)) == 1 and len(parallel.shards(128, row_work, 2)) == 2

@@ -43,6 +43,7 @@ from rnnlab.nn.functional import span, time_steps
 
 MIN_ROWS = 2  # one row takes BLAS's matrix-vector path
 SMALL = 10**6  # multiply-adds: OpenBLAS takes its small-matrix kernels at this many or fewer
+WORTH = 10**7  # multiply-adds a thread's piece needs in all (~0.1 ms): handing work to a thread costs ~0.05-0.08 ms
 
 
 def default_threads() -> int:
@@ -100,14 +101,17 @@ def _budget() -> int:
     return getattr(_inside, "budget", None) or _threads
 
 
-def shards(rows: int, row_work: int, threads: int | None = None) -> list[slice]:
-    """`rows` cut into at most `threads` near-equal slices, each of MIN_ROWS rows and SMALL work at least.
+def shards(rows: int, row_work: int, threads: int | None = None, steps: int = 1) -> list[slice]:
+    """`rows` cut into at most `threads` near-equal slices, each of MIN_ROWS rows and SMALL work per product at
+    least, and WORTH work in all.
 
     row_work: the multiply-adds of one row of the product a piece computes (K * N of an (M, K) @ (K, N)).
-    threads: None for the threads this thread may use.
+    threads: None for the threads this thread may use. steps: the products each piece computes (a time loop's
+    steps). Smaller work stays whole: a single step while generating text, say, where another thread would
+    cost more than it saves.
     """
     least = max(MIN_ROWS, SMALL // max(row_work, 1) + 1)  # rows a piece needs
-    count = max(1, min(threads or _budget(), rows // least))
+    count = max(1, min(threads or _budget(), rows // least, rows * row_work * steps // WORTH))
     if count == 1:
         return [slice(0, rows)]
     bounds = [rows * k // count for k in range(count + 1)]
@@ -186,13 +190,13 @@ class Relay:
         before each (after `before`). handed: what the loop writes for the next layer."""
         self.handed = handed
         one_blas_thread()
-        parts = shards(rows, row_work)
         try:
             for k, steps in enumerate(self.chunks):
                 if self.before:
                     self.before(k, steps)
                 if prepare:
                     prepare(span(steps))
+                parts = shards(rows, row_work, steps=len(steps))
                 if len(parts) == 1:
                     loop(parts[0], steps)
                 else:
@@ -220,7 +224,7 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.nd
     M, K = a.shape
     N = b.shape[1]
     # not cut: too small; one column (BLAS's matrix-vector path); a @ a.T (numpy's syrk, not gemm)
-    if _budget() == 1 or M * K * N <= 2 * SMALL or N == 1 or np.may_share_memory(a, b):
+    if _budget() == 1 or M * K * N < 2 * WORTH or N == 1 or np.may_share_memory(a, b):
         one_blas_thread()
         return np.matmul(a, b, out=out)
     if out is None:

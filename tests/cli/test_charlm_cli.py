@@ -62,6 +62,22 @@ def test_json_documents_carry_the_documented_keys_and_nothing_else_is_printed(te
     assert document["prime"] == "to" and document["text"] == CharLM.load(folder).sample(25, prime="to", seed=2)
     status, out, _ = run(["charlm", "sample", "--ckpt", folder, "--length", 5, "--json", tmp_path / "s.json"], capsys)
     assert status == 0 and len(json.loads((tmp_path / "s.json").read_text())["text"]) == 5
+    status, out, _ = run(["charlm", "sample", "--ckpt", folder, "--length", 12, "--num-samples", 3, "--seed", 4,
+                          "--json"], capsys)
+    document = json.loads(out)
+    assert status == 0 and set(document) == {"task", "command", "ckpt", "prime", "texts", "length", "temperature"}
+    assert document["texts"] == CharLM.load(folder).sample(12, seed=4, num_samples=3)
+
+
+def test_many_samples_print_one_after_another_between_dashes(text, tmp_path, capsys):
+    folder = tmp_path / "run"
+    assert run(["charlm", "train", "--data", text, "--out", folder, *TINY], capsys)[0] == 0
+    status, out, _ = run(["charlm", "sample", "--ckpt", folder, "--length", 20, "--num-samples", 2, "--prime", "to",
+                          "--seed", 5], capsys)
+    first, second = CharLM.load(folder).sample(20, prime="to", seed=5, num_samples=2)
+    assert status == 0 and out == f"to{first}\n----\nto{second}\n"
+    status, out, err = run(["charlm", "sample", "--ckpt", folder, "--num-samples", 0], capsys)
+    assert status == 2 and out == "" and "--num-samples" in err and len(err.strip().splitlines()) == 1
 
 
 def test_resume_continues_the_log_from_the_saved_step_with_a_larger_budget(text, tmp_path, capsys):

@@ -316,6 +316,8 @@ RUN_BAD = [
     ("charlm sample --ckpt RUN --top-p 1.5", "--top-p"),
     ("charlm sample --ckpt RUN --top-k 0", "--top-k"),
     ("charlm sample --ckpt RUN --length 0", "--length"),
+    ("charlm sample --ckpt RUN --num-samples 0", "--num-samples"),
+    ("charlm sample --ckpt RUN --num-samples 3 --length 5000000", "--num-samples"),
     ("charlm sample --ckpt RUN --length 100000000000", "--length"),
     ("charlm neurons --ckpt RUN --cell 100000", "--cell"),
     ("charlm train --resume RUN --max-steps 1", "--max-steps"),  # fewer than the run has done

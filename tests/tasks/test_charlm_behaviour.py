@@ -142,3 +142,42 @@ def test_bad_sampling_settings_raise_rnnlab_error(trained, bad):
 def test_sampling_before_training_is_an_error():
     with pytest.raises(RnnlabError, match="not fitted"):
         CharLM(**TINY).sample(10)
+
+
+class _Draws:
+    """Stands in for the sampling generator: hands out the given uniform numbers, `random(n)` n at a time."""
+
+    def __init__(self, values: np.ndarray) -> None:
+        self.values = list(values)
+
+    def random(self, n: int) -> np.ndarray:
+        taken, self.values = self.values[:n], self.values[n:]
+        return np.array(taken)
+
+
+@pytest.mark.parametrize("kwargs", [{}, dict(temperature=0.7, top_k=4), dict(top_p=0.8)])
+def test_each_of_many_samples_is_the_text_its_own_draws_give_alone(trained, kwargs):
+    """A batch of samples: row r is what one sample makes of the uniform draws that row got, as if alone."""
+    lm, _ = trained
+    draws = np.random.default_rng(8).random((60, 3))  # (steps, rows): the batch takes a step's 3 draws at once
+    lm._sample_rng = _Draws(draws.ravel())
+    texts = lm.sample(60, prime="the ", num_samples=3, **kwargs)
+    assert isinstance(texts, list) and len(texts) == 3 and len(set(texts)) == 3
+    for row, text in enumerate(texts):
+        lm._sample_rng = _Draws(draws[:, row])
+        assert lm.sample(60, prime="the ", **kwargs) == text
+
+
+def test_one_of_many_samples_is_the_single_sample(trained):
+    lm, _ = trained
+    assert lm.sample(90, seed=3, num_samples=1) == [lm.sample(90, seed=3)]
+    assert lm.sample(40, argmax=True, num_samples=4) == [lm.sample(40, argmax=True)] * 4
+    assert lm.sample(0, seed=1, num_samples=2) == ["", ""]
+
+
+@pytest.mark.parametrize("bad", [dict(num_samples=0), dict(num_samples=2.5), dict(num_samples=2, length=6 * 10**6),
+                                 dict(num_samples=2, stream=print)])
+def test_bad_sample_counts_raise_rnnlab_error(trained, bad):
+    lm, _ = trained
+    with pytest.raises(RnnlabError):
+        lm.sample(**{"length": 10, "seed": 0} | bad)

@@ -52,6 +52,9 @@ def register(sub) -> None:
     sample.add_argument("--prime", help="text to start from (printed before the generated text)")
     sample.add_argument("--seed", type=checked(int, checks.seed), help="random seed (default: the checkpoint's "
                         "sampling generator)")
+    sample.add_argument("--num-samples", type=checked(int, checks.positive_int), metavar="N",
+                        help="N texts from the same prime, generated together as one batch, separated by "
+                        "'----' lines (JSON: a list 'texts'); default: one text, printed as it is generated")
     add_json(sample)
     add_threads(sample)
     sample.set_defaults(run=run_sample)
@@ -121,12 +124,13 @@ def run_sample(args: argparse.Namespace) -> int:
     out = Output(args.json)
     prime = args.prime or ""
     options = dict(length=args.length, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
-                   argmax=args.argmax, prime=args.prime, seed=args.seed)
-    if args.json is not None:
-        text = build(lm.sample, options)
+                   argmax=args.argmax, prime=args.prime, seed=args.seed, num_samples=args.num_samples)
+    if args.json is not None or args.num_samples is not None:
+        texts = build(lm.sample, options)
         if args.json != "-":
-            out.say(prime + text)
-        out.result({"task": "charlm", "command": "sample", "ckpt": args.ckpt, "prime": prime, "text": text,
+            out.say("\n----\n".join(prime + text for text in ([texts] if args.num_samples is None else texts)))
+        key = "text" if args.num_samples is None else "texts"
+        out.result({"task": "charlm", "command": "sample", "ckpt": args.ckpt, "prime": prime, key: texts,
                     "length": args.length, "temperature": args.temperature})
         return 0
     pending = [prime]  # shown once generation starts, i.e. once the settings and the prime are known to be valid

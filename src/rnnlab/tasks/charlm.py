@@ -26,7 +26,7 @@ import numpy as np
 
 from rnnlab.backends import distributed
 from rnnlab.checkpoint import atomic_write_bytes, load_checkpoint, resolve, split_prefix, with_prefix
-from rnnlab.checks import positive, positive_int, require, sample_length, unit_fraction
+from rnnlab.checks import MAX_SAMPLE_CHARS, positive, positive_int, require, sample_length, unit_fraction
 from rnnlab.checks import seed as seed_check
 from rnnlab.data.streams import TextStreams
 from rnnlab.data.text import CharVocab, Corpus, iter_text_chunks, open_ids, write_ids
@@ -244,15 +244,18 @@ class CharLM(Task):
 
     def sample(self, length: int = 200, temperature: float = 1.0, top_k: int | None = None,
                top_p: float | None = None, argmax: bool = False, prime: str | None = None,
-               seed: int | None = None, stream: Callable[[str], None] | None = None) -> str:
+               seed: int | None = None, stream: Callable[[str], None] | None = None,
+               num_samples: int | None = None) -> str | list[str]:
         """The `length` characters generated after `prime`; the prime itself is not part of the result.
 
         `prime` defaults to a newline (or the first character, if the vocabulary has none).
         temperature divides the logits; top_k keeps the k likeliest characters; top_p keeps the
         smallest set whose probability reaches p; argmax always takes the likeliest. `seed` makes
         the sample repeatable (default: the model's own generator, which moves on). `stream` is
-        called with each character as it is generated. Bad values raise RnnlabError before any
-        character is generated.
+        called with each character as it is generated. `num_samples` n: a list of n texts instead,
+        generated together (one batch of n rows a step, spread over the engine's threads), each from
+        the same prime with draws of its own; like NumPy's `size`, None gives one text, not a list.
+        Bad values raise RnnlabError before any character is generated.
         """
         self._check_fitted()
         require("length", length, sample_length)
@@ -263,6 +266,12 @@ class CharLM(Task):
             require("top_p", top_p, unit_fraction)
         if seed is not None:
             require("seed", seed, seed_check)
+        rows = 1 if num_samples is None else require("num_samples", num_samples, positive_int)
+        if length * rows > MAX_SAMPLE_CHARS:
+            raise invalid_argument("num_samples", f"a count with length x num_samples at most {MAX_SAMPLE_CHARS:,} "
+                                   f"({length:,} x {rows:,} = {length * rows:,})", num_samples)
+        if stream is not None and num_samples is not None:
+            raise RnnlabError("stream is for one text: pass num_samples=None to stream")
         if prime is None:
             prime = "\n" if "\n" in self.vocab_.chars else self.vocab_.chars[0]
         if len(prime) == 0:
@@ -274,17 +283,17 @@ class CharLM(Task):
         ids = self._encode(prime, "prime text")
         rng = np.random.default_rng(seed) if seed is not None else self._sample_rng
         model = self.model_.eval()
-        logits, state = model(ids[:, None])
-        out = []
-        for _ in range(length):
-            token = _choose(logits[-1, 0], rng, temperature, top_k, top_p, argmax)
-            char = self.vocab_.decode([token])
-            out.append(char)
+        logits, state = model(np.repeat(ids[:, None], rows, axis=1))  # (T, rows, V): the prime, once per row
+        tokens = np.empty((length, rows), np.int64)  # (length, rows) the ids drawn, a step a row
+        for step in range(length):
+            tokens[step] = _choose(logits[-1], rng, temperature, top_k, top_p, argmax)
             if stream is not None:
-                stream(char)
-            logits, state = model(np.array([[token]]), state)
+                stream(self.vocab_.decode(tokens[step]))
+            if step + 1 < length:
+                logits, state = model(tokens[step][None, :], state)
         model.train()
-        return "".join(out)
+        texts = [self.vocab_.decode(tokens[:, row]) for row in range(rows)]
+        return texts[0] if num_samples is None else texts
 
     def _encode(self, text: str, what: str) -> np.ndarray:
         try:
@@ -386,18 +395,24 @@ def embedded_text() -> str:
 
 
 
-def _choose(logits: np.ndarray, rng: np.random.Generator, temperature: float, top_k, top_p, argmax: bool) -> int:
-    """One character id from the logits (V,)."""
+def _choose(logits: np.ndarray, rng: np.random.Generator, temperature: float, top_k, top_p, argmax: bool) -> np.ndarray:
+    """A character id for each row of the logits (N, V): (N,) ids, one uniform draw per row.
+
+    The draw is `Generator.choice`'s: the first id whose cumulative probability exceeds a uniform number."""
     if argmax:
-        return int(np.argmax(logits))
-    p = softmax(logits.astype(np.float64) / temperature)  # (V,)
-    if top_k is not None and top_k < len(p):
-        p[np.argsort(p)[: len(p) - top_k]] = 0
+        return logits.argmax(axis=1)
+    p = softmax(logits.astype(np.float64) / temperature)  # (N, V)
+    V = p.shape[1]
+    if top_k is not None and top_k < V:
+        np.put_along_axis(p, np.argsort(p, axis=1)[:, : V - top_k], 0, axis=1)
     if top_p is not None:
-        order = np.argsort(p)[::-1]
-        keep = np.cumsum(p[order]) - p[order] < top_p  # the smallest prefix reaching top_p
-        p[order[~keep]] = 0
-    return int(rng.choice(len(p), p=p / p.sum()))
+        order = np.argsort(p, axis=1)[:, ::-1]  # likeliest first
+        ordered = np.take_along_axis(p, order, axis=1)
+        keep = np.cumsum(ordered, axis=1) - ordered < top_p  # the smallest prefix reaching top_p
+        np.put_along_axis(p, order, np.where(keep, ordered, 0), axis=1)
+    cdf = np.cumsum(p / p.sum(axis=1, keepdims=True), axis=1)
+    cdf /= cdf[:, -1:]
+    return (cdf <= rng.random(len(p))[:, None]).sum(axis=1)  # searchsorted(cdf, u, side="right") per row
 
 
 def _generator_states(model) -> dict:

@@ -65,4 +65,4 @@ def clip_grad_value_(params: Parameter | Iterable[Parameter], clip_value: float)
     """Clamp every gradient element into [-clip_value, clip_value]."""
     require("clip_value", clip_value, non_negative)
     for g in _grads(params):
-        np.clip(g, -clip_value, clip_value, out=g)
+        g.clip(-clip_value, clip_value, out=g)  # (the method: np.clip adds a few microseconds of dispatch a call)

@@ -31,10 +31,11 @@ from rnnlab.checks import seed as seed_check
 from rnnlab.data.streams import TextStreams
 from rnnlab.data.text import CharVocab, Corpus, iter_text_chunks, open_ids, write_ids
 from rnnlab.errors import RnnlabError, invalid_argument
-from rnnlab.nn import CrossEntropyLoss, softmax
+from rnnlab.nn import CrossEntropyLoss
 from rnnlab.tasks.base import Task
 from rnnlab.tasks.charlm_config import PRESETS, CharLMConfig, build_model, build_optimizer, build_scheduler
 from rnnlab.tasks.runs import RunFolder
+from rnnlab.tasks.sampling import choose
 from rnnlab.train import LoopConfig, LoopState, Rollback, train_loop
 from rnnlab.trainer import KeepBest
 
@@ -286,7 +287,7 @@ class CharLM(Task):
         logits, state = model(np.repeat(ids[:, None], rows, axis=1))  # (T, rows, V): the prime, once per row
         tokens = np.empty((length, rows), np.int64)  # (length, rows) the ids drawn, a step a row
         for step in range(length):
-            tokens[step] = _choose(logits[-1], rng, temperature, top_k, top_p, argmax)
+            tokens[step] = choose(logits[-1], rng, temperature, top_k, top_p, argmax)
             if stream is not None:
                 stream(self.vocab_.decode(tokens[step]))
             if step + 1 < length:
@@ -393,26 +394,6 @@ def embedded_text() -> str:
     with resources.files("rnnlab.resources").joinpath(EMBEDDED_CORPUS + ".xz").open("rb") as packed:
         return lzma.decompress(packed.read()).decode("utf-8")
 
-
-
-def _choose(logits: np.ndarray, rng: np.random.Generator, temperature: float, top_k, top_p, argmax: bool) -> np.ndarray:
-    """A character id for each row of the logits (N, V): (N,) ids, one uniform draw per row.
-
-    The draw is `Generator.choice`'s: the first id whose cumulative probability exceeds a uniform number."""
-    if argmax:
-        return logits.argmax(axis=1)
-    p = softmax(logits.astype(np.float64) / temperature)  # (N, V)
-    V = p.shape[1]
-    if top_k is not None and top_k < V:
-        np.put_along_axis(p, np.argsort(p, axis=1)[:, : V - top_k], 0, axis=1)
-    if top_p is not None:
-        order = np.argsort(p, axis=1)[:, ::-1]  # likeliest first
-        ordered = np.take_along_axis(p, order, axis=1)
-        keep = np.cumsum(ordered, axis=1) - ordered < top_p  # the smallest prefix reaching top_p
-        np.put_along_axis(p, order, np.where(keep, ordered, 0), axis=1)
-    cdf = np.cumsum(p / p.sum(axis=1, keepdims=True), axis=1)
-    cdf /= cdf[:, -1:]
-    return (cdf <= rng.random(len(p))[:, None]).sum(axis=1)  # searchsorted(cdf, u, side="right") per row
 
 
 def _generator_states(model) -> dict:

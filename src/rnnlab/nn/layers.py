@@ -7,7 +7,7 @@ import numpy as np
 from rnnlab.errors import RnnlabError, invalid_argument
 from rnnlab.nn.functional import add_rows, fused
 from rnnlab.nn.module import Module, Parameter, reserve
-from rnnlab.nn.parallel import matmul
+from rnnlab.nn.parallel import WORTH, matmul, run_all
 
 
 def _generator(seed: int | np.random.Generator | None) -> np.random.Generator:
@@ -45,10 +45,18 @@ class Linear(Module):
         """d_y: (..., out_features) -> d_x (..., in_features); adds to weight.grad and bias.grad."""
         x2 = self._x.reshape(-1, self.in_features)  # (N, in)
         d_y2 = d_y.reshape(-1, self.out_features)  # (N, out)
-        self.weight.grad += matmul(d_y2.T, x2)
+        d_x = np.empty(x2.shape, np.result_type(d_y2, self.weight.data))  # (N, in)
+
+        def product(which: int) -> None:  # the two products are independent: side by side, each whole
+            if which == 0:
+                self.weight.grad += matmul(d_y2.T, x2)  # (out, in)
+            else:
+                matmul(d_y2, self.weight.data, out=d_x)
+
+        run_all(product, [0, 1], together=d_y2.size * self.in_features >= WORTH)  # each N * out * in multiply-adds
         if self.bias is not None:
             self.bias.grad += d_y2.sum(axis=0)
-        return matmul(d_y2, self.weight.data).reshape(self._x.shape)
+        return d_x.reshape(self._x.shape)
 
 
 class Embedding(Module):

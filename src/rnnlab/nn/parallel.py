@@ -153,6 +153,15 @@ def each(work: Callable, items: list) -> None:
             future.result()  # re-raises a thread's exception here
 
 
+def run_all(work: Callable, items: list, together: bool) -> None:
+    """work(item) for every item: in parallel threads (`each`) when `together`, else in turn, here."""
+    if together and len(items) > 1:
+        each(work, items)
+    else:
+        for item in items:
+            work(item)
+
+
 def _with_budget(threads: int, work: Callable, item) -> None:
     """work(item), with `threads` threads for the engine work it calls."""
     before = getattr(_inside, "budget", None)

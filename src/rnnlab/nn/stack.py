@@ -24,7 +24,7 @@ import functools
 import numpy as np
 
 from rnnlab.nn.functional import add_rows, fused, span, time_chunks, time_steps
-from rnnlab.nn.parallel import Relay, each, matmul
+from rnnlab.nn.parallel import Relay, matmul, run_all
 from rnnlab.nn.utils.checks import dropout_scale
 
 RUNS = 16  # stacked one-way layers hand steps on in about this many runs ...
@@ -38,15 +38,6 @@ def runs(layer, T: int, B: int, reverse: bool) -> list[range] | None:
         return None
     chunks = time_chunks(T, reverse, max(-(-T // RUNS), -(-RUN_ROWS // B)))
     return chunks if len(chunks) > 1 else None
-
-
-def run_all(work, items: list, together: bool) -> None:
-    """work(item) for every item: in parallel threads (`parallel.each`) when `together`, else in turn, here."""
-    if together and len(items) > 1:
-        each(work, items)
-    else:
-        for item in items:
-            work(item)
 
 
 def dropout_mask(layer, shape: tuple[int, ...]) -> np.ndarray | None:

@@ -17,10 +17,11 @@ a single column (matrix-vector), a small product (OpenBLAS's small-matrix kernel
 at least two rows and more than SMALL multiply-adds, and those products are never cut; smaller
 work stays whole, in the calling thread. The cell kernels work row by row, and how a stack of
 layers is cut into runs of steps depends on its shape only. `tests/nn/test_parallel.py` checks it
-for every cell, direction, mask and dropout.
+for every cell, direction, mask and dropout. Apart from that, work is only cut where each piece is
+worth a thread (WORTH multiply-adds in all); cut or not, the numbers are the same.
 
     set_num_threads(2)                 # as torch.set_num_threads; default: `default_threads()`
-    for_each_shard(loop, 64, H * G)    # loop(slice(0, 32)) and loop(slice(32, 64)) in two threads
+    for_each_shard(loop, 64, 10**6)    # loop(slice(0, 32)) and loop(slice(32, 64)) in two threads
     matmul(a, b, out)                  # out = a @ b, the rows of a in blocks, one per thread
     each(work, [0, 1])                 # work(0) and work(1) in two threads, one thread each
 """

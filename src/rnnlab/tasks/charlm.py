@@ -254,8 +254,8 @@ class CharLM(Task):
         smallest set whose probability reaches p; argmax always takes the likeliest. `seed` makes
         the sample repeatable (default: the model's own generator, which moves on). `stream` is
         called with each character as it is generated. `num_samples` n: a list of n texts instead,
-        generated together (one batch of n rows a step, spread over the engine's threads), each from
-        the same prime with draws of its own; like NumPy's `size`, None gives one text, not a list.
+        generated together (one batch of n rows a step; a large batch is shared out among the engine's
+        threads), each from the same prime with draws of its own; like NumPy's `size`, None gives one text, not a list.
         Bad values raise RnnlabError before any character is generated.
         """
         self._check_fitted()
@@ -393,7 +393,6 @@ def embedded_text() -> str:
     """Tiny Shakespeare, shipped xz-compressed inside the package."""
     with resources.files("rnnlab.resources").joinpath(EMBEDDED_CORPUS + ".xz").open("rb") as packed:
         return lzma.decompress(packed.read()).decode("utf-8")
-
 
 
 def _generator_states(model) -> dict:

@@ -47,13 +47,14 @@ class Linear(Module):
         d_y2 = d_y.reshape(-1, self.out_features)  # (N, out)
         d_x = np.empty(x2.shape, np.result_type(d_y2, self.weight.data))  # (N, in)
 
-        def product(which: int) -> None:  # the two products are independent: side by side, each whole
-            if which == 0:
-                self.weight.grad += matmul(d_y2.T, x2)  # (out, in)
-            else:
-                matmul(d_y2, self.weight.data, out=d_x)
+        def weight_grad() -> None:
+            self.weight.grad += matmul(d_y2.T, x2)  # (out, in)
 
-        run_all(product, [0, 1], together=d_y2.size * self.in_features >= WORTH)  # each N * out * in multiply-adds
+        def input_grad() -> None:
+            matmul(d_y2, self.weight.data, out=d_x)
+
+        # independent products, each N * out * in multiply-adds: side by side when worth a thread, each whole
+        run_all(lambda product: product(), [weight_grad, input_grad], together=d_y2.size * self.in_features >= WORTH)
         if self.bias is not None:
             self.bias.grad += d_y2.sum(axis=0)
         return d_x.reshape(self._x.shape)

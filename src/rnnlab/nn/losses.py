@@ -66,8 +66,9 @@ class CrossEntropyLoss:
         e, smoothing = self.label_smoothing, None
         if e:  # the smoothing term counts at every valid target, unweighted (v), each class c by w_c
             class_w = np.ones(C, logits.dtype) if self.weight is None else self.weight.astype(logits.dtype)  # (C,)
-            smoothing = (valid.astype(logits.dtype), class_w)
-            loss = (1 - e) * loss + e * (smoothing[0] * -(log_p @ class_w) / C).sum()
+            v = valid.astype(logits.dtype)  # (N,)
+            smoothing = (v, class_w)
+            loss = (1 - e) * loss + e * (v * -(log_p @ class_w) / C).sum()
         self._cache = (log_p, safe_target, w, smoothing, total, logits.shape)
         return float(loss / total) if total else 0.0
 

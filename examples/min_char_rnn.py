@@ -35,6 +35,7 @@ data = open(args.data, encoding="utf-8").read()
 chars = sorted(set(data))
 vocab_size, hidden_size, seq_length = len(chars), 100, 25
 char_to_ix = {ch: i for i, ch in enumerate(chars)}
+ids = np.array([char_to_ix[ch] for ch in data])  # the text as character ids, once (the seed looks them up every step)
 dtype = np.float64 if args.float64 else np.float32
 
 # The model: x (one-hot) -> RNN -> Linear, with the seed's initialisation.
@@ -76,14 +77,13 @@ start = time.perf_counter()
 while n < args.iters:
     if p + seq_length + 1 >= len(data) or n == 0:
         h_prev, p = np.zeros((1, 1, hidden_size), dtype), 0  # back to the start of the text
-    inputs = [char_to_ix[ch] for ch in data[p : p + seq_length]]
-    targets = [char_to_ix[ch] for ch in data[p + 1 : p + seq_length + 1]]
+    inputs, targets = ids[p : p + seq_length], ids[p + 1 : p + seq_length + 1]
     if args.sample_every and n % args.sample_every == 0:
         print(f"----\n {sample(h_prev, inputs[0], 200)} \n----")
 
     optimizer.zero_grad()
     output, h_next = rnn(one_hot[inputs][:, None], h_prev)  # (T, 1, H); the state carries on
-    loss = loss_fn(head(output[:, 0]), np.array(targets))
+    loss = loss_fn(head(output[:, 0]), targets)
     rnn.backward(head.backward(loss_fn.backward())[:, None])  # backprop through time
     clip_grad_value_(params, 5.0)
     optimizer.step()

@@ -111,6 +111,8 @@ def shards(rows: int, row_work: int, threads: int | None = None, steps: int = 1)
     steps). Smaller work stays whole: a single step while generating text, say, where another thread would
     cost more than it saves.
     """
+    if rows * row_work * steps < 2 * WORTH:  # (the common case while generating text: decided at once)
+        return [slice(0, rows)]
     least = max(MIN_ROWS, SMALL // max(row_work, 1) + 1)  # rows a piece needs
     count = max(1, min(threads or _budget(), rows // least, rows * row_work * steps // WORTH))
     if count == 1:
@@ -234,7 +236,7 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.nd
     M, K = a.shape
     N = b.shape[1]
     # not cut: too small; one column (BLAS's matrix-vector path); a @ a.T (numpy's syrk, not gemm)
-    if _budget() == 1 or M * K * N < 2 * WORTH or N == 1 or np.may_share_memory(a, b):
+    if M * K * N < 2 * WORTH or N == 1 or _budget() == 1 or np.may_share_memory(a, b):  # cheapest tests first
         one_blas_thread()
         return np.matmul(a, b, out=out)
     if out is None:

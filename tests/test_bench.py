@@ -76,3 +76,19 @@ def test_engine_trainer_follows_the_numpy_trainer_from_the_same_weights_and_batc
     assert engine_losses[0] == pytest.approx(numpy_losses[0], rel=1e-4)  # same initial weights, same batch
     assert engine_losses[1] == pytest.approx(numpy_losses[1], rel=1e-4)  # same gradients and Adagrad update
     assert engine_losses[1] != engine_losses[0]  # the optimizer moved the weights
+
+
+def test_configuration_f_is_the_character_model_presets_network_and_step():
+    from rnnlab.optim import clip_grad_norm_
+    from rnnlab.tasks.charlm_config import PRESETS, build_model
+
+    preset, f = PRESETS["default"], CONFIGS["f"]
+    assert f.model_config() == build_model(preset, f.vocab).config  # same layers, sizes, dropout and embedding
+    assert (f.batch, f.seq_len, f.optimizer, f.clip_norm) == (preset.batch_size, preset.seq_len, preset.optimizer,
+                                                             preset.clip_norm)
+    clipped = []
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("rnnlab.bench.clip_grad_norm_", lambda params, norm: clipped.append(norm) or
+                      clip_grad_norm_(params, norm))
+        loss = numpy_trainer(f)()
+    assert math.isfinite(loss) and clipped == [preset.clip_norm]

@@ -1,9 +1,11 @@
 """Speed benchmark: the NumPy engine against PyTorch on the CPU, same model, same process.
 
 A training step is forward, backward and optimizer update of a whole model (input,
-recurrent layers, output projection and cross-entropy). The two engines are timed
-interleaved (one NumPy step, one PyTorch step, ...) after warm-up, with the same number
-of threads, and the median is reported as tokens per second and their ratio.
+recurrent layers, output projection and cross-entropy). Each engine trains in its own process,
+the two alternating, its thread counts interleaved step by step after warm-up; the median step
+is reported as tokens per second, with the scaling over thread counts and the ratio of the two
+engines (see `run`). Configurations a-e are the seeds' kinds of model; f is the character-model
+preset that `rnnlab charlm train` trains.
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from rnnlab.nn import CrossEntropyLoss, parallel
+from rnnlab.nn import CrossEntropyLoss, packed, parallel
 from rnnlab.nn.models import ModelConfig, SequenceModel
-from rnnlab.optim import Adagrad, Adam, clip_grad_value_
+from rnnlab.optim import Adagrad, Adam, clip_grad_norm_, clip_grad_value_
+from rnnlab.tasks.charlm_config import PRESETS
 
 
 @dataclass(frozen=True)
@@ -34,11 +37,13 @@ class BenchConfig:
     embedding_dim: int | None = 64  # None: one-hot input
     bidirectional: bool = False
     variable_lengths: bool = False  # lengths drawn from 5..seq_len, masked
-    optimizer: str = "adam"
+    optimizer: str = "adam"  # adam, or adagrad with every gradient clipped to [-5, 5] (min-char-rnn's)
+    dropout: float = 0.0
+    clip_norm: float | None = None  # clip the global gradient norm to this
 
     def model_config(self) -> ModelConfig:
-        return ModelConfig(self.vocab, self.vocab, self.cell, self.hidden_size, self.num_layers,
-                           bidirectional=self.bidirectional, embedding_dim=self.embedding_dim)
+        return ModelConfig(self.vocab, self.vocab, self.cell, self.hidden_size, self.num_layers, self.dropout,
+                           self.bidirectional, self.embedding_dim)
 
     def flops_per_step(self) -> float:
         """Multiply-adds x 2 of the matrix products in one training step (backward = 2x forward).
@@ -66,6 +71,12 @@ CONFIGS = {
     "e": BenchConfig("e: bi-LSTM 128, batch 32, lengths 5-64, masked", "lstm", 128, 1, 32, 64,
                      bidirectional=True, variable_lengths=True),
 }
+_preset = PRESETS["default"]  # `rnnlab charlm train`'s model and step (its data, scheduler and evaluation aside)
+CONFIGS["f"] = BenchConfig(
+    f"f: charlm preset, {_preset.cell.upper()} {_preset.hidden_size} x {_preset.num_layers}, batch "
+    f"{_preset.batch_size}, seq {_preset.seq_len}", _preset.cell, _preset.hidden_size, _preset.num_layers,
+    _preset.batch_size, _preset.seq_len, embedding_dim=_preset.embedding_dim, optimizer=_preset.optimizer,
+    dropout=_preset.dropout, clip_norm=_preset.clip_norm)
 
 
 def make_batch(config: BenchConfig, seed: int = 0):
@@ -106,6 +117,8 @@ def _rnnlab_trainer(config: BenchConfig, wrap):
         model.backward(loss_fn.backward())
         if config.optimizer == "adagrad":
             clip_grad_value_(params, 5.0)
+        if config.clip_norm:
+            clip_grad_norm_(params, config.clip_norm)
         optimizer.step()
         return loss
 
@@ -139,6 +152,8 @@ def torch_trainer(config: BenchConfig, device: str = "cpu", amp: bool = False):
         loss.backward()
         if config.optimizer == "adagrad":
             torch.nn.utils.clip_grad_value_(params, 5.0)
+        if config.clip_norm:
+            torch.nn.utils.clip_grad_norm_(params, config.clip_norm)
         optimizer.step()
         return loss.item()  # waits for the device
 
@@ -286,6 +301,7 @@ def run(names: list[str], threads: list[int], repeats: int = 7, warmup: int = 3,
         rows.append({"config": config.name, "kind": "sample", "tokens_per_s": {"numpy@1": sample_chars / t_numpy,
                      "torch@1": sample_chars / t_torch}, "ratio": t_torch / t_numpy, **asdict(config)})
     return {"threads": threads, "torch_version": torch.__version__, "numpy_version": np.__version__,
+            "step_products": "MKL, packed weights" if packed.mkl() else "NumPy's BLAS",
             "matmul_peak_gflops_one_core": peak, "rows": rows}
 
 
@@ -293,8 +309,9 @@ def format_table(report: dict) -> str:
     """Training rows: tokens/s and CPU/wall per engine and thread count, scaling, ratio to PyTorch's best."""
     threads = report["threads"]
     columns = [f"{engine}@{n}" for engine in ("numpy", "torch") for n in threads]
-    lines = [f"numpy {report['numpy_version']}, torch {report['torch_version']}, float32 matmul peak "
-             f"{report['matmul_peak_gflops_one_core']:.0f} GFLOP/s on one core; tokens/s (CPU time / wall time)",
+    lines = [f"numpy {report['numpy_version']} (LSTM/GRU step products: {report['step_products']}), torch "
+             f"{report['torch_version']}, float32 matmul peak {report['matmul_peak_gflops_one_core']:.0f} GFLOP/s on "
+             "one core; tokens/s (CPU time / wall time)",
              f"{'configuration':48s} {'what':6s} " + " ".join(f"{c:>17s}" for c in columns)
              + f" {'scaling':>8s} {'vs best torch':>13s} {'GFLOP/s':>8s}"]
     for row in report["rows"]:

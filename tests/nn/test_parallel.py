@@ -7,6 +7,7 @@ import pytest
 
 from rnnlab.nn import CrossEntropyLoss, parallel, stack
 from rnnlab.nn.models import ModelConfig, SequenceModel
+from rnnlab.nn.packed import PACK_STEPS
 from rnnlab.nn.recurrent import GRU, LSTM, RNN
 
 
@@ -24,10 +25,10 @@ def cut_whatever_may_be_cut(monkeypatch):
     monkeypatch.setattr(parallel, "WORTH", 1)
 
 
-def layer_step(threads, cell, dtype, bidirectional, masked, dropout, proj_size=None):
+def layer_step(threads, cell, dtype, bidirectional, masked, dropout, proj_size=None, steps=4):
     """Forward and backward of a fresh 2-layer layer (same seed every call) on `threads` threads."""
     parallel.set_num_threads(threads)
-    T, B, I, H = 4, 780, 5, 64  # B large enough for 3 shards of every cell's per-step product
+    T, B, I, H = steps, 780, 5, 64  # B large enough for 3 shards of every cell's per-step product
     assert len(parallel.shards(B, H * H, threads)) == min(threads, 3)
     assert len(stack.runs(RNN(I, H, num_layers=2), T, B, reverse=False)) == T  # one step a run
     rng = np.random.default_rng(1)
@@ -55,6 +56,19 @@ def test_layers_give_the_same_numbers_on_any_number_of_threads(dtype, cell, bidi
     one = layer_step(1, cell, dtype, bidirectional, masked, dropout)
     for threads in (2, 3, 4):  # 4: two stacked one-way layers side by side, each cutting its batch in two
         many = layer_step(threads, cell, dtype, bidirectional, masked, dropout)
+        for a, b in zip(one, many, strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(("cell", "proj_size"), [("lstm", None), ("gru", None), ("lstm", 24)])
+@pytest.mark.parametrize(("bidirectional", "masked"), [(False, False), (True, True)])
+def test_step_products_from_packed_weights_too(dtype, cell, proj_size, bidirectional, masked):
+    """Sequences long enough for the LSTM's and GRU's step products to go through MKL's packed weights, where the
+    optional mkl package is installed (`packed.py`); through NumPy otherwise."""
+    one = layer_step(1, cell, dtype, bidirectional, masked, 0.4, proj_size, steps=PACK_STEPS)
+    for threads in (2, 3):
+        many = layer_step(threads, cell, dtype, bidirectional, masked, 0.4, proj_size, steps=PACK_STEPS)
         for a, b in zip(one, many, strict=True):
             np.testing.assert_array_equal(a, b)
 

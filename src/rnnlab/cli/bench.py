@@ -3,6 +3,7 @@
 import argparse
 
 from rnnlab import checks
+from rnnlab.bench import CONFIGS
 from rnnlab.cli.common import Output, add_json, checked
 from rnnlab.errors import RnnlabError
 
@@ -11,7 +12,8 @@ MAX_REPEATS = 1000  # each timed step of configuration c takes seconds
 
 def register(sub) -> None:
     p = sub.add_parser("bench", help="time training and sampling against PyTorch on the CPU")
-    p.add_argument("configs", nargs="*", default=["a", "b", "c", "d", "e"], help="configurations a-e (default all)")
+    p.add_argument("configs", nargs="*", default=list(CONFIGS),
+                   help=f"configurations {', '.join(CONFIGS)} (default all)")
     p.add_argument("--threads", dest="thread_counts", type=thread_counts, default=[1],
                    help="thread counts to time both engines at, comma-separated, e.g. 1,2 (default 1)")
     p.add_argument("--repeats", type=checked(int, checks.int_in(1, MAX_REPEATS)), default=7,
@@ -33,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
         import torch  # noqa: F401
     except ImportError:
         raise RnnlabError("rnnlab bench compares against PyTorch: pip install 'rnnlab[torch]'") from None
-    from rnnlab.bench import CONFIGS, format_table
+    from rnnlab.bench import format_table
     from rnnlab.bench import run as run_bench
 
     unknown = [c for c in args.configs if c not in CONFIGS]

@@ -15,7 +15,8 @@ instead (the same arithmetic in one loop; see `functional.fused`).
 
 import numpy as np
 
-from rnnlab.nn.functional import Workspace, fused, padded_states, previous_states, recurrent_weight
+from rnnlab.nn.functional import Workspace, fused, padded_states, previous_states
+from rnnlab.nn.packed import StepWeight
 from rnnlab.nn.parallel import Relay, matmul
 
 
@@ -89,7 +90,7 @@ def gru_forward(x_proj, h0, W_hh, b_hh, mask=None, reverse=False, ws=None, relay
     H = G // 3
     ws, dtype = ws or Workspace(), x_proj.dtype
     b_hn = None if b_hh is None else b_hh[2 * H :]  # b_hn sits inside r * (...): it stays per step
-    W_hhT = recurrent_weight(W_hh, T * B)  # (H, 3H)
+    W_hhT = StepWeight(W_hh.T, B, T)  # (H, 3H), the right operand of every step's product
     h = padded_states(ws.empty("h", (T + 2, B, H), dtype), h0, reverse)
     hn = ws.empty("hn", (T, B, H), dtype)  # W_hn h_{t-1} + b_hn, needed by the backward
     recurrent = ws.empty("recurrent", (B, G), dtype)  # scratch, reused every step
@@ -99,7 +100,7 @@ def gru_forward(x_proj, h0, W_hh, b_hh, mask=None, reverse=False, ws=None, relay
     def loop(b, steps):  # the steps for the rows b of the batch (a slice; the shards run in parallel)
         for t in steps:
             prev, now = t + 1 - step, t + 1
-            np.dot(h[prev, b], W_hhT, out=recurrent[b])  # (b, 3H)
+            W_hhT.dot(h[prev, b], out=recurrent[b])  # (b, 3H)
             keep = None if mask is None else mask[t, b, 0]
             cell_forward(x_proj[t, b], recurrent[b], b_hn, h[prev, b], h[now, b], hn[t, b], keep)
 
@@ -127,12 +128,13 @@ def gru_backward(d_out, d_h_n, cache, ws=None, relay=None):
     scratch = ws.empty("scratch", (B, H), gates.dtype)
     dh = np.zeros((B, H), d_out.dtype) if d_h_n is None else d_h_n.copy()  # from step t+1
     cell_backward = fused(gru_cell_backward, d_out.dtype)
+    W = StepWeight(W_hh, B, T)  # (3H, H)
 
     def loop(b, steps):  # the rows b of the batch, back through time (the shards run in parallel)
         for t in steps:
             keep = None if mask is None else mask[t, b, 0]
             cell_backward(d_out[t, b], dh[b], gates[t, b], hn[t, b], h[t + 1 - step, b], d_x[t, b], d_rec[t, b], keep)
-            dh[b] += np.dot(d_rec[t, b], W_hh, out=scratch[b])  # (b, H) to h_{t-1}
+            dh[b] += W.dot(d_rec[t, b], out=scratch[b])  # (b, H) to h_{t-1}
 
     relay = relay or Relay.whole(T, not reverse)
     relay.run(loop, B, 3 * H * H, d_x)  # the step's product: (b, 3H) @ (3H, H)

@@ -19,7 +19,8 @@ in one loop; see `functional.fused`).
 
 import numpy as np
 
-from rnnlab.nn.functional import Workspace, fused, padded_states, previous_states, recurrent_weight
+from rnnlab.nn.functional import Workspace, fused, padded_states, previous_states
+from rnnlab.nn.packed import StepWeight
 from rnnlab.nn.parallel import Relay, matmul
 
 
@@ -91,7 +92,7 @@ def lstm_forward(x_proj, h0, c0, W_hh, b_hh, mask=None, reverse=False, ws=None, 
     """
     T, B, G = x_proj.shape
     H = G // 4
-    W_hhT = recurrent_weight(W_hh, T * B)  # (H, 4H)
+    W_hhT = StepWeight(W_hh.T, B, T)  # (H, 4H), the right operand of every step's product
     ws, dtype = ws or Workspace(), x_proj.dtype
     h = padded_states(ws.empty("h", (T + 2, B, H), dtype), h0, reverse)
     c = padded_states(ws.empty("c", (T + 2, B, H), dtype), c0, reverse)
@@ -103,7 +104,7 @@ def lstm_forward(x_proj, h0, c0, W_hh, b_hh, mask=None, reverse=False, ws=None, 
     def loop(b, steps):  # the steps for the rows b of the batch (a slice; the shards run in parallel)
         for t in steps:
             prev, now = t + 1 - step, t + 1
-            np.dot(h[prev, b], W_hhT, out=recurrent[b])  # (b, 4H)
+            W_hhT.dot(h[prev, b], out=recurrent[b])  # (b, 4H)
             keep = None if mask is None else mask[t, b, 0]
             cell_forward(x_proj[t, b], recurrent[b], h[prev, b], c[prev, b], h[now, b], c[now, b], tanh_c[t, b], keep)
 
@@ -132,15 +133,16 @@ def lstm_backward(d_out, d_h_n, d_c_n, cache, ws=None, relay=None):
     dc = np.zeros((B, H), d_out.dtype) if d_c_n is None else d_c_n.copy()
     scratch = ws.empty("scratch", (B, H), d_out.dtype)
     cell_backward = fused(lstm_cell_backward, d_out.dtype)
+    W = StepWeight(W_hh, B, T)  # (4H, H)
 
     def loop(b, steps):  # the rows b of the batch, back through time (the shards run in parallel)
         for t in steps:
             keep = None if mask is None else mask[t, b, 0]
             cell_backward(d_out[t, b], dh[b], dc[b], gates[t, b], tanh_c[t, b], c[t + 1 - step, b], d_gates[t, b], keep)
             if keep is None:  # dh holds only zeros now: the product can overwrite it
-                np.dot(d_gates[t, b], W_hh, out=dh[b])  # (b, H) to h_{t-1}
+                W.dot(d_gates[t, b], out=dh[b])  # (b, H) to h_{t-1}
             else:
-                dh[b] += np.dot(d_gates[t, b], W_hh, out=scratch[b])
+                dh[b] += W.dot(d_gates[t, b], out=scratch[b])
 
     relay = relay or Relay.whole(T, not reverse)
     relay.run(loop, B, 4 * H * H, d_gates)  # the step's product: (b, 4H) @ (4H, H)
@@ -160,8 +162,8 @@ def lstm_proj_forward(x_proj, h0, c0, W_hh, b_hh, W_hr, mask=None, reverse=False
     """
     T, B, G = x_proj.shape
     H, P = G // 4, W_hr.shape[0]
-    W_hhT = recurrent_weight(W_hh, T * B)  # (P, 4H)
-    W_hrT = recurrent_weight(W_hr, T * B)  # (H, P)
+    W_hhT = StepWeight(W_hh.T, B, T)  # (P, 4H)
+    W_hrT = StepWeight(W_hr.T, B, T)  # (H, P)
     ws, dtype = ws or Workspace(), x_proj.dtype
     h = padded_states(ws.empty("h", (T + 2, B, P), dtype), h0, reverse)
     c = padded_states(ws.empty("c", (T + 2, B, H), dtype), c0, reverse)
@@ -175,10 +177,10 @@ def lstm_proj_forward(x_proj, h0, c0, W_hh, b_hh, W_hr, mask=None, reverse=False
     def loop(b, steps):  # the steps for the rows b of the batch (the shards run in parallel)
         for t in steps:
             prev, now = t + 1 - step, t + 1
-            np.dot(h[prev, b], W_hhT, out=recurrent[b])  # (b, 4H)
+            W_hhT.dot(h[prev, b], out=recurrent[b])  # (b, 4H)
             keep = None if mask is None else mask[t, b, 0]
             cell_forward(x_proj[t, b], recurrent[b], no_state[b], c[prev, b], m[t, b], c[now, b], tanh_c[t, b], keep)
-            np.dot(m[t, b], W_hrT, out=h[now, b])  # (b, P)
+            W_hrT.dot(m[t, b], out=h[now, b])  # (b, P)
             if keep is not None:  # padded step: carry h over (the cell carried c)
                 np.copyto(h[now, b], h[prev, b], where=~keep[:, None])
 
@@ -210,6 +212,7 @@ def lstm_proj_backward(d_out, d_h_n, d_c_n, cache, ws=None, relay=None):
     dm = ws.empty("dm", (B, H), dtype)  # d m_t, m_t = o * tanh(c_t)
     no_grad = np.zeros((B, H), dtype)  # the cell's own dh: all of the gradient of m_t arrives as dm
     cell_backward = fused(lstm_cell_backward, dtype)
+    W_hh_step, W_hr_step = StepWeight(W_hh, B, T), StepWeight(W_hr, B, T)  # (4H, P), (P, H)
 
     def loop(b, steps):  # the rows b of the batch, back through time (the shards run in parallel)
         for t in steps:
@@ -220,9 +223,9 @@ def lstm_proj_backward(d_out, d_h_n, d_c_n, cache, ws=None, relay=None):
                 carried = dh[b][padded]
                 dh[b][padded] = 0
             d_h[t, b] = dh[b]
-            np.dot(dh[b], W_hr, out=dm[b])  # (b, H) h_t = W_hr m_t
+            W_hr_step.dot(dh[b], out=dm[b])  # (b, H) h_t = W_hr m_t
             cell_backward(dm[b], no_grad[b], dc[b], gates[t, b], tanh_c[t, b], c[t + 1 - step, b], d_gates[t, b], keep)
-            np.dot(d_gates[t, b], W_hh, out=dh[b])  # (b, P) to h_{t-1}
+            W_hh_step.dot(d_gates[t, b], out=dh[b])  # (b, P) to h_{t-1}
             if keep is not None:
                 dh[b][padded] = carried
 

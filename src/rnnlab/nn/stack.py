@@ -78,11 +78,16 @@ def forward(m, x, table, h0, c0, mask):
     outputs = [np.empty((T, B, D * S), m.dtype) for _ in range(L)]
     inputs = [x] + [outputs[k - 1] if drops[k] is None else np.empty_like(outputs[k - 1]) for k in range(1, L)]
     x_projs = [ws.empty("x_proj", (T, B, G), m.dtype) for ws in m._workspaces]  # per layer and direction
+    # W_ih^T (D*S, G) of the layers above the first, contiguous when they project run by run: BLAS multiplies a
+    # few rows by it up to 1.35x faster than by the transposed view (the same numbers), which repays the copy
+    W_ihT = [np.ascontiguousarray(m._weights(index // D, index % D)[0].data.T) if steps_run and index >= D else None
+             for index in range(L * D)]
 
     def project(layer, direction, steps, part):  # rows `part` of x_proj[steps] = input[steps] @ W_ih^T + b_ih
         W_ih, _, *biases = m._weights(layer, direction)
         out = x_projs[layer * D + direction][steps].reshape(-1, G)[part]
-        matmul(inputs[layer][steps].reshape(-1, D * S)[part], W_ih.data.T, out=out)
+        weight = W_ihT[layer * D + direction]
+        matmul(inputs[layer][steps].reshape(-1, D * S)[part], W_ih.data.T if weight is None else weight, out=out)
         if biases:
             out += biases[0].data
 

@@ -2,12 +2,12 @@
 
 Each step of an LSTM or GRU multiplies the batch's states (B, H) by the same weight matrix. A BLAS
 product packs its operands into cache-sized panels on every call, and for a few rows packing the
-weight costs as much as the multiply itself: 32 rows of a 256-unit LSTM, (32, 256) @ (256, 1024),
-take ~250 us in NumPy's OpenBLAS, ~100 us of it packing the 1 MB weight, and each shard of a batch
-(`parallel.py`) packs it again. Intel's MKL can pack the weight once per sequence
-(`cblas_sgemm_pack`) and multiply every step by the packed copy (`cblas_sgemm_compute`): ~150 us
-for those 32 rows, ~70 us for each half of them. NumPy cannot, so when the optional `mkl` package
-is installed (`pip install "rnnlab[mkl]"`, x86-64) the recurrent layers call it here; otherwise,
+weight costs about as much as the multiply itself: 32 rows of a 256-unit LSTM, (32, 256) @ (256, 1024),
+take 180-250 us in NumPy's OpenBLAS, and each shard of a batch (`parallel.py`) packs the 1 MB weight
+again (16 rows: 150 us). Intel's MKL can pack the weight once per sequence (`cblas_sgemm_pack`, ~70 us)
+and multiply every step by the packed copy (`cblas_sgemm_compute`): 110-150 us for those 32 rows,
+~70 us for each half of them (measured 2026-12-01, one thread). NumPy cannot, so when the optional `mkl` package
+is installed (`pip install "rnnlab[mkl]"`, x86-64 Linux) the recurrent layers call it here; otherwise,
 or with RNNLAB_MKL=0, every step goes through NumPy as before.
 
 Numbers: MKL computes each row of a product the same way for any number of rows from two up (checked
@@ -39,16 +39,16 @@ def mkl() -> ctypes.CDLL | None:
     try:
         paths = [f.locate() for f in metadata.files("mkl") or [] if f.name.startswith("libmkl_rt.so")]
         lib = ctypes.CDLL(str(paths[0]))  # a ctypes call releases Python's lock: shards multiply in parallel
-    except (metadata.PackageNotFoundError, IndexError, OSError):
+        lib.MKL_Set_Threading_Layer(_SEQUENTIAL)  # one thread per call: ours share out the cores (`parallel.py`)
+        c_int, pointer = ctypes.c_int, ctypes.c_void_p
+        for prefix, real in (("s", ctypes.c_float), ("d", ctypes.c_double)):
+            size = getattr(lib, f"cblas_{prefix}gemm_pack_get_size")
+            size.restype, size.argtypes = ctypes.c_size_t, [c_int] * 4
+            getattr(lib, f"cblas_{prefix}gemm_pack").argtypes = [c_int] * 6 + [real, pointer, c_int, pointer]
+            getattr(lib, f"cblas_{prefix}gemm_compute").argtypes = [c_int] * 6 + [pointer, c_int, pointer, c_int,
+                                                                                 real, pointer, c_int]
+    except (metadata.PackageNotFoundError, IndexError, OSError, AttributeError):  # not there, or another MKL
         return None
-    lib.MKL_Set_Threading_Layer(_SEQUENTIAL)  # one thread per call: ours share out the cores (`parallel.py`)
-    c_int, pointer = ctypes.c_int, ctypes.c_void_p
-    for prefix, real in (("s", ctypes.c_float), ("d", ctypes.c_double)):
-        size = getattr(lib, f"cblas_{prefix}gemm_pack_get_size")
-        size.restype, size.argtypes = ctypes.c_size_t, [c_int] * 4
-        getattr(lib, f"cblas_{prefix}gemm_pack").argtypes = [c_int] * 6 + [real, pointer, c_int, pointer]
-        getattr(lib, f"cblas_{prefix}gemm_compute").argtypes = [c_int] * 6 + [pointer, c_int, pointer, c_int, real,
-                                                                             pointer, c_int]
     return lib
 
 

@@ -1,6 +1,6 @@
 """Engines: training throughput of the NumPy engine, `engine="torch"` and plain PyTorch, side by side.
 
-For each of `rnnlab bench`'s configurations a-e, tokens per second of one training step (forward,
+For each of `rnnlab bench`'s configurations (a-f), tokens per second of one training step (forward,
 backward, optimizer update of the whole model) with:
   numpy        the NumPy engine (rnnlab's default),
   engine cpu   engine="torch" on the CPU (`TorchEngine`: PyTorch forward/backward, NumPy loss and optimizer),
@@ -14,7 +14,7 @@ The report is a list of sections (`SECTIONS`), each a function of the parsed arg
 its title, text and figures: the training table above, then the throughput of a character model trained
 by 1 and by 2 processes under torchrun (DistributedDataParallel on the CPU, gloo).
 
-usage: python benchmarks/engines.py [--threads 1] [--configs abcde] [--repeats 7] [--warmup 3]
+usage: python benchmarks/engines.py [--threads 1] [--configs abcdef] [--repeats 7] [--warmup 3]
                                     [--min-seconds 5] [--ddp-steps 60] [--json PATH]
 """
 
@@ -123,7 +123,8 @@ def machine() -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=1, help="BLAS and PyTorch threads (default 1)")
-    parser.add_argument("--configs", default="".join(CONFIGS), help="which configurations (default abcde)")
+    parser.add_argument("--configs", default="".join(CONFIGS),
+                        help=f"which configurations (default {''.join(CONFIGS)})")
     parser.add_argument("--repeats", type=int, default=7, help="timed rounds at least (default 7, as rnnlab bench)")
     parser.add_argument("--warmup", type=int, default=3, help="untimed rounds first (default 3)")
     parser.add_argument("--min-seconds", type=float, default=5.0,

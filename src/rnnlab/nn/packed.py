@@ -66,17 +66,16 @@ class StepWeight:
         self.W = recurrent_weight(W.T, rows * steps) if lib is None else None
         self._packed = None
         if lib is not None:
-            self._prefix = "s" if W.dtype == np.float32 else "d"
-            self.dtype = W.dtype
+            prefix, self.dtype = "s" if W.dtype == np.float32 else "d", W.dtype
             W = np.ascontiguousarray(W)
-            size = getattr(lib, f"cblas_{self._prefix}gemm_pack_get_size")(_B_MATRIX, rows, self.N, self.K)
+            size = getattr(lib, f"cblas_{prefix}gemm_pack_get_size")(_B_MATRIX, rows, self.N, self.K)
             self._packed = np.empty(size + 64, np.uint8)  # (the bytes MKL asks for, 64-byte aligned)
             start = -self._packed.ctypes.data % 64
             self._packed = self._packed[start : start + size]
             self._address = self._packed.ctypes.data
-            getattr(lib, f"cblas_{self._prefix}gemm_pack")(_ROW_MAJOR, _B_MATRIX, _NO_TRANS, rows, self.N, self.K,
-                                                           1.0, W.ctypes.data, self.N, self._address)
-            self._compute = getattr(lib, f"cblas_{self._prefix}gemm_compute")
+            getattr(lib, f"cblas_{prefix}gemm_pack")(_ROW_MAJOR, _B_MATRIX, _NO_TRANS, rows, self.N, self.K, 1.0,
+                                                     W.ctypes.data, self.N, self._address)
+            self._compute = getattr(lib, f"cblas_{prefix}gemm_compute")
 
     def dot(self, a: np.ndarray, out: np.ndarray) -> np.ndarray:
         """out (M, N) = a (M, K) @ W. a and out: rows of contiguous elements, as time steps' slices are."""

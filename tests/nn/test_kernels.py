@@ -187,3 +187,15 @@ def test_a_small_rnn_gives_a_sequence_the_same_numbers_alone_and_in_a_batch():
     together, _ = layer(batch)
     alone, _ = layer(batch[:, 5:6])
     np.testing.assert_array_equal(together[:, 5:6], alone)
+
+
+def test_clip_values_matches_numpy_with_nan_and_infinities():
+    from rnnlab.optim.clip import clip_values
+
+    rng = np.random.default_rng(2)
+    g = random(rng, 1001) * 10
+    g[[0, 5, 9, 700]] = [np.nan, np.inf, -np.inf, 2.5]  # 2.5: exactly the bound
+    expected = g.copy()
+    clip_values(expected, np.float32(-2.5), np.float32(2.5))
+    kernels.clip_values(g, np.float32(-2.5), np.float32(2.5))
+    np.testing.assert_array_equal(g, expected)  # a comparison per element: the same numbers, NaN where NaN

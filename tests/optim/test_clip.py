@@ -89,6 +89,35 @@ def test_clip_grad_value_clamps_in_place_and_keeps_float32():
         assert np.abs(p.grad).max() <= np.float32(0.25)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("subset", [slice(None), slice(0, 2), slice(1, 3)])
+def test_clipping_an_optimizers_flat_gradients_matches_clipping_each(dtype, subset):
+    """After an optimizer keeps the gradients as parts of one flat array, clipping all of them clips that array in
+    one call; clipping some of them must leave the others alone, and NaN stays NaN."""
+    from rnnlab.optim import SGD
+
+    for clip, nan in ((lambda ps: clip_grad_value_(ps, 0.5), True), (lambda ps: clip_grad_norm_(ps, 0.5), False)):
+        grads = make_grads(scale=3.0)
+        grads[0][0, 0] = np.nan if nan else grads[0][0, 0]
+        expected = as_params(grads, dtype)
+        params = as_params(grads, dtype)
+        SGD(params, lr=0.1)  # the gradients become parts of one flat array
+        assert params[0].grad.base is params[-1].grad.base
+        clip(expected[subset])
+        clip(params[subset])
+        for p, e in zip(params, expected, strict=True):
+            np.testing.assert_array_equal(p.grad, e.grad)
+
+
+def test_clip_grad_value_clips_gradients_that_are_not_contiguous():
+    p = Parameter(np.zeros((3, 4), np.float32))
+    p.grad = np.linspace(-3, 3, 48, dtype=np.float32).reshape(6, 8)[::2, ::2]  # every other row and column
+    assert not p.grad.flags.c_contiguous
+    expected = np.clip(p.grad, -1, 1)
+    clip_grad_value_([p], 1.0)
+    np.testing.assert_array_equal(p.grad, expected)
+
+
 @pytest.mark.parametrize(
     ("call", "argument"),
     [

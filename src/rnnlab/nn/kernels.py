@@ -1,4 +1,4 @@
-"""Compiled float32 versions of the LSTM and GRU per-step cells, of `add_rows` and of Adagrad's update (numba).
+"""Compiled float32 versions of the LSTM and GRU per-step cells, `add_rows`, Adagrad's update and clipping (numba).
 
 Each function here does exactly what the NumPy function of the same name in `lstm.py`, `gru.py`,
 `rnn.py`, `functional.py` or `optim/optimizers.py` does, and takes the same arguments; the tests run
@@ -211,6 +211,17 @@ def adagrad_update(data, grad, state_sum, clr, eps, tmp):
         g = grad[i]
         state_sum[i] += g * g
         data[i] -= g / (np.sqrt(state_sum[i]) + eps) * clr
+
+
+@_compile
+def clip_values(g, low, high):
+    for i in range(g.shape[0]):  # `rnnlab.optim.clip.clip_values`: NaN compares false and stays NaN, as in NumPy
+        v = g[i]
+        if v < low:
+            v = low
+        elif v > high:
+            v = high
+        g[i] = v
 
 
 @_compile

@@ -142,6 +142,7 @@ class Optimizer:
         self._flat = flatten_parameters(self.params)
         self._flat_state: list[dict[str, np.ndarray]] = [{} for _ in self._flat]  # ... these flat buffers
         self._pools: dict[np.dtype, np.ndarray] = {}
+        self._views = None  # `_block_views`, made on the first step, once every buffer is added
 
     def _add_buffer(self, name: str, fill: float = 0.0) -> None:
         for (data, _, indices), flat_state in zip(self._flat, self._flat_state, strict=True):
@@ -156,19 +157,29 @@ class Optimizer:
     def step(self) -> None:
         """Update every parameter in place from its `grad`."""
         for data, grad, indices in self._flat:
-            if any(self.params[i].data.base is not data or self.params[i].grad.base is not grad for i in indices):
-                raise RnnlabError(
-                    "a parameter's .data or .grad was replaced after the optimizer was made (or another "
-                    "optimizer took the parameter): make the optimizer again"
-                )
+            for i in indices:
+                if self.params[i].data.base is not data or self.params[i].grad.base is not grad:
+                    raise RnnlabError(
+                        "a parameter's .data or .grad was replaced after the optimizer was made (or another "
+                        "optimizer took the parameter): make the optimizer again"
+                    )
         self.step_count += 1
-        for (data, grad, _), flat_state in zip(self._flat, self._flat_state, strict=True):
-            for data_block, grad_block, *buffers in _blocks([data, grad, *flat_state.values()], BLOCK_BYTES):
-                decayed, tmp = self._scratch(data_block)
-                self._update(data_block, grad_block, dict(zip(flat_state, buffers, strict=True)), decayed, tmp)
+        for data_block, grad_block, buffers, decayed, tmp in self._block_views():
+            self._update(data_block, grad_block, buffers, decayed, tmp)
+
+    def _block_views(self) -> list[tuple[np.ndarray, np.ndarray, dict[str, np.ndarray], np.ndarray, np.ndarray]]:
+        """Per block of the flat arrays: θ, g, the state buffers by name and two temporaries, views made on the first
+        step and kept (the flat arrays never move: `load_state_dict` writes into them)."""
+        if self._views is None:
+            self._views = [
+                (data_block, grad_block, dict(zip(flat_state, buffers, strict=True)), *self._scratch(data_block))
+                for (data, grad, _), flat_state in zip(self._flat, self._flat_state, strict=True)
+                for data_block, grad_block, *buffers in _blocks([data, grad, *flat_state.values()], BLOCK_BYTES)
+            ]
+        return self._views
 
     def _scratch(self, like: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Two temporaries shaped like `like`: views of one pool per dtype, allocated on the first step."""
+        """Two temporaries shaped like `like`: views of one pool per dtype (every block is at most the first's size)."""
         pool = self._pools.get(like.dtype)
         if pool is None or pool.shape[1] < like.size:
             pool = self._pools[like.dtype] = np.empty((2, like.size), like.dtype)

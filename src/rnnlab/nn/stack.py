@@ -6,24 +6,21 @@
                                run the cell over time            forward or reverse
         output (T, B, D*S)     the directions side by side, zero at padded steps
 
-Every direction of every layer runs its time loop through a `parallel.Relay`, in runs of steps.
-One-way layers stacked two deep or more run at the same time, each in its own thread, one run of
-steps behind the layer below (about RUNS runs): after each run a layer hands its outputs on (masked,
-dropped out) and computes the first half of the next layer's input projections for them, and that
-layer computes the other half. Backward, the other way round: a layer below the top computes its
-output gradient from the layer above's input-projection gradients, run by run. Otherwise (one layer,
-or two directions) the layers run one after the other, each in one run, and a layer's two directions
-run side by side. Which way is fixed by the layer's shape, never by the number of threads, so the
-numbers do not depend on it.
+One layer, or two directions: the layers run one after the other, and a layer's two directions
+side by side. One-way layers stacked two deep or more run at the same time instead, each in its own
+thread, one run of steps behind the layer below (about RUNS runs, each handed on by a `parallel.Relay`):
+after each run a layer hands its outputs on (masked, dropped out) and computes the first half of the
+next layer's input projections for them, and that layer computes the other half. Backward, the other
+way round: a layer below the top computes its output gradient from the layer above's input-projection
+gradients, run by run. Which way is fixed by the layer's shape, never by the number of threads, so
+the numbers do not depend on it; both ways compute the same numbers.
 """
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 
-from rnnlab.nn.functional import add_rows, fused, span, time_chunks, time_steps
+from rnnlab.nn.functional import add_rows, fused, span, time_chunks
 from rnnlab.nn.parallel import Relay, matmul, run_all
 from rnnlab.nn.utils.checks import dropout_scale
 
@@ -48,8 +45,10 @@ def dropout_mask(layer, shape: tuple[int, ...]) -> np.ndarray | None:
     return keep.astype(layer.dtype) * layer.dtype.type(dropout_scale(layer.dropout))
 
 
-def input_projection(layer_input, table, W_ih, b_ih, out) -> None:
-    """out (T, B, G) = W_ih x_t + b_ih for every step: one product over all steps, or table rows by id."""
+def input_projection(layer_input, table, weights, out) -> None:
+    """out (T, B, G) = W_ih x_t + b_ih for every step: one product over all steps, or table rows by id.
+    weights: the direction's (W_ih, W_hh[, b_ih, b_hh]) parameters."""
+    W_ih, b_ih = weights[0].data, (weights[2].data if len(weights) > 2 else None)
     T, B, _ = out.shape
     if table is None:
         matmul(layer_input.reshape(T * B, -1), W_ih.T, out=out.reshape(T * B, -1))
@@ -66,81 +65,114 @@ def forward(m, x, table, h0, c0, mask):
     """The layers of `m` over x (T, B, I) (or ids (T, B) with a table (V, I)), from h0 (L*D, B, S), c0 or None.
 
     mask: (T, B, 1) bool or None. Returns output (T, B, D*S), h_n, c_n (None unless LSTM) and the cache
-    for `backward`.
+    for `backward`: per layer its input, its dropout mask and its cells' caches; the table; the mask.
     """
     T, B = x.shape[:2]
     L, D, S = m.num_layers, m.num_directions, m._state_size()
     G = m.gate_count * m.hidden_size
-    is_lstm = c0 is not None
-    h_n, c_n = np.empty_like(h0), (np.empty_like(c0) if is_lstm else None)
+    h_n, c_n = np.empty_like(h0), (None if c0 is None else np.empty_like(c0))
     steps_run = runs(m, T, B, reverse=False)
-    drops = [None] + [dropout_mask(m, (T, B, D * S)) for _ in range(1, L)]  # drawn here, layer by layer
-    outputs = [np.empty((T, B, D * S), m.dtype) for _ in range(L)]
-    inputs = [x] + [outputs[k - 1] if drops[k] is None else np.empty_like(outputs[k - 1]) for k in range(1, L)]
-    x_projs = [ws.empty("x_proj", (T, B, G), m.dtype) for ws in m._workspaces]  # per layer and direction
-    # W_ih^T (D*S, G) of the layers above the first, contiguous when they project run by run: BLAS multiplies a
-    # few rows by it up to 1.35x faster than by the transposed view (the same numbers), which repays the copy
-    W_ihT = [np.ascontiguousarray(m._weights(index // D, index % D)[0].data.T) if steps_run and index >= D else None
-             for index in range(L * D)]
+    if steps_run is not None:
+        return _relayed_forward(m, x, table, h0, c0, mask, steps_run, h_n, c_n)
+    layers, layer_input = [], x
+    for layer in range(L):
+        drop = dropout_mask(m, (T, B, D * S)) if layer else None  # drawn layer by layer
+        if drop is not None:
+            layer_input = layer_input * drop
+        output, caches = np.empty((T, B, D * S), m.dtype), [None] * D
 
-    def project(layer, direction, steps, part):  # rows `part` of x_proj[steps] = input[steps] @ W_ih^T + b_ih
-        W_ih, _, *biases = m._weights(layer, direction)
-        out = x_projs[layer * D + direction][steps].reshape(-1, G)[part]
-        weight = W_ihT[layer * D + direction]
-        matmul(inputs[layer][steps].reshape(-1, D * S)[part], W_ih.data.T if weight is None else weight, out=out)
+        def run(direction, layer=layer, layer_input=layer_input, output=output, caches=caches):
+            index = layer * D + direction
+            weights = m._weights(layer, direction)
+            x_proj = m._workspaces[index].empty("x_proj", (T, B, G), m.dtype)
+            input_projection(layer_input, table if layer == 0 else None, weights, x_proj)
+            h, caches[direction] = cell_forward(m, layer, direction, weights, x_proj, h0, c0, mask, None, h_n, c_n)
+            hand_on(output, direction, h, slice(0, T), mask)
+
+        run_all(run, list(range(D)), together=True)  # the two directions side by side
+        layers.append((layer_input, drop, caches))
+        layer_input = output
+    return layer_input, h_n, c_n, (layers, table, mask)
+
+
+def _relayed_forward(m, x, table, h0, c0, mask, steps_run, h_n, c_n):
+    """`forward` for one-way layers stacked two deep or more: all layers at the same time, each in its own
+    thread, a run of steps behind the layer below, which hands each run's outputs on."""
+    T, B = x.shape[:2]
+    L, S = m.num_layers, m._state_size()
+    G = m.gate_count * m.hidden_size
+    drops = [None] + [dropout_mask(m, (T, B, S)) for _ in range(1, L)]  # drawn here, layer by layer
+    outputs = [np.empty((T, B, S), m.dtype) for _ in range(L)]
+    inputs = [x] + [outputs[k - 1] if drops[k] is None else np.empty_like(outputs[k - 1]) for k in range(1, L)]
+    x_projs = [ws.empty("x_proj", (T, B, G), m.dtype) for ws in m._workspaces]  # per layer
+    caches = [[None] for _ in range(L)]
+    # W_ih^T (S, G) of the layers above the first, contiguous: BLAS multiplies a few rows by it up to 1.35x
+    # faster than by the transposed view (the same numbers), which repays the copy
+    W_ihT = [None] + [np.ascontiguousarray(m._weights(layer, 0)[0].data.T) for layer in range(1, L)]
+
+    def project(layer, steps, part):  # rows `part` of x_proj[steps] = input[steps] @ W_ih^T + b_ih
+        out = x_projs[layer][steps].reshape(-1, G)[part]
+        matmul(inputs[layer][steps].reshape(-1, S)[part], W_ihT[layer], out=out)
+        _, _, *biases = m._weights(layer, 0)
         if biases:
             out += biases[0].data
 
-    def receive(layer, direction):  # before each run: the layer below done with it; this run's projections
+    def receive(layer):  # before each run: the layer below done with it; the second half of its projections
         def before(k, steps):
-            for below in relays[layer - 1]:
-                below.wait(k)
+            relays[layer - 1].wait(k)
             rows = len(steps) * B
-            project(layer, direction, span(steps), slice(rows // 2 if steps_run else 0, rows))
+            project(layer, span(steps), slice(rows // 2, rows))
         return before
 
-    def send(layer, direction):  # after each run: its outputs, masked, dropped out, half projected (one-way)
-        columns = slice(direction * S, (direction + 1) * S)
-
+    def send(layer):  # after each run: its outputs, masked, dropped out, the first half of their projections
         def after(k, steps):
             s = span(steps)
-            out = outputs[layer][s, :, columns]
-            out[...] = relays[layer][direction].handed[s.start + 1 : s.stop + 1]  # states[t + 1]: after step t
-            if mask is not None:
-                np.copyto(out, 0, where=~mask[s])
-            if layer + 1 < L and drops[layer + 1] is not None:
-                np.multiply(out, drops[layer + 1][s, :, columns], out=inputs[layer + 1][s, :, columns])
-            if layer + 1 < L and steps_run:
-                project(layer + 1, 0, s, slice(0, len(steps) * B // 2))
+            out = hand_on(outputs[layer], 0, relays[layer].handed, s, mask)
+            if layer + 1 < L:
+                if drops[layer + 1] is not None:
+                    np.multiply(out, drops[layer + 1][s], out=inputs[layer + 1][s])
+                project(layer + 1, s, slice(0, len(steps) * B // 2))
         return after
 
-    relays = [[Relay(steps_run or [time_steps(T, direction == 1)], receive(layer, direction) if layer else None,
-                     send(layer, direction)) for direction in range(D)] for layer in range(L)]
-    caches = [[None] * D for _ in range(L)]
+    relays = [Relay(steps_run, receive(layer) if layer else None, send(layer)) for layer in range(L)]
 
-    def run(layer, direction):
-        W_ih, W_hh, *biases = m._weights(layer, direction)
-        b_ih, b_hh = (biases[0].data, biases[1].data) if biases else (None, None)
-        index, reverse = layer * D + direction, direction == 1
+    def run(layer):
+        weights = m._weights(layer, 0)
         if layer == 0:  # the whole input is here: its projections at once
-            input_projection(x, table, W_ih.data, b_ih, x_projs[index])
-        W_hr = m._projection(layer, direction)  # (P, H), or None: no projection
-        h, c, caches[layer][direction] = m._cell_forward(
-            x_projs[index], h0[index], c0[index] if is_lstm else None, W_hh.data, b_hh, mask, reverse,
-            m._workspaces[index], relays[layer][direction], **({} if W_hr is None else {"W_hr": W_hr.data}))
-        last = 1 if reverse else T  # the state after the final step visited
-        h_n[index] = h[last]
-        if is_lstm:
-            c_n[index] = c[last]
+            input_projection(x, table, weights, x_projs[0])
+        _, caches[layer][0] = cell_forward(m, layer, 0, weights, x_projs[layer], h0, c0, mask, relays[layer], h_n, c_n)
 
-    def run_layer(layer):
-        run_all(functools.partial(run, layer), list(range(D)), together=True)  # the two directions side by side
-
-    try:  # the layers at the same time, each a run behind the one below; or one after the other
-        run_all(run_layer, list(range(L)), together=steps_run is not None)
+    try:
+        run_all(run, list(range(L)), together=True)
     finally:
         relays.clear()  # they and the functions above refer to each other: free the arrays now, not at the next GC
     return outputs[-1], h_n, c_n, (list(zip(inputs, drops, caches, strict=True)), table, mask)
+
+
+def cell_forward(m, layer, direction, weights, x_proj, h0, c0, mask, relay, h_n, c_n):
+    """One direction of one layer: its cell over x_proj (T, B, G) (filled in run by run when relayed). Sets
+    h_n[index] (and c_n[index]) to the last state; returns the states h (T+2, B, S) and the cell's cache."""
+    _, W_hh, *biases = weights
+    index, reverse = layer * m.num_directions + direction, direction == 1
+    W_hr = m._projection(layer, direction)  # (P, H), or None: no projection
+    h, c, cache = m._cell_forward(
+        x_proj, h0[index], None if c0 is None else c0[index], W_hh.data, biases[1].data if biases else None, mask,
+        reverse, m._workspaces[index], relay, **({} if W_hr is None else {"W_hr": W_hr.data}))
+    last = 1 if reverse else len(x_proj)  # the state after the final step visited
+    h_n[index] = h[last]
+    if c_n is not None:
+        c_n[index] = c[last]
+    return h, cache
+
+
+def hand_on(output, direction, h, s, mask):
+    """output[s] (steps, B, D*S) of one direction: its states after each step of s, zero at padded steps."""
+    S = h.shape[-1]
+    out = output[s, :, direction * S : (direction + 1) * S]
+    out[...] = h[s.start + 1 : s.stop + 1]  # states[t + 1]: after step t
+    if mask is not None:
+        np.copyto(out, 0, where=~mask[s])
+    return out
 
 
 def backward(m, cache, d_output, d_h_n, d_c_n):
@@ -152,79 +184,115 @@ def backward(m, cache, d_output, d_h_n, d_c_n):
     layers, table, mask = cache
     T, B = d_output.shape[:2]
     L, D, S = m.num_layers, m.num_directions, m._state_size()
-    is_lstm = m.gate_count == 4
+    grads = Gradients(m, table, d_h_n, d_c_n, B)
+    d_out = np.where(mask, d_output, 0) if mask is not None else d_output
     steps_run = runs(m, T, B, reverse=True)
-    d_outs = [np.empty((T, B, D * S), m.dtype) for _ in range(L - 1)]  # each layer's output gradient
-    d_outs.append(np.where(mask, d_output, 0) if mask is not None else d_output)
-    d_h0 = np.zeros((L * D, B, S), m.dtype)
-    d_c0 = np.zeros((L * D, B, m.hidden_size), m.dtype) if is_lstm else None
-    d_tables, d_steps = [None] * D, [None] * D  # after a table: d table (V, I), d x_t per step (T*B, I)
+    if steps_run is not None:
+        d_x_projs = _relayed_backward(m, layers, d_out, steps_run, grads)
+    else:
+        for layer in reversed(range(L)):  # from the top, one layer after the other
+            layer_input, drop, caches = layers[layer]
+            d_x_projs = [None] * D
 
-    def input_grad(layer, steps, out):  # out (steps, B, I): d input[steps] = sum of d x_proj[steps] @ W_ih
-        flat = out.reshape(-1, out.shape[-1])
-        for direction, relay in enumerate(relays[layer]):
-            d_proj = relay.handed[steps].reshape(len(flat), -1)  # (steps*B, G)
-            W_ih = m._weights(layer, direction)[0].data
-            if direction == 0:
-                matmul(d_proj, W_ih, out=flat)
-            else:
-                flat += matmul(d_proj, W_ih)
+            def back(direction, layer=layer, layer_input=layer_input, caches=caches, d_out=d_out, d_x_projs=d_x_projs):
+                d_x_projs[direction] = grads.cell(layer, direction, layer_input, caches[direction],
+                                                  d_out[:, :, direction * S : (direction + 1) * S], None)
+
+            run_all(back, list(range(D)), together=True)  # the two directions side by side
+            if layer:  # the output gradient of the layer below
+                d_out = input_grad(m, layer, d_x_projs, np.empty(layer_input.shape, m.dtype))
+                if drop is not None:
+                    d_out *= drop
+    if table is not None:
+        per_step = sum(grads.d_steps[1:], grads.d_steps[0]) if m.record_input_grads else None
+        return sum(grads.d_tables[1:], grads.d_tables[0]), grads.d_h0, grads.d_c0, per_step
+    return input_grad(m, 0, d_x_projs, np.empty(layers[0][0].shape, m.dtype)), grads.d_h0, grads.d_c0, None
+
+
+def _relayed_backward(m, layers, d_out, steps_run, grads):
+    """`backward` for `_relayed_forward`: the layers at the same time, each a run behind the one above, whose
+    input-projection gradients give its output gradient run by run. Returns the first layer's d x_proj."""
+    T, B, S = d_out.shape
+    L = m.num_layers
+    d_outs = [np.empty((T, B, S), m.dtype) for _ in range(L - 1)] + [d_out]  # each layer's output gradient
+    d_x_projs = [None] * L
 
     def receive(layer):  # before a run of a layer below the top: its output gradient, from the layer above
         def before(k, steps):
-            for above in relays[layer + 1]:
-                above.wait(k)
+            relays[layer + 1].wait(k)
             s = span(steps)
-            input_grad(layer + 1, s, d_outs[layer][s])
+            input_grad(m, layer + 1, [relays[layer + 1].handed], d_outs[layer][s], s)
             drop = layers[layer + 1][1]
             if drop is not None:
                 d_outs[layer][s] *= drop[s]
         return before
 
-    relays = [[Relay(steps_run or [time_steps(T, direction == 0)], receive(layer) if steps_run and layer < L - 1
-                     else None) for direction in range(D)] for layer in range(L)]
+    relays = [Relay(steps_run, receive(layer) if layer < L - 1 else None) for layer in range(L)]
 
-    def back(layer, direction):
+    def back(layer):
         layer_input, _, caches = layers[layer]
-        index = layer * D + direction
+        d_x_projs[layer] = grads.cell(layer, 0, layer_input, caches[0], d_outs[layer], relays[layer])
+
+    try:
+        run_all(back, list(reversed(range(L))), together=True)
+    finally:
+        relays.clear()  # as in `forward`
+    return d_x_projs[:1]
+
+
+def input_grad(m, layer, d_x_projs, out, steps=slice(None)):
+    """out (steps, B, I) = the gradient of the layer's input at `steps`: the sum over its directions of
+    d x_proj[steps] @ W_ih, from d_x_projs, the directions' d x_proj (T, B, G). Returns out."""
+    flat = out.reshape(-1, out.shape[-1])
+    for direction, d_x_proj in enumerate(d_x_projs):
+        d_proj = d_x_proj[steps].reshape(len(flat), -1)  # (steps*B, G)
+        W_ih = m._weights(layer, direction)[0].data
+        if direction == 0:
+            matmul(d_proj, W_ih, out=flat)
+        else:
+            flat += matmul(d_proj, W_ih)
+    return out
+
+
+class Gradients:
+    """What `backward` gathers besides the parameters' `.grad`: d h_0 (L*D, B, S), d c_0 (LSTM) and, after
+    a table, d table and d x_t per step for each direction of the first layer."""
+
+    def __init__(self, m, table, d_h_n, d_c_n, B: int) -> None:
+        L, D = m.num_layers, m.num_directions
+        self.m, self.table, self.d_h_n, self.d_c_n = m, table, d_h_n, d_c_n
+        self.d_h0 = np.zeros((L * D, B, m._state_size()), m.dtype)
+        self.d_c0 = np.zeros((L * D, B, m.hidden_size), m.dtype) if m.gate_count == 4 else None
+        self.d_tables, self.d_steps = [None] * D, [None] * D  # after a table: d table (V, I), d x_t (T*B, I)
+
+    def cell(self, layer, direction, layer_input, cache, d_out, relay):
+        """Back through one direction of one layer (d_out (T, B, S)): adds its parameters' gradients; returns
+        d x_proj (T, B, G)."""
+        m, table = self.m, self.table
+        index = layer * m.num_directions + direction
         W_ih, W_hh, *biases = m._weights(layer, direction)
-        d_out = d_outs[layer][:, :, direction * S : (direction + 1) * S]
-        dh_n = None if d_h_n is None else np.asarray(d_h_n, dtype=m.dtype)[index]
-        dc_n = None if d_c_n is None else np.asarray(d_c_n, dtype=m.dtype)[index]
-        d_x_proj, d_h0[index], dc0, d_W_hh, d_b_hh, *d_W_hr = m._cell_backward(
-            d_out, dh_n, dc_n, caches[direction], m._workspaces[index], relays[layer][direction])
+        dh_n = None if self.d_h_n is None else np.asarray(self.d_h_n, dtype=m.dtype)[index]
+        dc_n = None if self.d_c_n is None else np.asarray(self.d_c_n, dtype=m.dtype)[index]
+        d_x_proj, self.d_h0[index], dc0, d_W_hh, d_b_hh, *d_W_hr = m._cell_backward(
+            d_out, dh_n, dc_n, cache, m._workspaces[index], relay)
         if d_W_hr:  # with proj_size: the gradient of weight_hr
             m._projection(layer, direction).grad += d_W_hr[0]
-        if is_lstm:
-            d_c0[index] = dc0
+        if self.d_c0 is not None:
+            self.d_c0[index] = dc0
         # the rows the input projection was made from: x (T*B, I) one per step, or the table (V, I)
+        T, B = d_out.shape[:2]
         rows = layer_input.reshape(T * B, -1) if layer > 0 or table is None else table
         d_proj = d_x_proj.reshape(T * B, -1)  # (T*B, G), gradient of each row's projection ...
         if rows is table:  # ... summed per id: rows of the projection table (V, G)
             per_step, d_proj = d_proj, np.zeros((len(table), d_proj.shape[1]), m.dtype)
             fused(add_rows, m.dtype)(d_proj, layer_input.ravel(), per_step)
-            d_tables[direction] = matmul(d_proj, W_ih.data)  # (V, I)
+            self.d_tables[direction] = matmul(d_proj, W_ih.data)  # (V, I)
             if m.record_input_grads:  # d x_t per step, for the layer's gradient norms
-                d_steps[direction] = per_step @ W_ih.data
+                self.d_steps[direction] = per_step @ W_ih.data
         W_ih.grad += matmul(d_proj.T, rows)  # all steps, one product
         W_hh.grad += d_W_hh
         if biases:
             d_b_ih = d_proj.sum(axis=0)
             biases[0].grad += d_b_ih
             biases[1].grad += d_b_ih if d_b_hh is None else d_b_hh  # None: b_hh acts like b_ih
-
-    def back_layer(layer):
-        if layer < L - 1 and not steps_run:  # the layer above is done: this layer's output gradient at once
-            receive(layer)(0, range(T))
-        run_all(functools.partial(back, layer), list(range(D)), together=True)  # the two directions side by side
-
-    try:  # from the top: the layers at the same time, each a run behind the one above; or one after the other
-        run_all(back_layer, list(reversed(range(L))), together=steps_run is not None)
-        if table is not None:
-            per_step = sum(d_steps[1:], d_steps[0]) if m.record_input_grads else None
-            return sum(d_tables[1:], d_tables[0]), d_h0, d_c0, per_step
-        d_x = np.empty(layers[0][0].shape, m.dtype)
-        input_grad(0, slice(0, T), d_x)
-        return d_x, d_h0, d_c0, None
-    finally:
-        relays.clear()  # as in `forward`
+        return d_x_proj

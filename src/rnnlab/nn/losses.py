@@ -9,8 +9,8 @@ from rnnlab.errors import RnnlabError, invalid_argument
 
 def log_softmax(logits: np.ndarray) -> np.ndarray:
     """log p over the last axis, stable for large logits: x - max - log(sum(exp(x - max)))."""
-    shifted = logits - logits.max(axis=-1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+    shifted = logits - np.maximum.reduce(logits, axis=-1, keepdims=True)  # (the ufuncs: `.max()` adds a Python call)
+    return shifted - np.log(np.add.reduce(np.exp(shifted), axis=-1, keepdims=True))
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -48,41 +48,50 @@ class CrossEntropyLoss:
 
     def forward(self, logits: np.ndarray, target: np.ndarray, mask: np.ndarray | None = None) -> float:
         """logits: (..., C); target: (...) integer classes; mask: (...) bool, True where counted."""
-        C = logits.shape[-1]
+        C, dtype = logits.shape[-1], logits.dtype.type
         logits2, target = logits.reshape(-1, C), np.asarray(target).reshape(-1)
-        valid = target != self.ignore_index
-        if mask is not None:
-            valid &= np.asarray(mask, dtype=bool).reshape(-1)
-        safe_target = np.where(valid, target, 0)  # (N,) 0 where not counted
-        if safe_target.size and (safe_target.min() < 0 or safe_target.max() >= C):
-            low, high = safe_target.min(), safe_target.max()
-            raise RnnlabError(f"cross-entropy targets must lie in [0, {C}), got {low}..{high}")
+        N = len(target)
+        if N and mask is None and 0 <= np.minimum.reduce(target) and np.maximum.reduce(target) < C and not (
+                0 <= self.ignore_index < C):
+            valid = None  # every term counts, each with weight 1 (before class weights): no padding, no mask
+        else:
+            valid = target != self.ignore_index
+            if mask is not None:
+                valid &= np.asarray(mask, dtype=bool).reshape(-1)
+            target = np.where(valid, target, 0)  # (N,) 0 where not counted
+            if N and (target.min() < 0 or target.max() >= C):
+                raise RnnlabError(f"cross-entropy targets must lie in [0, {C}), got {target.min()}..{target.max()}")
         log_p = log_softmax(logits2)  # (N, C)
-        w = valid.astype(logits.dtype)  # (N,) weight of each term
+        w = None if valid is None else valid.astype(logits.dtype)  # (N,) weight of each term; None: 1 each
         if self.weight is not None:
-            w *= self.weight.astype(logits.dtype)[safe_target]
-        total = w.sum() if self.reduction == "mean" else logits.dtype.type(1)
-        loss = -(w * log_p[np.arange(len(target)), safe_target]).sum()  # the weighted sum of -log p[y]
+            class_w = self.weight.astype(logits.dtype)[target]
+            w = class_w if w is None else w * class_w
+        rows = np.arange(N)
+        picked = log_p[rows, target]  # (N,) log p[y]
+        loss = -(picked if w is None else w * picked).sum()  # the weighted sum of -log p[y]
+        total = (dtype(N) if w is None else w.sum()) if self.reduction == "mean" else dtype(1)
         e, smoothing = self.label_smoothing, None
         if e:  # the smoothing term counts at every valid target, unweighted (v), each class c by w_c
             class_w = np.ones(C, logits.dtype) if self.weight is None else self.weight.astype(logits.dtype)  # (C,)
-            v = valid.astype(logits.dtype)  # (N,)
+            v = np.ones(N, logits.dtype) if valid is None else valid.astype(logits.dtype)  # (N,)
             smoothing = (v, class_w)
             loss = (1 - e) * loss + e * (v * -(log_p @ class_w) / C).sum()
-        self._cache = (log_p, safe_target, w, smoothing, total, logits.shape)
+        self._cache = (log_p, rows, target, w, smoothing, total, logits.shape)
         return float(loss / total) if total else 0.0
 
     def backward(self) -> np.ndarray:
         """d loss / d logits, shaped like the logits: (softmax - onehot(y)) * w / total without smoothing;
         with smoothing e, softmax * ((1 - e) w + e v sum(w_c) / C) - (1 - e) w onehot(y) - e v w_c / C, over total."""
-        log_p, target, w, smoothing, total, shape = self._cache
-        rows = np.arange(len(target))
+        log_p, rows, target, w, smoothing, total, shape = self._cache
         d = np.exp(log_p)  # (N, C) softmax
-        if smoothing is None:
+        if w is None and smoothing is None:
+            d[rows, target] -= 1
+        elif smoothing is None:
             d *= w[:, None]
             d[rows, target] -= w
         else:
             (v, class_w), e, C = smoothing, self.label_smoothing, log_p.shape[1]
+            w = np.ones(len(rows), d.dtype) if w is None else w
             d *= ((1 - e) * w + e * v * class_w.sum() / C)[:, None]
             d[rows, target] -= (1 - e) * w
             d -= (e / C) * v[:, None] * class_w

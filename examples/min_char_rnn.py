@@ -84,7 +84,7 @@ while n < args.iters:
     optimizer.zero_grad()
     output, h_next = rnn(one_hot[inputs][:, None], h_prev)  # (T, 1, H); the state carries on
     loss = loss_fn(head(output[:, 0]), targets)
-    rnn.backward(head.backward(loss_fn.backward())[:, None])  # backprop through time
+    rnn.backward(head.backward(loss_fn.backward())[:, None], input_grad=False)  # BPTT; one-hot x needs no d_x
     clip_grad_value_(params, 5.0)
     optimizer.step()
 

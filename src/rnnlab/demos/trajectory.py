@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> None:
             return self.linear(self.rnn(inputs)[0])
 
         def backward(self, d_out: np.ndarray) -> None:
-            self.rnn.backward(self.linear.backward(d_out))
+            self.rnn.backward(self.linear.backward(d_out), input_grad=False)
 
     starts = np.arange(len(scaled) - WINDOW - SHIFT + 1)  # every window with a target 5 steps on
     inputs = np.stack([scaled[s: s + WINDOW] for s in starts])  # (N, 15, 3)

@@ -97,7 +97,8 @@ class SequenceModel(Module):
     def backward(self, d_logits: np.ndarray) -> None:
         """Backpropagate d loss / d logits (T, B, num_outputs) into every parameter's `.grad`."""
         d_output = self.drop.backward(self.head.backward(d_logits))
-        d_inputs = self.rnn.backward(d_output)  # d table (V, E), or d inputs (T, B, E)
+        # d table (V, E), or d inputs (T, B, E): for the embedding only (one-hot inputs learn nothing)
+        d_inputs = self.rnn.backward(d_output, input_grad=self.config.embedding_dim is not None)
         if isinstance(d_inputs, tuple):  # a carried-in state: truncated BPTT stops there
             d_inputs = d_inputs[0]
         if self.config.embedding_dim is None:

@@ -188,21 +188,25 @@ class RNNBase(Module):
             output = output.transpose(1, 0, 2)
         return (output, (h_n, c_n)) if is_lstm else (output, h_n)
 
-    def backward(self, d_output: np.ndarray, d_h_n: np.ndarray | None = None, d_c_n: np.ndarray | None = None):
+    def backward(self, d_output: np.ndarray, d_h_n: np.ndarray | None = None, d_c_n: np.ndarray | None = None,
+                 input_grad: bool = True):
         """Backpropagate through the last `forward` (or `forward_ids`); parameter gradients are added to `.grad`.
 
         d_output: shaped like the output; d_h_n, d_c_n: shaped like h_n, c_n, or None for zero.
         Returns d_x shaped like x (after `forward_ids`: d table, (V, input_size)), or (d_x, d_hx)
         when forward was given hx; for LSTM d_hx is (d_h_0, d_c_0).
+        input_grad=False: d_x is not computed and None stands in its place, for an input nothing learns
+        from (one-hot characters, measured values): one product of the input's size less, as PyTorch
+        skips it for an input that does not require grad.
         After a forward on a PackedSequence, d_output is a PackedSequence packed like the output (or
         its .data, (N, D*H)) and d_x comes back as a PackedSequence packed like the input.
         """
         if self._cache is None:
             raise RnnlabError("backward() called before forward()")
         if self._packed is not None:
-            return packed_backward(self, d_output, d_h_n, d_c_n)
+            return packed_backward(self, d_output, d_h_n, d_c_n, input_grad)
         if isinstance(self._cache, EmptyBatch):
-            return self._cache.backward()
+            return self._cache.backward(input_grad)
         cache, hx_given, unbatched = self._cache
         is_lstm = self.gate_count == 4
         d_output = np.asarray(d_output, dtype=self.dtype)
@@ -212,12 +216,15 @@ class RNNBase(Module):
             d_c_n = None if d_c_n is None else np.asarray(d_c_n)[:, None]
         elif self.batch_first:
             d_output = d_output.transpose(1, 0, 2)
-        d_x, d_h0, d_c0, per_step = stack.backward(self, cache, d_output, d_h_n, d_c_n)
+        d_x, d_h0, d_c0, per_step = stack.backward(self, cache, d_output, d_h_n, d_c_n,
+                                                   input_grad or self.record_input_grads)
         by_table = cache[1] is not None  # after forward_ids (a table): d_x is d table
         if self.record_input_grads:  # ||dLoss/dx_t|| per time step, over batch and features: (T,)
             steps = per_step.reshape(len(d_output), -1) if by_table else d_x  # time-major here
             self.input_grad_norms = np.sqrt(np.square(steps, dtype=np.float64).reshape(len(steps), -1).sum(axis=1))
-        if not by_table and unbatched:
+        if not input_grad:
+            d_x = None
+        elif not by_table and unbatched:
             d_x = d_x[:, 0]
         elif not by_table and self.batch_first:
             d_x = d_x.transpose(1, 0, 2)

@@ -175,16 +175,17 @@ def hand_on(output, direction, h, s, mask):
     return out
 
 
-def backward(m, cache, d_output, d_h_n, d_c_n):
+def backward(m, cache, d_output, d_h_n, d_c_n, input_grad=True):
     """Back through `forward`: d_output (T, B, D*S) (time-major), d_h_n, d_c_n: like h_n, c_n, or None.
 
-    Adds the parameter gradients to `.grad`; returns d_x (T, B, I) (after a table: d table (V, I)), d_h0,
-    d_c0 (None unless LSTM), and d x_t per step (T*B, I) after a table when `record_input_grads`, else None.
+    Adds the parameter gradients to `.grad`; returns d_x (T, B, I) (after a table: d table (V, I); None
+    without input_grad), d_h0, d_c0 (None unless LSTM), and d x_t per step (T*B, I) after a table when
+    `record_input_grads`, else None.
     """
     layers, table, mask = cache
     T, B = d_output.shape[:2]
     L, D, S = m.num_layers, m.num_directions, m._state_size()
-    grads = Gradients(m, table, d_h_n, d_c_n, B)
+    grads = Gradients(m, table, d_h_n, d_c_n, B, input_grad)
     d_out = np.where(mask, d_output, 0) if mask is not None else d_output
     steps_run = runs(m, T, B, reverse=True)
     if steps_run is not None:
@@ -200,13 +201,15 @@ def backward(m, cache, d_output, d_h_n, d_c_n):
 
             run_all(back, list(range(D)), together=True)  # the two directions side by side
             if layer:  # the output gradient of the layer below
-                d_out = input_grad(m, layer, d_x_projs, np.empty(layer_input.shape, m.dtype))
+                d_out = input_gradient(m, layer, d_x_projs, np.empty(layer_input.shape, m.dtype))
                 if drop is not None:
                     d_out *= drop
     if table is not None:
         per_step = sum(grads.d_steps[1:], grads.d_steps[0]) if m.record_input_grads else None
-        return sum(grads.d_tables[1:], grads.d_tables[0]), grads.d_h0, grads.d_c0, per_step
-    return input_grad(m, 0, d_x_projs, np.empty(layers[0][0].shape, m.dtype)), grads.d_h0, grads.d_c0, None
+        d_table = sum(grads.d_tables[1:], grads.d_tables[0]) if input_grad else None
+        return d_table, grads.d_h0, grads.d_c0, per_step
+    d_x = input_gradient(m, 0, d_x_projs, np.empty(layers[0][0].shape, m.dtype)) if input_grad else None
+    return d_x, grads.d_h0, grads.d_c0, None
 
 
 def _relayed_backward(m, layers, d_out, steps_run, grads):
@@ -221,7 +224,7 @@ def _relayed_backward(m, layers, d_out, steps_run, grads):
         def before(k, steps):
             relays[layer + 1].wait(k)
             s = span(steps)
-            input_grad(m, layer + 1, [relays[layer + 1].handed], d_outs[layer][s], s)
+            input_gradient(m, layer + 1, [relays[layer + 1].handed], d_outs[layer][s], s)
             drop = layers[layer + 1][1]
             if drop is not None:
                 d_outs[layer][s] *= drop[s]
@@ -240,7 +243,7 @@ def _relayed_backward(m, layers, d_out, steps_run, grads):
     return d_x_projs[:1]
 
 
-def input_grad(m, layer, d_x_projs, out, steps=slice(None)):
+def input_gradient(m, layer, d_x_projs, out, steps=slice(None)):
     """out (steps, B, I) = the gradient of the layer's input at `steps`: the sum over its directions of
     d x_proj[steps] @ W_ih, from d_x_projs, the directions' d x_proj (T, B, G). Returns out."""
     flat = out.reshape(-1, out.shape[-1])
@@ -258,9 +261,9 @@ class Gradients:
     """What `backward` gathers besides the parameters' `.grad`: d h_0 (L*D, B, S), d c_0 (LSTM) and, after
     a table, d table and d x_t per step for each direction of the first layer."""
 
-    def __init__(self, m, table, d_h_n, d_c_n, B: int) -> None:
+    def __init__(self, m, table, d_h_n, d_c_n, B: int, input_grad: bool) -> None:
         L, D = m.num_layers, m.num_directions
-        self.m, self.table, self.d_h_n, self.d_c_n = m, table, d_h_n, d_c_n
+        self.m, self.table, self.d_h_n, self.d_c_n, self.input_grad = m, table, d_h_n, d_c_n, input_grad
         self.d_h0 = np.zeros((L * D, B, m._state_size()), m.dtype)
         self.d_c0 = np.zeros((L * D, B, m.hidden_size), m.dtype) if m.gate_count == 4 else None
         self.d_tables, self.d_steps = [None] * D, [None] * D  # after a table: d table (V, I), d x_t (T*B, I)
@@ -286,7 +289,8 @@ class Gradients:
         if rows is table:  # ... summed per id: rows of the projection table (V, G)
             per_step, d_proj = d_proj, np.zeros((len(table), d_proj.shape[1]), m.dtype)
             fused(add_rows, m.dtype)(d_proj, layer_input.ravel(), per_step)
-            self.d_tables[direction] = matmul(d_proj, W_ih.data)  # (V, I)
+            if self.input_grad:
+                self.d_tables[direction] = matmul(d_proj, W_ih.data)  # (V, I)
             if m.record_input_grads:  # d x_t per step, for the layer's gradient norms
                 self.d_steps[direction] = per_step @ W_ih.data
         W_ih.grad += matmul(d_proj.T, rows)  # all steps, one product

@@ -112,7 +112,8 @@ class ClassifierNet(Module):
             recurrent = d_pooled.shape[1] - self.conv_filters
             self.fcn.backward(d_pooled[:, recurrent:])  # (the series are data: no gradient goes further)
             d_pooled = d_pooled[:, :recurrent]
-        d_inputs = self.rnn.backward(self.pool.backward(np.ascontiguousarray(d_pooled)))  # (T, B, E or F)
+        d_pooled = self.pool.backward(np.ascontiguousarray(d_pooled))
+        d_inputs = self.rnn.backward(d_pooled, input_grad=self.text)  # (T, B, E), for the embedding
         if self.text:
             self.embedding.backward(d_inputs)
 

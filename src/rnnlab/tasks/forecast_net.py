@@ -46,7 +46,7 @@ class ForecastNetwork(Module):
         """d loss / d predictions (B, num_outputs) into every parameter's grad; only the last step gets one."""
         d_output = np.zeros(self._output_shape, dtype=d_pred.dtype)  # (B, lookback, hidden)
         d_output[:, -1] = self.drop.backward(self.head.backward(d_pred))
-        self.rnn.backward(d_output)
+        self.rnn.backward(d_output, input_grad=False)  # the series are data
 
 
 def new_trainer(config, input_size: int, num_outputs: int, seed: int,

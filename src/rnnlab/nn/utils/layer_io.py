@@ -38,7 +38,7 @@ def packed_forward(layer, packed: PackedSequence, hx, mask):
     return repack_like(output, packed, layer.batch_first), finals
 
 
-def packed_backward(layer, d_output, d_h_n, d_c_n):
+def packed_backward(layer, d_output, d_h_n, d_c_n, input_grad: bool = True):
     """`layer.backward` after a packed forward: d_output a PackedSequence or its data (N, D*S)."""
     packed = layer._packed
     d_data = np.asarray(d_output.data if isinstance(d_output, PackedSequence) else d_output)
@@ -50,12 +50,12 @@ def packed_backward(layer, d_output, d_h_n, d_c_n):
     d_padded = pad_packed_sequence(like, batch_first=layer.batch_first)[0]
     layer._packed = None  # run the padded backward, then pack d_x like the input
     try:
-        result = layer.backward(d_padded, d_h_n, d_c_n)
+        result = layer.backward(d_padded, d_h_n, d_c_n, input_grad)
     finally:
         layer._packed = packed
-    if isinstance(result, tuple):
-        return repack_like(result[0], packed, layer.batch_first), result[1]
-    return repack_like(result, packed, layer.batch_first)
+    d_x, rest = (result[0], result[1:]) if isinstance(result, tuple) else (result, None)
+    d_x = None if d_x is None else repack_like(d_x, packed, layer.batch_first)
+    return d_x if rest is None else (d_x, *rest)
 
 
 class EmptyBatch(NamedTuple):
@@ -65,9 +65,9 @@ class EmptyBatch(NamedTuple):
     hx: object
     dtype: np.dtype
 
-    def backward(self):
-        """d_x (empty, shaped like x), and d_hx when hx was given: empty too."""
-        d_x = np.zeros(self.x_shape, self.dtype)
+    def backward(self, input_grad: bool = True):
+        """d_x (empty, shaped like x; None without input_grad), and d_hx when hx was given: empty too."""
+        d_x = np.zeros(self.x_shape, self.dtype) if input_grad else None
         if self.hx is None:
             return d_x
         if isinstance(self.hx, tuple | list):

@@ -64,23 +64,24 @@ def check_state(name: str, hx, expected: tuple[int, ...], unbatched: bool, is_ls
     """
     if is_lstm and not (isinstance(hx, tuple | list) and len(hx) == 2):
         raise ShapeError(f"{name} expects hx as a pair (h_0, c_0), got {type(hx).__name__}")
-    states = [np.asarray(s) for s in (hx if is_lstm else (hx,))]
+    states = (np.asarray(hx[0]), np.asarray(hx[1])) if is_lstm else (np.asarray(hx),)
+    dims = 2 if unbatched else 3
     for s in states:
         if s.dtype.kind not in "fiu":  # floats, signed and unsigned integers
             raise ArgumentValueError(f"{name} hx dtype ({s.dtype}) is not a real number type")
-    dims = 2 if unbatched else 3
-    if any(s.ndim != dims for s in states):
-        words = "For unbatched 2-D input" if unbatched else "For batched 3-D input"
-        if is_lstm:
-            got = ", ".join(f"{s.ndim}-D" for s in states)
-            raise ShapeError(f"{words}, hx and cx should also be {dims}-D but got ({got}) tensors")
-        raise ShapeError(f"{words}, hx should also be {dims}-D but got {states[0].ndim}-D tensor")
-    shapes = [expected, (*expected[:-1], cell_size or expected[-1])]
+    for s in states:
+        if s.ndim != dims:
+            words = "For unbatched 2-D input" if unbatched else "For batched 3-D input"
+            if is_lstm:
+                got = ", ".join(f"{s.ndim}-D" for s in states)
+                raise ShapeError(f"{words}, hx and cx should also be {dims}-D but got ({got}) tensors")
+            raise ShapeError(f"{words}, hx should also be {dims}-D but got {s.ndim}-D tensor")
     for i, s in enumerate(states):
+        want = expected if i == 0 else (*expected[:-1], cell_size or expected[-1])
         got = s.shape[:1] + (1,) + s.shape[1:] if unbatched else s.shape  # PyTorch reports unbatched as B = 1
-        if got != shapes[i]:
+        if got != want:
             which = f"hidden[{i}]" if is_lstm else "hidden"
-            raise ShapeError(f"Expected {which} size {shapes[i]}, got {list(got)}")
+            raise ShapeError(f"Expected {which} size {want}, got {list(got)}")
 
 
 def dropout_scale(dropout: float) -> float:

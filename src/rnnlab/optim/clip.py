@@ -29,7 +29,7 @@ from rnnlab.nn.module import Parameter
 def _grads(params: Parameter | Iterable[Parameter]) -> list[np.ndarray]:
     if isinstance(params, Parameter):
         params = [params]
-    elif isinstance(params, Iterable):
+    elif not isinstance(params, list) and isinstance(params, Iterable):  # (a list as it is: the ABC check is slow)
         params = list(params)
     if not isinstance(params, list) or not all(isinstance(p, Parameter) for p in params):
         raise RnnlabError(

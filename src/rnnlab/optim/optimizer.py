@@ -157,8 +157,8 @@ class Optimizer:
     def step(self) -> None:
         """Update every parameter in place from its `grad`."""
         for data, grad, indices in self._flat:
-            for i in indices:
-                if self.params[i].data.base is not data or self.params[i].grad.base is not grad:
+            for p in map(self.params.__getitem__, indices):
+                if p.data.base is not data or p.grad.base is not grad:
                     raise RnnlabError(
                         "a parameter's .data or .grad was replaced after the optimizer was made (or another "
                         "optimizer took the parameter): make the optimizer again"

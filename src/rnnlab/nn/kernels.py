@@ -21,7 +21,10 @@ whole time loop, product included, compiled. Their products take four rows of th
 a time: the partial sums are loaded and stored a quarter as often, and the loop no longer slows
 down by up to 3x when the sums happen to sit a multiple of 4 KiB from a weight row (the processor
 then mistakes its loads for reloads of a pending store); each sum is added in the same order, so the
-numbers are those of a row at a time. (A process's first compiled call costs ~0.5 s.)
+numbers are those of a row at a time. The LSTM's time loops run compiled whole too when its step products go
+through MKL's packed weight (`packed.loop_for`; MKL is called through its C function): the same products and
+steps as the Python loop, with Python's lock released once a run instead of twice a step. (A process's first
+compiled call costs ~0.5 s.)
 """
 
 import numpy as np
@@ -104,6 +107,47 @@ def lstm_cell_backward(d_out, dh, dc, acts, tanh_c, c_prev, d_gates, keep):
             d_g[j] = dcj * i[j] * (ONE - g[j] * g[j])
             dcb[j] = dcj * f[j]
             dhb[j] = 0
+
+
+@njit(inline="always")
+def step_product(W, a, out):
+    """out (b, N) = a (b, K) @ W by MKL's packed W: W = (cblas_sgemm_compute, packed bytes, K, N) (`packed.StepWeight`).
+    a and out: float32 rows of contiguous elements (strides in elements: bytes // 4)."""
+    compute, packed, K, N = W
+    compute(101, 111, 151, a.shape[0], N, K, a.ctypes.data, a.strides[0] // 4, packed.ctypes.data, N, ZERO,
+            out.ctypes.data, out.strides[0] // 4)  # row-major, no transpose, packed W
+
+
+@_compile
+def lstm_sequence_forward(x_proj, h, c, tanh_c, recurrent, W, keep, reverse):
+    T = x_proj.shape[0]
+    step = -1 if reverse else 1
+    for k in range(T):  # `lstm.lstm_sequence_forward`, the whole loop compiled
+        t = T - 1 - k if reverse else k
+        prev, now = t + 1 - step, t + 1
+        step_product(W, h[prev], recurrent)
+        if keep is None:
+            lstm_cell_forward(x_proj[t], recurrent, h[prev], c[prev], h[now], c[now], tanh_c[t], None)
+        else:
+            lstm_cell_forward(x_proj[t], recurrent, h[prev], c[prev], h[now], c[now], tanh_c[t], keep[t])
+
+
+@_compile
+def lstm_sequence_backward(d_out, dh, dc, gates, tanh_c, c, d_gates, scratch, W, keep, reverse):
+    T = d_out.shape[0]
+    step = -1 if reverse else 1
+    for k in range(T):  # `lstm.lstm_sequence_backward`, the whole loop compiled
+        t = k if reverse else T - 1 - k
+        if keep is None:
+            lstm_cell_backward(d_out[t], dh, dc, gates[t], tanh_c[t], c[t + 1 - step], d_gates[t], None)
+            step_product(W, d_gates[t], dh)
+        else:
+            lstm_cell_backward(d_out[t], dh, dc, gates[t], tanh_c[t], c[t + 1 - step], d_gates[t], keep[t])
+            step_product(W, d_gates[t], scratch)
+            for b in range(dh.shape[0]):
+                row, add = dh[b], scratch[b]
+                for j in range(row.shape[0]):
+                    row[j] += add[j]
 
 
 @_compile

@@ -19,8 +19,8 @@ in one loop; see `functional.fused`).
 
 import numpy as np
 
-from rnnlab.nn.functional import Workspace, fused, padded_states, previous_states
-from rnnlab.nn.packed import StepWeight
+from rnnlab.nn.functional import Workspace, fused, padded_states, previous_states, span, time_steps
+from rnnlab.nn.packed import StepWeight, loop_for
 from rnnlab.nn.parallel import Relay, matmul
 
 
@@ -80,6 +80,39 @@ def lstm_cell_backward(d_out, dh, dc, acts, tanh_c, c_prev, d_gates, keep):
         d_gates[padded], dh[padded], dc[padded] = 0, carried_h, carried_c
 
 
+def lstm_sequence_forward(x_proj, h, c, tanh_c, recurrent, W, keep, reverse):
+    """The time loop of `lstm_forward` over a run of steps for some rows of the batch (views of its arrays).
+
+    x_proj: (T, b, 4H). h, c: (T+2, b, H), the run's states and the one before it (see `padded_states`).
+    tanh_c: (T, b, H). recurrent: (b, 4H) scratch. W: the `StepWeight` W_hh^T (H, 4H). keep: (T, b) bool
+    or None. Its compiled twin runs the whole loop where W is packed in float32 (`packed.loop_for`).
+    """
+    step = -1 if reverse else 1
+    cell_forward = fused(lstm_cell_forward, x_proj.dtype)
+    for t in time_steps(len(x_proj), reverse):
+        prev, now = t + 1 - step, t + 1
+        W.dot(h[prev], out=recurrent)  # (b, 4H)
+        keep_t = None if keep is None else keep[t]
+        cell_forward(x_proj[t], recurrent, h[prev], c[prev], h[now], c[now], tanh_c[t], keep_t)
+
+
+def lstm_sequence_backward(d_out, dh, dc, gates, tanh_c, c, d_gates, scratch, W, keep, reverse):
+    """The loop back through time of `lstm_backward` over a run of steps for some rows of the batch.
+
+    d_out, tanh_c: (T, b, H). dh, dc: (b, H), from step t+1 in, to h_0 and c_0 out. gates, d_gates: (T, b, 4H).
+    c: (T+2, b, H), as in the forward loop. scratch: (b, H). W: the `StepWeight` W_hh (4H, H). keep: (T, b) or None.
+    """
+    step = -1 if reverse else 1
+    cell_backward = fused(lstm_cell_backward, d_out.dtype)
+    for t in time_steps(len(d_out), not reverse):
+        keep_t = None if keep is None else keep[t]
+        cell_backward(d_out[t], dh, dc, gates[t], tanh_c[t], c[t + 1 - step], d_gates[t], keep_t)
+        if keep_t is None:  # dh holds only zeros now: the product can overwrite it
+            W.dot(d_gates[t], out=dh)  # (b, H) to h_{t-1}
+        else:
+            dh += W.dot(d_gates[t], out=scratch)
+
+
 def lstm_forward(x_proj, h0, c0, W_hh, b_hh, mask=None, reverse=False, ws=None, relay=None):
     """One direction of one layer.
 
@@ -98,15 +131,12 @@ def lstm_forward(x_proj, h0, c0, W_hh, b_hh, mask=None, reverse=False, ws=None, 
     c = padded_states(ws.empty("c", (T + 2, B, H), dtype), c0, reverse)
     tanh_c = ws.empty("tanh_c", (T, B, H), dtype)
     recurrent = ws.empty("recurrent", (B, G), dtype)  # scratch, reused every step
-    cell_forward = fused(lstm_cell_forward, dtype)
-    step = -1 if reverse else 1
+    sequence, W = loop_for(lstm_sequence_forward, W_hhT)
 
     def loop(b, steps):  # the steps for the rows b of the batch (a slice; the shards run in parallel)
-        for t in steps:
-            prev, now = t + 1 - step, t + 1
-            W_hhT.dot(h[prev, b], out=recurrent[b])  # (b, 4H)
-            keep = None if mask is None else mask[t, b, 0]
-            cell_forward(x_proj[t, b], recurrent[b], h[prev, b], c[prev, b], h[now, b], c[now, b], tanh_c[t, b], keep)
+        s = span(steps)  # h[s.start : s.stop + 2]: the run's states and the one before it, either way
+        sequence(x_proj[s, b], h[s.start : s.stop + 2, b], c[s.start : s.stop + 2, b], tanh_c[s, b], recurrent[b], W,
+                 None if mask is None else mask[s, b, 0], reverse)
 
     def fold(steps):  # b_hh adds like b_ih: fold it in once per step
         x_proj[steps] += b_hh
@@ -126,23 +156,17 @@ def lstm_backward(d_out, d_h_n, d_c_n, cache, ws=None, relay=None):
     """
     gates, h, c, tanh_c, W_hh, mask, reverse = cache
     T, B, H = d_out.shape
-    step = -1 if reverse else 1
     ws = ws or Workspace()
     d_gates = ws.empty("d_gates", gates.shape, gates.dtype)  # (T, B, 4H) gradient of the gate pre-activations
     dh = np.zeros((B, H), d_out.dtype) if d_h_n is None else d_h_n.copy()  # from step t+1
     dc = np.zeros((B, H), d_out.dtype) if d_c_n is None else d_c_n.copy()
     scratch = ws.empty("scratch", (B, H), d_out.dtype)
-    cell_backward = fused(lstm_cell_backward, d_out.dtype)
-    W = StepWeight(W_hh, B, T)  # (4H, H)
+    sequence, W = loop_for(lstm_sequence_backward, StepWeight(W_hh, B, T))  # (4H, H)
 
     def loop(b, steps):  # the rows b of the batch, back through time (the shards run in parallel)
-        for t in steps:
-            keep = None if mask is None else mask[t, b, 0]
-            cell_backward(d_out[t, b], dh[b], dc[b], gates[t, b], tanh_c[t, b], c[t + 1 - step, b], d_gates[t, b], keep)
-            if keep is None:  # dh holds only zeros now: the product can overwrite it
-                W.dot(d_gates[t, b], out=dh[b])  # (b, H) to h_{t-1}
-            else:
-                dh[b] += W.dot(d_gates[t, b], out=scratch[b])
+        s = span(steps)
+        sequence(d_out[s, b], dh[b], dc[b], gates[s, b], tanh_c[s, b], c[s.start : s.stop + 2, b], d_gates[s, b],
+                 scratch[b], W, None if mask is None else mask[s, b, 0], reverse)
 
     relay = relay or Relay.whole(T, not reverse)
     relay.run(loop, B, 4 * H * H, d_gates)  # the step's product: (b, 4H) @ (4H, H)

@@ -24,7 +24,7 @@ from importlib import metadata
 
 import numpy as np
 
-from rnnlab.nn.functional import recurrent_weight
+from rnnlab.nn.functional import fused, recurrent_weight
 
 PACK_STEPS = 8  # packing costs about as much as 3-8 steps' products (32 rows or fewer): shorter loops don't pack
 
@@ -52,6 +52,23 @@ def mkl() -> ctypes.CDLL | None:
     return lib
 
 
+@functools.cache
+def compute_for_kernels() -> ctypes._CFuncPtr:
+    """MKL's float32 `cblas_sgemm_compute` typed with its pointers as integers, for the compiled time loops
+    (`kernels.py`) to call with `array.ctypes.data`."""
+    pointer, c_int = ctypes.c_size_t, ctypes.c_int
+    prototype = ctypes.CFUNCTYPE(None, *[c_int] * 6, pointer, c_int, pointer, c_int, ctypes.c_float, pointer, c_int)
+    return prototype(ctypes.cast(mkl().cblas_sgemm_compute, ctypes.c_void_p).value)
+
+
+def loop_for(function, W: StepWeight):
+    """A time loop that takes W (`lstm.lstm_sequence_forward`, say) and the W to give it: its compiled twin and
+    W's packed operand when W is packed in float32 (the whole loop compiled: Python's lock is released once a run,
+    not twice a step), else `function` and W itself. Both do the same products and steps, bit for bit."""
+    kernel = function if W.compiled is None else fused(function, W.dtype)
+    return (function, W) if kernel is function else (kernel, W.compiled)
+
+
 class StepWeight:
     """W (K, N), the right operand of the product a (M, K) @ W of each of `steps` steps of up to `rows` rows.
 
@@ -64,9 +81,10 @@ class StepWeight:
         self.K, self.N = W.shape
         lib = mkl() if steps >= PACK_STEPS and rows >= 2 and W.dtype in (np.float32, np.float64) else None
         self.W = recurrent_weight(W.T, rows * steps) if lib is None else None
-        self._packed = None
+        self._packed = self.compiled = None  # compiled: (MKL's compute, the packed bytes, K, N) for `loop_for`
+        self.dtype = W.dtype
         if lib is not None:
-            prefix, self.dtype = "s" if W.dtype == np.float32 else "d", W.dtype
+            prefix = "s" if W.dtype == np.float32 else "d"
             W = np.ascontiguousarray(W)
             size = getattr(lib, f"cblas_{prefix}gemm_pack_get_size")(_B_MATRIX, rows, self.N, self.K)
             self._packed = np.empty(size + 64, np.uint8)  # (the bytes MKL asks for, 64-byte aligned)
@@ -76,6 +94,8 @@ class StepWeight:
             getattr(lib, f"cblas_{prefix}gemm_pack")(_ROW_MAJOR, _B_MATRIX, _NO_TRANS, rows, self.N, self.K, 1.0,
                                                      W.ctypes.data, self.N, self._address)
             self._compute = getattr(lib, f"cblas_{prefix}gemm_compute")
+            if prefix == "s":
+                self.compiled = (compute_for_kernels(), self._packed, self.K, self.N)  # (the bytes: kept alive)
 
     def dot(self, a: np.ndarray, out: np.ndarray) -> np.ndarray:
         """out (M, N) = a (M, K) @ W. a and out: rows of contiguous elements, as time steps' slices are."""

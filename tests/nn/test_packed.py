@@ -94,14 +94,15 @@ def test_layers_give_numpys_numbers_with_mkl_and_without(layer, dtype, monkeypat
 
 
 @needs_mkl
+@pytest.mark.parametrize("layer_class", [LSTM, GRU])
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("masked", [False, True])
 @pytest.mark.parametrize(("num_layers", "bidirectional", "T"), [(1, True, 12), (2, False, 40)])
-def test_compiled_lstm_loops_give_the_python_loops_numbers_bit_for_bit(threads, masked, num_layers, bidirectional, T,
-                                                                         monkeypatch):
-    """In float32 with MKL the LSTM's time loops run compiled, whole (`packed.loop_for`): the same products and
-    steps as the Python loops, for both directions, masks, shards of the batch and relayed runs of steps."""
-    from rnnlab.nn import functional, lstm, parallel
+def test_compiled_loops_give_the_python_loops_numbers_bit_for_bit(layer_class, threads, masked, num_layers,
+                                                                  bidirectional, T, monkeypatch):
+    """In float32 with MKL the LSTM's and GRU's time loops run compiled, whole (`packed.loop_for`): the same
+    products and steps as the Python loops, for both directions, masks, shards and relayed runs of steps."""
+    from rnnlab.nn import functional, gru, lstm, parallel
 
     if not functional.FUSED or functional._kernels() is None:
         pytest.skip("numba not installed, or RNNLAB_FUSED=0: no compiled loops")
@@ -109,14 +110,15 @@ def test_compiled_lstm_loops_give_the_python_loops_numbers_bit_for_bit(threads, 
     x, d = rng.standard_normal((T, 40, 6)).astype(np.float32), rng.standard_normal((T, 40, 8 + 8 * bidirectional))
     mask = rng.random((T, 40)) > 0.2 if masked else None
     results = []
+    cell = lstm if layer_class is LSTM else gru
     for loop_for in (packed.loop_for, lambda function, W: (function, W)):  # compiled, then the Python loops
-        monkeypatch.setattr(lstm, "loop_for", loop_for)
-        layer = LSTM(6, 8, num_layers=num_layers, bidirectional=bidirectional, seed=3)
+        monkeypatch.setattr(cell, "loop_for", loop_for)
+        layer = layer_class(6, 8, num_layers=num_layers, bidirectional=bidirectional, seed=3)
         with parallel.threads(threads):
-            output, (h_n, c_n) = layer(x, mask=mask)
+            output, states = layer(x, mask=mask)
             d_x = layer.backward(d.astype(np.float32))
-        results.append([output, h_n, c_n, d_x] + [p.grad for p in layer.parameters()])
+        results.append([output, *np.atleast_1d(states), d_x] + [p.grad for p in layer.parameters()])
     assert packed.loop_for(lstm.lstm_sequence_forward, StepWeight(np.ones((8, 32), np.float32), 40, T))[0] is not (
-        lstm.lstm_sequence_forward)  # the compiled loop did run
+        lstm.lstm_sequence_forward)  # the compiled loops run
     for compiled, python in zip(*results, strict=True):
         np.testing.assert_array_equal(compiled, python)

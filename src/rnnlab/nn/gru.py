@@ -15,8 +15,8 @@ instead (the same arithmetic in one loop; see `functional.fused`).
 
 import numpy as np
 
-from rnnlab.nn.functional import Workspace, fused, padded_states, previous_states
-from rnnlab.nn.packed import StepWeight
+from rnnlab.nn.functional import Workspace, fused, padded_states, previous_states, span, time_steps
+from rnnlab.nn.packed import StepWeight, loop_for
 from rnnlab.nn.parallel import Relay, matmul
 
 
@@ -76,6 +76,37 @@ def gru_cell_backward(d_out, dh, acts, hn, h_prev, d_x, d_rec, keep):
         d_x[~keep], d_rec[~keep] = 0, 0
 
 
+def gru_sequence_forward(x_proj, h, hn, recurrent, b_hn, W, keep, reverse):
+    """The time loop of `gru_forward` over a run of steps for some rows of the batch (views of its arrays).
+
+    x_proj: (T, b, 3H). h: (T+2, b, H), the run's states and the one before it (see `padded_states`).
+    hn: (T, b, H). recurrent: (b, 3H) scratch. b_hn: (H,) or None. W: the `StepWeight` W_hh^T (H, 3H).
+    keep: (T, b) bool or None. Its compiled twin runs the whole loop where W is packed in float32
+    (`packed.loop_for`).
+    """
+    step = -1 if reverse else 1
+    cell_forward = fused(gru_cell_forward, x_proj.dtype)
+    for t in time_steps(len(x_proj), reverse):
+        prev, now = t + 1 - step, t + 1
+        W.dot(h[prev], out=recurrent)  # (b, 3H)
+        cell_forward(x_proj[t], recurrent, b_hn, h[prev], h[now], hn[t], None if keep is None else keep[t])
+
+
+def gru_sequence_backward(d_out, dh, gates, hn, h, d_x, d_rec, scratch, W, keep, reverse):
+    """The loop back through time of `gru_backward` over a run of steps for some rows of the batch.
+
+    d_out, hn: (T, b, H). dh: (b, H), from step t+1 in, to h_0 out. gates, d_x, d_rec: (T, b, 3H).
+    h: (T+2, b, H), as in the forward loop. scratch: (b, H). W: the `StepWeight` W_hh (3H, H).
+    keep: (T, b) bool or None.
+    """
+    step = -1 if reverse else 1
+    cell_backward = fused(gru_cell_backward, d_out.dtype)
+    for t in time_steps(len(d_out), not reverse):
+        keep_t = None if keep is None else keep[t]
+        cell_backward(d_out[t], dh, gates[t], hn[t], h[t + 1 - step], d_x[t], d_rec[t], keep_t)
+        dh += W.dot(d_rec[t], out=scratch)  # (b, H) to h_{t-1}
+
+
 def gru_forward(x_proj, h0, W_hh, b_hh, mask=None, reverse=False, ws=None, relay=None):
     """One direction of one layer.
 
@@ -94,15 +125,12 @@ def gru_forward(x_proj, h0, W_hh, b_hh, mask=None, reverse=False, ws=None, relay
     h = padded_states(ws.empty("h", (T + 2, B, H), dtype), h0, reverse)
     hn = ws.empty("hn", (T, B, H), dtype)  # W_hn h_{t-1} + b_hn, needed by the backward
     recurrent = ws.empty("recurrent", (B, G), dtype)  # scratch, reused every step
-    cell_forward = fused(gru_cell_forward, dtype)
-    step = -1 if reverse else 1
+    sequence, W = loop_for(gru_sequence_forward, W_hhT)
 
     def loop(b, steps):  # the steps for the rows b of the batch (a slice; the shards run in parallel)
-        for t in steps:
-            prev, now = t + 1 - step, t + 1
-            W_hhT.dot(h[prev, b], out=recurrent[b])  # (b, 3H)
-            keep = None if mask is None else mask[t, b, 0]
-            cell_forward(x_proj[t, b], recurrent[b], b_hn, h[prev, b], h[now, b], hn[t, b], keep)
+        s = span(steps)  # h[s.start : s.stop + 2]: the run's states and the one before it, either way
+        sequence(x_proj[s, b], h[s.start : s.stop + 2, b], hn[s, b], recurrent[b], b_hn, W,
+                 None if mask is None else mask[s, b, 0], reverse)
 
     def fold(steps):  # b_hr, b_hz add like b_ir, b_iz: fold them in once per step
         x_proj[steps, :, : 2 * H] += b_hh[: 2 * H]
@@ -121,20 +149,17 @@ def gru_backward(d_out, d_h_n, cache, ws=None, relay=None):
     """
     gates, hn, h, W_hh, mask, reverse = cache
     T, B, H = d_out.shape
-    step = -1 if reverse else 1
     ws = ws or Workspace()
     d_x = ws.empty("d_x", gates.shape, gates.dtype)  # (T, B, 3H) gradient of W_ih x_t + b_ih
     d_rec = ws.empty("d_rec", gates.shape, gates.dtype)  # (T, B, 3H) gradient of W_hh h_{t-1} + b_hh
     scratch = ws.empty("scratch", (B, H), gates.dtype)
     dh = np.zeros((B, H), d_out.dtype) if d_h_n is None else d_h_n.copy()  # from step t+1
-    cell_backward = fused(gru_cell_backward, d_out.dtype)
-    W = StepWeight(W_hh, B, T)  # (3H, H)
+    sequence, W = loop_for(gru_sequence_backward, StepWeight(W_hh, B, T))  # (3H, H)
 
     def loop(b, steps):  # the rows b of the batch, back through time (the shards run in parallel)
-        for t in steps:
-            keep = None if mask is None else mask[t, b, 0]
-            cell_backward(d_out[t, b], dh[b], gates[t, b], hn[t, b], h[t + 1 - step, b], d_x[t, b], d_rec[t, b], keep)
-            dh[b] += W.dot(d_rec[t, b], out=scratch[b])  # (b, H) to h_{t-1}
+        s = span(steps)
+        sequence(d_out[s, b], dh[b], gates[s, b], hn[s, b], h[s.start : s.stop + 2, b], d_x[s, b], d_rec[s, b],
+                 scratch[b], W, None if mask is None else mask[s, b, 0], reverse)
 
     relay = relay or Relay.whole(T, not reverse)
     relay.run(loop, B, 3 * H * H, d_x)  # the step's product: (b, 3H) @ (3H, H)

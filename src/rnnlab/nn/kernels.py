@@ -21,7 +21,7 @@ whole time loop, product included, compiled. Their products take four rows of th
 a time: the partial sums are loaded and stored a quarter as often, and the loop no longer slows
 down by up to 3x when the sums happen to sit a multiple of 4 KiB from a weight row (the processor
 then mistakes its loads for reloads of a pending store); each sum is added in the same order, so the
-numbers are those of a row at a time. The LSTM's time loops run compiled whole too when its step products go
+numbers are those of a row at a time. The LSTM's and GRU's time loops run compiled whole too when their step products go
 through MKL's packed weight (`packed.loop_for`; MKL is called through its C function): the same products and
 steps as the Python loop, with Python's lock released once a run instead of twice a step. (A process's first
 compiled call costs ~0.5 s.)
@@ -266,6 +266,37 @@ def clip_values(g, low, high):
         elif v > high:
             v = high
         g[i] = v
+
+
+@_compile
+def gru_sequence_forward(x_proj, h, hn, recurrent, b_hn, W, keep, reverse):
+    T = x_proj.shape[0]
+    step = -1 if reverse else 1
+    for k in range(T):  # `gru.gru_sequence_forward`, the whole loop compiled
+        t = T - 1 - k if reverse else k
+        prev, now = t + 1 - step, t + 1
+        step_product(W, h[prev], recurrent)
+        if keep is None:
+            gru_cell_forward(x_proj[t], recurrent, b_hn, h[prev], h[now], hn[t], None)
+        else:
+            gru_cell_forward(x_proj[t], recurrent, b_hn, h[prev], h[now], hn[t], keep[t])
+
+
+@_compile
+def gru_sequence_backward(d_out, dh, gates, hn, h, d_x, d_rec, scratch, W, keep, reverse):
+    T = d_out.shape[0]
+    step = -1 if reverse else 1
+    for k in range(T):  # `gru.gru_sequence_backward`, the whole loop compiled
+        t = k if reverse else T - 1 - k
+        if keep is None:
+            gru_cell_backward(d_out[t], dh, gates[t], hn[t], h[t + 1 - step], d_x[t], d_rec[t], None)
+        else:
+            gru_cell_backward(d_out[t], dh, gates[t], hn[t], h[t + 1 - step], d_x[t], d_rec[t], keep[t])
+        step_product(W, d_rec[t], scratch)
+        for b in range(dh.shape[0]):
+            row, add = dh[b], scratch[b]
+            for j in range(row.shape[0]):
+                row[j] += add[j]
 
 
 @_compile

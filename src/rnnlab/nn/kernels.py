@@ -118,6 +118,15 @@ def step_product(W, a, out):
             out.ctypes.data, out.strides[0] // 4)  # row-major, no transpose, packed W
 
 
+@njit(inline="always")
+def add_into(target, values):
+    """target (b, n) += values (b, n), element by element (NumPy's `+=`, the same sums)."""
+    for b in range(target.shape[0]):
+        row, add = target[b], values[b]
+        for j in range(row.shape[0]):
+            row[j] += add[j]
+
+
 @_compile
 def lstm_sequence_forward(x_proj, h, c, tanh_c, recurrent, W, keep, reverse):
     T = x_proj.shape[0]
@@ -144,10 +153,7 @@ def lstm_sequence_backward(d_out, dh, dc, gates, tanh_c, c, d_gates, scratch, W,
         else:
             lstm_cell_backward(d_out[t], dh, dc, gates[t], tanh_c[t], c[t + 1 - step], d_gates[t], keep[t])
             step_product(W, d_gates[t], scratch)
-            for b in range(dh.shape[0]):
-                row, add = dh[b], scratch[b]
-                for j in range(row.shape[0]):
-                    row[j] += add[j]
+            add_into(dh, scratch)
 
 
 @_compile
@@ -293,10 +299,7 @@ def gru_sequence_backward(d_out, dh, gates, hn, h, d_x, d_rec, scratch, W, keep,
         else:
             gru_cell_backward(d_out[t], dh, gates[t], hn[t], h[t + 1 - step], d_x[t], d_rec[t], keep[t])
         step_product(W, d_rec[t], scratch)
-        for b in range(dh.shape[0]):
-            row, add = dh[b], scratch[b]
-            for j in range(row.shape[0]):
-                row[j] += add[j]
+        add_into(dh, scratch)
 
 
 @_compile

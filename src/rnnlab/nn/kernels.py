@@ -21,16 +21,14 @@ whole time loop, product included, compiled. Their products take four rows of th
 a time: the partial sums are loaded and stored a quarter as often, and the loop no longer slows
 down by up to 3x when the sums happen to sit a multiple of 4 KiB from a weight row (the processor
 then mistakes its loads for reloads of a pending store); each sum is added in the same order, so the
-numbers are those of a row at a time. The LSTM's and GRU's time loops run compiled whole too when their
-step products go through MKL's packed weight (`packed.loop_for`; MKL is called through its C function): the
-same products and steps as the Python loop, with Python's lock released once a run instead of twice a step.
-(A process's first compiled call costs ~0.5 s.)
+numbers are those of a row at a time. The LSTM's and GRU's time loops run compiled whole too when their step products go
+through MKL's packed weight (`packed.loop_for`; MKL is called through its C function): the same products and
+steps as the Python loop, with Python's lock released once a run instead of twice a step. (A process's first
+compiled call costs ~0.5 s.)
 """
 
 import numpy as np
 from numba import njit
-
-from rnnlab.nn.packed import _NO_TRANS, _PACKED, _ROW_MAJOR  # MKL's enum values
 
 # IEEE division, fused multiply-add; nogil: the shards of a batch run these in parallel threads (`parallel.py`)
 _compile = njit(cache=True, nogil=True, error_model="numpy", fastmath={"contract"})
@@ -116,8 +114,8 @@ def step_product(W, a, out):
     """out (b, N) = a (b, K) @ W by MKL's packed W: W = (cblas_sgemm_compute, packed bytes, K, N) (`packed.StepWeight`).
     a and out: float32 rows of contiguous elements (strides in elements: bytes // 4)."""
     compute, packed, K, N = W
-    compute(_ROW_MAJOR, _NO_TRANS, _PACKED, a.shape[0], N, K, a.ctypes.data, a.strides[0] // 4, packed.ctypes.data,
-            N, ZERO, out.ctypes.data, out.strides[0] // 4)
+    compute(101, 111, 151, a.shape[0], N, K, a.ctypes.data, a.strides[0] // 4, packed.ctypes.data, N, ZERO,
+            out.ctypes.data, out.strides[0] // 4)  # row-major, no transpose, packed W
 
 
 @njit(inline="always")

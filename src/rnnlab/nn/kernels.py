@@ -21,10 +21,10 @@ whole time loop, product included, compiled. Their products take four rows of th
 a time: the partial sums are loaded and stored a quarter as often, and the loop no longer slows
 down by up to 3x when the sums happen to sit a multiple of 4 KiB from a weight row (the processor
 then mistakes its loads for reloads of a pending store); each sum is added in the same order, so the
-numbers are those of a row at a time. The LSTM's and GRU's time loops run compiled whole too when their step products go
-through MKL's packed weight (`packed.loop_for`; MKL is called through its C function): the same products and
-steps as the Python loop, with Python's lock released once a run instead of twice a step. (A process's first
-compiled call costs ~0.5 s.)
+numbers are those of a row at a time. The LSTM's and GRU's time loops run compiled whole too when their
+step products go through MKL's packed weight (`packed.loop_for`; MKL is called through its C function): the
+same products and steps as the Python loop, with Python's lock released once a run instead of twice a step.
+(A process's first compiled call costs ~0.5 s.)
 """
 
 import numpy as np
@@ -115,7 +115,8 @@ def step_product(W, a, out):
     a and out: float32 rows of contiguous elements (strides in elements: bytes // 4)."""
     compute, packed, K, N = W
     compute(101, 111, 151, a.shape[0], N, K, a.ctypes.data, a.strides[0] // 4, packed.ctypes.data, N, ZERO,
-            out.ctypes.data, out.strides[0] // 4)  # row-major, no transpose, packed W
+            out.ctypes.data, out.strides[0] // 4)  # packed.py's _ROW_MAJOR, _NO_TRANS, _PACKED, as literals:
+    # importing them would close an import cycle (functional -> kernels -> packed -> functional)
 
 
 @njit(inline="always")

@@ -255,8 +255,51 @@ def test_a_failing_layer_wakes_the_layer_waiting_on_it():
         parallel.each(run, [0, 1])
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_shared_work_is_done_once_piece_by_piece_whoever_takes_it(threads):
+    """The layer that hands runs on and the one that takes them share each run's pieces; the taker goes on
+    only once every piece of its run is done, and each piece is done exactly once."""
+    parallel.set_num_threads(threads)
+    chunks = [range(0, 3), range(3, 6), range(6, 9)]
+    done, lock = [], threading.Lock()
+
+    def work(steps, rows):
+        with lock:
+            done.append((steps.start, rows.start, rows.stop))
+
+    shared = parallel.Shared(chunks, lambda steps: 10 * len(steps), work)
+    below = parallel.Relay(chunks, share=shared.help)
+
+    def check(k, steps):  # the layer above, before its run k
+        below.wait(k)
+        shared.finish(k)
+        with lock:
+            assert sorted(d for d in done if d[0] == steps.start) == [(steps.start, 0, 15), (steps.start, 15, 30)]
+
+    above = parallel.Relay(chunks, before=check)
+    parallel.each(lambda layer: (below, above)[layer].run(lambda rows, steps: None, 1, 1, np.zeros(9)), [0, 1])
+    assert sorted(done) == [(start, a, b) for start in (0, 3, 6) for a, b in ((0, 15), (15, 30))]
+
+
+def test_failing_shared_work_wakes_the_layer_waiting_for_it():
+    parallel.set_num_threads(2)
+    chunks = [range(0, 2), range(2, 4)]
+
+    def work(steps, rows):
+        if steps.start == 2:
+            raise ValueError("a piece of run 1 failed")
+
+    shared = parallel.Shared(chunks, lambda steps: 4, work)
+    below = parallel.Relay(chunks, share=shared.help)
+    above = parallel.Relay(chunks, before=lambda k, steps: (below.wait(k), shared.finish(k)))
+
+    with pytest.raises(ValueError, match="a piece of run 1 failed"):
+        parallel.each(lambda layer: (below, above)[layer].run(lambda rows, steps: None, 1, 1, np.zeros(4)), [0, 1])
+
+
+@pytest.mark.parametrize("num_layers", [2, 3])  # 2: the dropout mask drawn run by run
 @pytest.mark.parametrize("cell", [LSTM, GRU, RNN])
-def test_stacked_layers_run_in_runs_and_give_what_one_run_gives(cell, monkeypatch):
+def test_stacked_layers_run_in_runs_and_give_what_one_run_gives(cell, num_layers, monkeypatch):
     """Five runs of steps (the layers side by side, two threads) against the same stack in a single run on one
     thread: the same outputs and gradients to float64 rounding (the products are cut differently)."""
     rng = np.random.default_rng(4)
@@ -266,7 +309,7 @@ def test_stacked_layers_run_in_runs_and_give_what_one_run_gives(cell, monkeypatc
     for threads, run_rows, count in ((1, 8 * 40, None), (2, stack.RUN_ROWS, 5)):
         parallel.set_num_threads(threads)
         monkeypatch.setattr(stack, "RUN_ROWS", run_rows)
-        layer = cell(6, 16, num_layers=3, dropout=0.3, dtype=np.float64, seed=0)
+        layer = cell(6, 16, num_layers=num_layers, dropout=0.3, dtype=np.float64, seed=0)
         steps_run = stack.runs(layer, 40, 8, reverse=False)
         assert (steps_run and len(steps_run)) == count
         output, _ = layer(x, mask=mask)

@@ -28,7 +28,7 @@ from rnnlab.nn.functional import fused, recurrent_weight
 
 PACK_STEPS = 8  # packing costs about as much as 3-8 steps' products (32 rows or fewer): shorter loops don't pack
 
-_ROW_MAJOR, _NO_TRANS, _PACKED, _B_MATRIX, _SEQUENTIAL = 101, 111, 151, 162, 1  # MKL's enum values
+_ROW_MAJOR, _NO_TRANS, _TRANS, _PACKED, _B_MATRIX, _SEQUENTIAL = 101, 111, 112, 151, 162, 1  # MKL's enums
 
 
 @functools.cache
@@ -85,14 +85,15 @@ class StepWeight:
         self.dtype = W.dtype
         if lib is not None:
             prefix = "s" if W.dtype == np.float32 else "d"
-            W = np.ascontiguousarray(W)
+            # W or its transpose as stored: a transposed view (W_hh.T) is packed from W_hh, without a copy
+            trans, W = (_TRANS, W.T) if W.T.flags.c_contiguous else (_NO_TRANS, np.ascontiguousarray(W))
             size = getattr(lib, f"cblas_{prefix}gemm_pack_get_size")(_B_MATRIX, rows, self.N, self.K)
             self._packed = np.empty(size + 64, np.uint8)  # (the bytes MKL asks for, 64-byte aligned)
             start = -self._packed.ctypes.data % 64
             self._packed = self._packed[start : start + size]
             self._address = self._packed.ctypes.data
-            getattr(lib, f"cblas_{prefix}gemm_pack")(_ROW_MAJOR, _B_MATRIX, _NO_TRANS, rows, self.N, self.K, 1.0,
-                                                     W.ctypes.data, self.N, self._address)
+            getattr(lib, f"cblas_{prefix}gemm_pack")(_ROW_MAJOR, _B_MATRIX, trans, rows, self.N, self.K, 1.0,
+                                                     W.ctypes.data, W.shape[1], self._address)
             self._compute = getattr(lib, f"cblas_{prefix}gemm_compute")
             if prefix == "s":
                 self.compiled = (compute_for_kernels(), self._packed, self.K, self.N)  # (the bytes: kept alive)

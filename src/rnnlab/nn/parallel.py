@@ -45,6 +45,7 @@ from rnnlab.nn.functional import span, time_steps
 MIN_ROWS = 2  # one row takes BLAS's matrix-vector path
 SMALL = 10**6  # multiply-adds: OpenBLAS takes its small-matrix kernels at this many or fewer
 WORTH = 10**7  # multiply-adds a thread's piece needs in all (~0.1 ms): handing work to a thread costs ~0.05-0.08 ms
+PIECES = 2  # `Shared` work on a run of steps is cut in this many pieces: smaller pieces multiply slower
 
 
 def default_threads() -> int:
@@ -114,11 +115,7 @@ def shards(rows: int, row_work: int, threads: int | None = None, steps: int = 1)
     if rows * row_work * steps < 2 * WORTH:  # (the common case while generating text: decided at once)
         return [slice(0, rows)]
     least = max(MIN_ROWS, SMALL // max(row_work, 1) + 1)  # rows a piece needs
-    count = max(1, min(threads or _budget(), rows // least, rows * row_work * steps // WORTH))
-    if count == 1:
-        return [slice(0, rows)]
-    bounds = [rows * k // count for k in range(count + 1)]
-    return [slice(a, b) for a, b in zip(bounds, bounds[1:], strict=False)]
+    return cut(rows, max(1, min(threads or _budget(), rows // least, rows * row_work * steps // WORTH)))
 
 
 def for_each_shard(work: Callable[[slice], None], rows: int, row_work: int) -> None:
@@ -181,12 +178,14 @@ class Relay:
 
     chunks: the runs of steps (ranges), in the order the loop visits them. before(k, steps) is called before
     run k (to wait for the layer below and compute this run's inputs), after(k, steps) after it (to hand its
-    outputs on); then waiters on run k go on. `handed`: the array the loop writes and the next layer reads.
-    A relay of a single run announces nothing: the layer that reads it runs after it, in the same thread.
+    outputs on); then waiters on run k go on, and share(k) helps with the work they do on it (`Shared.help`).
+    `handed`: the array the loop writes and the next layer reads. A relay of a single run announces nothing:
+    the layer that reads it runs after it, in the same thread.
     """
 
-    def __init__(self, chunks: list[range], before: Callable | None = None, after: Callable | None = None):
-        self.chunks, self.before, self.after = chunks, before, after
+    def __init__(self, chunks: list[range], before: Callable | None = None, after: Callable | None = None,
+                 share: Callable[[int], None] | None = None):
+        self.chunks, self.before, self.after, self.share = chunks, before, after, share
         self.handed: np.ndarray | None = None
         self._done = [threading.Event() for _ in chunks] if len(chunks) > 1 else None
         self._failed = False
@@ -217,6 +216,8 @@ class Relay:
                     self.after(k, steps)
                 if self._done:
                     self._done[k].set()
+                if self.share:
+                    self.share(k)
         except BaseException:
             self._failed = True
             for done in self._done or []:  # wake a layer waiting on this one: it fails too
@@ -229,6 +230,60 @@ class Relay:
             self._done[k].wait()
         if self._failed:
             raise RnnlabError("the layer this one waits for failed")
+
+
+class Shared:
+    """Work on each run of steps that two threads share: its rows cut in PIECES pieces, taken one at a time by
+    the thread that hands the run on, as soon as it is announced (`help`), and by the thread that receives it,
+    when it gets there (`finish`, which then waits until every piece is done). Whichever thread is ahead does
+    more of it. The pieces are fixed by the run's shape, so the numbers never depend on who computes which.
+
+    work(steps, rows): the rows `rows` (a slice) of the work on run `steps`, whose rows are `row_count(steps)`.
+    """
+
+    def __init__(self, chunks: list[range], row_count: Callable[[range], int], work: Callable[[range, slice], None]):
+        self.chunks, self.work = chunks, work
+        self._pieces = [cut(rows, max(1, min(PIECES, rows // MIN_ROWS))) for rows in map(row_count, chunks)]
+        self._taken = [0] * len(chunks)
+        self._left = [len(p) for p in self._pieces]
+        self._all_done = [threading.Event() for _ in chunks]
+        self._lock = threading.Lock()
+        self._failed = False
+
+    def help(self, k: int) -> None:
+        """Take pieces of run k and work on them until none is left."""
+        try:
+            while (piece := self._take(k)) is not None:
+                self.work(self.chunks[k], piece)
+                with self._lock:
+                    self._left[k] -= 1
+                    if self._left[k] == 0:
+                        self._all_done[k].set()
+        except BaseException:
+            self._failed = True
+            for done in self._all_done:  # wake a thread waiting in `finish`: it fails too
+                done.set()
+            raise
+
+    def finish(self, k: int) -> None:
+        """Work on what is left of run k, then wait until every piece of it is done."""
+        self.help(k)
+        self._all_done[k].wait()
+        if self._failed:
+            raise RnnlabError("the layer this one waits for failed")
+
+    def _take(self, k: int) -> slice | None:
+        with self._lock:
+            if self._taken[k] == len(self._pieces[k]):
+                return None
+            self._taken[k] += 1
+            return self._pieces[k][self._taken[k] - 1]
+
+
+def cut(rows: int, count: int) -> list[slice]:
+    """`rows` cut into `count` consecutive near-equal slices."""
+    bounds = [rows * k // count for k in range(count + 1)]
+    return [slice(a, b) for a, b in zip(bounds, bounds[1:], strict=False)]
 
 
 def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:

@@ -9,19 +9,23 @@
 One layer, or two directions: the layers run one after the other, and a layer's two directions
 side by side. One-way layers stacked two deep or more run at the same time instead, each in its own
 thread, one run of steps behind the layer below (about RUNS runs, each handed on by a `parallel.Relay`):
-after each run a layer hands its outputs on (masked, dropped out) and computes the first half of the
-next layer's input projections for them, and that layer computes the other half. Backward, the other
-way round: a layer below the top computes its output gradient from the layer above's input-projection
-gradients, run by run. Which way is fixed by the layer's shape, never by the number of threads, so
-the numbers do not depend on it; both ways compute the same numbers.
+after each run a layer hands its outputs on (masked, dropped out), and the next layer's input projections
+for them are shared by the two (`parallel.Shared`: whichever thread is free computes the next piece).
+Backward, the other way round: a layer's output gradient comes from the input-projection gradients of the
+layer above, run by run, shared the same way. Which way the layers run, and the pieces, are fixed by
+their shape, never by the number of threads, so the numbers do not depend on it; the two ways agree to
+rounding.
 """
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from rnnlab.nn.functional import add_rows, fused, span, time_chunks
-from rnnlab.nn.parallel import Relay, matmul, run_all
+from rnnlab.nn.packed import StepWeight
+from rnnlab.nn.parallel import PIECES, Relay, Shared, matmul, run_all
 from rnnlab.nn.utils.checks import dropout_scale
 
 RUNS = 16  # stacked one-way layers hand steps on in about this many runs ...
@@ -37,28 +41,45 @@ def runs(layer, T: int, B: int, reverse: bool) -> list[range] | None:
     return chunks if len(chunks) > 1 else None
 
 
-def dropout_mask(layer, shape: tuple[int, ...]) -> np.ndarray | None:
-    """Dropout on the input of a layer above the first: (T, B, D*S) of 0 and 1/(1-p), or None (no dropout)."""
+def dropout_mask(layer, shape: tuple[int, ...], out: np.ndarray | None = None) -> np.ndarray | None:
+    """Dropout on the input of a layer above the first: (T, B, D*S) of 0 and 1/(1-p) (written to `out` if given),
+    or None (no dropout)."""
     if not (layer.training and layer.dropout > 0):
         return None
     keep = layer.generator.random(shape) >= layer.dropout
-    return keep.astype(layer.dtype) * layer.dtype.type(dropout_scale(layer.dropout))
+    return np.multiply(keep, layer.dtype.type(dropout_scale(layer.dropout)), out=out, dtype=layer.dtype)
 
 
 def input_projection(layer_input, table, weights, out) -> None:
     """out (T, B, G) = W_ih x_t + b_ih for every step: one product over all steps, or table rows by id.
     weights: the direction's (W_ih, W_hh[, b_ih, b_hh]) parameters."""
+    if table is not None:
+        take_rows(projected_table(table, weights), layer_input, out, slice(None))
+        return
     W_ih, b_ih = weights[0].data, (weights[2].data if len(weights) > 2 else None)
     T, B, _ = out.shape
-    if table is None:
-        matmul(layer_input.reshape(T * B, -1), W_ih.T, out=out.reshape(T * B, -1))
-        if b_ih is not None:
-            out += b_ih
-        return
-    rows = table @ W_ih.T  # (V, G)
+    matmul(layer_input.reshape(T * B, -1), W_ih.T, out=out.reshape(T * B, -1))
     if b_ih is not None:
-        rows += b_ih
-    out.reshape(T * B, -1)[:] = rows[layer_input.ravel()]
+        out += b_ih
+
+
+def projected_table(table, weights) -> np.ndarray:
+    """(V, G): W_ih x + b_ih for each row x of the table (V, I)."""
+    rows = table @ weights[0].data.T
+    if len(weights) > 2:
+        rows += weights[2].data
+    return rows
+
+
+def take_rows(rows, ids, out, steps: slice) -> None:
+    """out[steps] (steps, B, G) = rows[ids[steps]], a few steps at a time: gathered whole into a temporary,
+    a large batch would touch that many fresh pages, which takes twice as long (6400 x 2048: 23 ms, 9 ms)."""
+    B, G = out.shape[1:]
+    every = max(1, 2**18 // (B * G))  # steps a piece
+    start, stop, _ = steps.indices(len(out))
+    for t in range(start, stop, every):
+        piece = slice(t, min(t + every, stop))
+        out[piece] = rows[ids[piece]]
 
 
 def forward(m, x, table, h0, c0, mask):
@@ -101,45 +122,57 @@ def _relayed_forward(m, x, table, h0, c0, mask, steps_run, h_n, c_n):
     T, B = x.shape[:2]
     L, S = m.num_layers, m._state_size()
     G = m.gate_count * m.hidden_size
-    drops = [None] + [dropout_mask(m, (T, B, S)) for _ in range(1, L)]  # drawn here, layer by layer
+    # dropout masks (T, B, S) of the layers above the first, drawn layer by layer from one random stream: up front,
+    # or, when there is just one, run by run by the first layer (the same numbers), so that the rest need not wait
+    by_run = L == 2 and m.training and m.dropout > 0
+    drops = [None] + [np.empty((T, B, S), m.dtype) if by_run else dropout_mask(m, (T, B, S)) for _ in range(1, L)]
     outputs = [np.empty((T, B, S), m.dtype) for _ in range(L)]
     inputs = [x] + [outputs[k - 1] if drops[k] is None else np.empty_like(outputs[k - 1]) for k in range(1, L)]
     x_projs = [ws.empty("x_proj", (T, B, G), m.dtype) for ws in m._workspaces]  # per layer
     caches = [[None] for _ in range(L)]
-    # W_ih^T (S, G) of the layers above the first, contiguous: BLAS multiplies a few rows by it up to 1.35x
-    # faster than by the transposed view (the same numbers), which repays the copy
-    W_ihT = [None] + [np.ascontiguousarray(m._weights(layer, 0)[0].data.T) for layer in range(1, L)]
+    W_ihT = [None] + [piece_weight(m._weights(layer, 0)[0].data.T, steps_run, B) for layer in range(1, L)]  # (S, G)
 
     def project(layer, steps, part):  # rows `part` of x_proj[steps] = input[steps] @ W_ih^T + b_ih
-        out = x_projs[layer][steps].reshape(-1, G)[part]
-        matmul(inputs[layer][steps].reshape(-1, S)[part], W_ihT[layer], out=out)
+        s = span(steps)
+        out = x_projs[layer][s].reshape(-1, G)[part]
+        W_ihT[layer].dot(inputs[layer][s].reshape(-1, S)[part], out=out)
         _, _, *biases = m._weights(layer, 0)
         if biases:
             out += biases[0].data
 
-    def receive(layer):  # before each run: the layer below done with it; the second half of its projections
+    table_rows = None if table is None else projected_table(table, m._weights(0, 0))  # (V, G): taken by id
+    # the projections of each layer above the first, shared by that layer and the one below
+    shares = [None] + [Shared(steps_run, lambda steps: len(steps) * B, functools.partial(project, layer))
+                       for layer in range(1, L)]
+
+    def receive(layer):  # before each run: the layer below done with it; what is left of its projections
         def before(k, steps):
+            if layer == 0:  # the run's dropout mask; its projections from the table (the layer above starts sooner)
+                s = span(steps)
+                if by_run:
+                    dropout_mask(m, drops[1][s].shape, out=drops[1][s])
+                if table is not None:
+                    take_rows(table_rows, x, x_projs[0], s)
+                return
             relays[layer - 1].wait(k)
-            rows = len(steps) * B
-            project(layer, span(steps), slice(rows // 2, rows))
+            shares[layer].finish(k)
         return before
 
-    def send(layer):  # after each run: its outputs, masked, dropped out, the first half of their projections
+    def send(layer):  # after each run: its outputs, masked, dropped out (then it helps with their projections)
         def after(k, steps):
             s = span(steps)
             out = hand_on(outputs[layer], 0, relays[layer].handed, s, mask)
-            if layer + 1 < L:
-                if drops[layer + 1] is not None:
-                    np.multiply(out, drops[layer + 1][s], out=inputs[layer + 1][s])
-                project(layer + 1, s, slice(0, len(steps) * B // 2))
+            if layer + 1 < L and drops[layer + 1] is not None:
+                np.multiply(out, drops[layer + 1][s], out=inputs[layer + 1][s])
         return after
 
-    relays = [Relay(steps_run, receive(layer) if layer else None, send(layer)) for layer in range(L)]
+    relays = [Relay(steps_run, receive(layer) if layer or table is not None or by_run else None, send(layer),
+                    shares[layer + 1].help if layer + 1 < L else None) for layer in range(L)]
 
     def run(layer):
         weights = m._weights(layer, 0)
-        if layer == 0:  # the whole input is here: its projections at once
-            input_projection(x, table, weights, x_projs[0])
+        if layer == 0 and table is None:  # the whole input is here: its projections at once
+            input_projection(x, None, weights, x_projs[0])
         _, caches[layer][0] = cell_forward(m, layer, 0, weights, x_projs[layer], h0, c0, mask, relays[layer], h_n, c_n)
 
     try:
@@ -147,6 +180,13 @@ def _relayed_forward(m, x, table, h0, c0, mask, steps_run, h_n, c_n):
     finally:
         relays.clear()  # they and the functions above refer to each other: free the arrays now, not at the next GC
     return outputs[-1], h_n, c_n, (list(zip(inputs, drops, caches, strict=True)), table, mask)
+
+
+def piece_weight(W, steps_run, B: int) -> StepWeight:
+    """W, the right operand of the products of the pieces of each run (`parallel.Shared`): packed once by MKL
+    (each piece would pack it again), else a contiguous copy (BLAS multiplies a few rows by it up to 1.35x
+    faster than by a transposed view, which repays the copy)."""
+    return StepWeight(W, len(steps_run[0]) * B, len(steps_run) * PIECES)
 
 
 def cell_forward(m, layer, direction, weights, x_proj, h0, c0, mask, relay, h_n, c_n):
@@ -214,23 +254,35 @@ def backward(m, cache, d_output, d_h_n, d_c_n, input_grad=True):
 
 def _relayed_backward(m, layers, d_out, steps_run, grads):
     """`backward` for `_relayed_forward`: the layers at the same time, each a run behind the one above, whose
-    input-projection gradients give its output gradient run by run. Returns the first layer's d x_proj."""
+    input-projection gradients give its output gradient run by run (that layer and this one share the work).
+    Returns the first layer's d x_proj."""
     T, B, S = d_out.shape
     L = m.num_layers
     d_outs = [np.empty((T, B, S), m.dtype) for _ in range(L - 1)] + [d_out]  # each layer's output gradient
     d_x_projs = [None] * L
 
-    def receive(layer):  # before a run of a layer below the top: its output gradient, from the layer above
+    W_ih = [None] + [piece_weight(m._weights(layer, 0)[0].data, steps_run, B) for layer in range(1, L)]  # (G, S)
+
+    def output_gradient(layer, steps, part):  # rows `part` of d_out[steps] of the layer below `layer`
+        s = span(steps)
+        out = d_outs[layer - 1][s].reshape(-1, S)[part]
+        W_ih[layer].dot(relays[layer].handed[s].reshape(len(steps) * B, -1)[part], out=out)
+        drop = layers[layer][1]
+        if drop is not None:
+            out *= drop[s].reshape(-1, S)[part]
+
+    # the output gradient of each layer below the top, shared by that layer and the one above
+    shares = [Shared(steps_run, lambda steps: len(steps) * B, functools.partial(output_gradient, layer + 1))
+              for layer in range(L - 1)] + [None]
+
+    def receive(layer):  # before a run of a layer below the top: the layer above done with it; what is left
         def before(k, steps):
             relays[layer + 1].wait(k)
-            s = span(steps)
-            input_gradient(m, layer + 1, [relays[layer + 1].handed], d_outs[layer][s], s)
-            drop = layers[layer + 1][1]
-            if drop is not None:
-                d_outs[layer][s] *= drop[s]
+            shares[layer].finish(k)
         return before
 
-    relays = [Relay(steps_run, receive(layer) if layer < L - 1 else None) for layer in range(L)]
+    relays = [Relay(steps_run, receive(layer) if layer < L - 1 else None,
+                    share=shares[layer - 1].help if layer else None) for layer in range(L)]
 
     def back(layer):
         layer_input, _, caches = layers[layer]

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from rnnlab.errors import RnnlabError
-from rnnlab.nn import Parameter
+from rnnlab.nn import Parameter, parallel
 from rnnlab.optim import SGD, Adagrad, Adam, AdamW, RMSprop
 from rnnlab.optim import optimizer as optimizer_module
 
@@ -132,6 +132,22 @@ def test_updates_in_small_blocks_equal_updates_on_whole_arrays(name, kwargs, mon
     blocked, _ = run_rnnlab(name, kwargs, steps=10)
     for p, expected in zip(blocked, whole, strict=True):
         np.testing.assert_array_equal(p.data, expected.data)
+
+
+@pytest.mark.parametrize(("name", "kwargs"), CASES, ids=CASE_IDS)
+def test_blocks_updated_in_threads_equal_blocks_updated_in_turn(name, kwargs, monkeypatch):
+    monkeypatch.setattr(optimizer_module, "BLOCK_BYTES", 40)  # 28 elements in 6 blocks: shared out among threads
+    before = parallel.get_num_threads()
+    try:
+        results = []
+        for threads in (1, 2, 3):
+            parallel.set_num_threads(threads)
+            results.append(run_rnnlab(name, kwargs, steps=10)[0])
+    finally:
+        parallel.set_num_threads(before)
+    for many in results[1:]:
+        for p, expected in zip(many, results[0], strict=True):
+            np.testing.assert_array_equal(p.data, expected.data)
 
 
 @pytest.mark.parametrize(("name", "kwargs"), CASES, ids=CASE_IDS)

@@ -7,8 +7,9 @@ into one flat array each (per dtype), leaving every `Parameter.data` and `.grad`
 part, and updates all parameters with one pass of each operation (PyTorch's "foreach" idea):
 a model of many small parameters costs a few NumPy calls per step, not a few per parameter.
 A step writes through `out=` into the state buffers (flat too) and two scratch arrays, so it
-allocates no arrays; it goes block by block so the work stays in cache; and every scalar is cast
-to the parameters' dtype first, so float32 parameters are updated in float32.
+allocates no arrays; it goes block by block so the work stays in cache (a large model's blocks shared
+out among the engine's threads, `rnnlab.nn.parallel`: the same numbers, as every block is updated alone);
+and every scalar is cast to the parameters' dtype first, so float32 parameters are updated in float32.
 
 Notation, as in PyTorch's docs: γ learning rate, λ weight decay, θ parameters, g gradient.
 
@@ -31,6 +32,7 @@ import numpy as np
 
 from rnnlab.checks import non_negative, require
 from rnnlab.errors import RnnlabError
+from rnnlab.nn import parallel
 from rnnlab.nn.module import Parameter
 
 
@@ -51,6 +53,7 @@ def _check_params(params) -> list[Parameter]:
 # state, two temporaries) stay in the L2 cache through NumPy's dozen passes over a block; done on
 # whole arrays, each pass goes out to main memory and a step on an LSTM's weights is ~1.5x slower.
 BLOCK_BYTES = 256 * 1024
+PARALLEL_BLOCKS = 4  # a step over this many blocks or more shares them out among the engine's threads
 
 
 def _blocks(arrays: list[np.ndarray], block_bytes: int):
@@ -141,8 +144,8 @@ class Optimizer:
         self.state: list[dict[str, np.ndarray]] = [{} for _ in self.params]  # per parameter: views of ...
         self._flat = flatten_parameters(self.params)
         self._flat_state: list[dict[str, np.ndarray]] = [{} for _ in self._flat]  # ... these flat buffers
-        self._pools: dict[np.dtype, np.ndarray] = {}
-        self._views = None  # `_block_views`, made on the first step, once every buffer is added
+        self._pools: dict[tuple[np.dtype, int], np.ndarray] = {}
+        self._views: dict[int, list] = {}  # `_block_views`, made on the first step, once every buffer is added
 
     def _add_buffer(self, name: str, fill: float = 0.0) -> None:
         for (data, _, indices), flat_state in zip(self._flat, self._flat_state, strict=True):
@@ -164,25 +167,38 @@ class Optimizer:
                         "optimizer took the parameter): make the optimizer again"
                     )
         self.step_count += 1
-        for data_block, grad_block, buffers, decayed, tmp in self._block_views():
+        blocks = self._block_views(0)
+        # the blocks in parts, one per thread (the update is elementwise: the same numbers on any number)
+        count = min(parallel.get_num_threads(), len(blocks)) if len(blocks) >= PARALLEL_BLOCKS else 1
+        if count == 1:
+            for data_block, grad_block, buffers, decayed, tmp in blocks:
+                self._update(data_block, grad_block, buffers, decayed, tmp)
+            return
+        parallel.each(lambda k_part: self._update_blocks(*k_part), list(enumerate(parallel.cut(len(blocks), count))))
+
+    def _update_blocks(self, k: int, part: slice) -> None:
+        """Update blocks `part`, with the temporaries of the k-th part."""
+        for data_block, grad_block, buffers, decayed, tmp in self._block_views(k)[part]:
             self._update(data_block, grad_block, buffers, decayed, tmp)
 
-    def _block_views(self) -> list[tuple[np.ndarray, np.ndarray, dict[str, np.ndarray], np.ndarray, np.ndarray]]:
-        """Per block of the flat arrays: θ, g, the state buffers by name and two temporaries, views made on the first
-        step and kept (the flat arrays never move: `load_state_dict` writes into them)."""
-        if self._views is None:
-            self._views = [
-                (data_block, grad_block, dict(zip(flat_state, buffers, strict=True)), *self._scratch(data_block))
+    def _block_views(self, k: int) -> list[tuple]:
+        """Per block of the flat arrays: θ, g, the state buffers by name and two temporaries (the k-th pair: a part
+        of the blocks updated in its own thread has its own), views made on the first step and kept (the flat
+        arrays never move: `load_state_dict` writes into them)."""
+        if k not in self._views:
+            self._views[k] = [
+                (data_block, grad_block, dict(zip(flat_state, buffers, strict=True)), *self._scratch(data_block, k))
                 for (data, grad, _), flat_state in zip(self._flat, self._flat_state, strict=True)
                 for data_block, grad_block, *buffers in _blocks([data, grad, *flat_state.values()], BLOCK_BYTES)
             ]
-        return self._views
+        return self._views[k]
 
-    def _scratch(self, like: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Two temporaries shaped like `like`: views of one pool per dtype (every block is at most the first's size)."""
-        pool = self._pools.get(like.dtype)
+    def _scratch(self, like: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Two temporaries shaped like `like`: views of the k-th pool of its dtype (every block is at most the
+        first's size)."""
+        pool = self._pools.get((like.dtype, k))
         if pool is None or pool.shape[1] < like.size:
-            pool = self._pools[like.dtype] = np.empty((2, like.size), like.dtype)
+            pool = self._pools[like.dtype, k] = np.empty((2, like.size), like.dtype)
         return pool[0, : like.size].reshape(like.shape), pool[1, : like.size].reshape(like.shape)
 
     def _update(

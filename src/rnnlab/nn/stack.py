@@ -236,8 +236,9 @@ def backward(m, cache, d_output, d_h_n, d_c_n, input_grad=True):
             d_x_projs = [None] * D
 
             def back(direction, layer=layer, layer_input=layer_input, caches=caches, d_out=d_out, d_x_projs=d_x_projs):
-                d_x_projs[direction] = grads.cell(layer, direction, layer_input, caches[direction],
+                d_x_projs[direction] = grads.cell(layer, direction, caches[direction],
                                                   d_out[:, :, direction * S : (direction + 1) * S], None)
+                grads.inputs(layer, direction, layer_input, d_x_projs[direction])
 
             run_all(back, list(range(D)), together=True)  # the two directions side by side
             if layer:  # the output gradient of the layer below
@@ -286,12 +287,16 @@ def _relayed_backward(m, layers, d_out, steps_run, grads):
 
     def back(layer):
         layer_input, _, caches = layers[layer]
-        d_x_projs[layer] = grads.cell(layer, 0, layer_input, caches[0], d_outs[layer], relays[layer])
+        d_x_projs[layer] = grads.cell(layer, 0, caches[0], d_outs[layer], relays[layer])
+        if layer == 0:  # (its input weights' gradients from a table: mostly sums by id, which stay whole)
+            grads.inputs(0, 0, layer_input, d_x_projs[0])
 
     try:
         run_all(back, list(reversed(range(L))), together=True)
     finally:
         relays.clear()  # as in `forward`
+    for layer in range(1, L):  # the layers above the first: their input weights' gradients on every thread
+        grads.inputs(layer, 0, layers[layer][0], d_x_projs[layer])
     return d_x_projs[:1]
 
 
@@ -319,11 +324,12 @@ class Gradients:
         self.d_h0 = np.zeros((L * D, B, m._state_size()), m.dtype)
         self.d_c0 = np.zeros((L * D, B, m.hidden_size), m.dtype) if m.gate_count == 4 else None
         self.d_tables, self.d_steps = [None] * D, [None] * D  # after a table: d table (V, I), d x_t (T*B, I)
+        self.d_b_hh = [None] * (L * D)  # from `cell` to `inputs`: d b_hh, or None where b_hh acts like b_ih
 
-    def cell(self, layer, direction, layer_input, cache, d_out, relay):
-        """Back through one direction of one layer (d_out (T, B, S)): adds its parameters' gradients; returns
-        d x_proj (T, B, G)."""
-        m, table = self.m, self.table
+    def cell(self, layer, direction, cache, d_out, relay):
+        """Back through one direction of one layer's cell (d_out (T, B, S)): adds the gradients of its recurrent
+        weights; returns d x_proj (T, B, G), for `inputs`."""
+        m = self.m
         index = layer * m.num_directions + direction
         W_ih, W_hh, *biases = m._weights(layer, direction)
         dh_n = None if self.d_h_n is None else np.asarray(self.d_h_n, dtype=m.dtype)[index]
@@ -334,8 +340,17 @@ class Gradients:
             m._projection(layer, direction).grad += d_W_hr[0]
         if self.d_c0 is not None:
             self.d_c0[index] = dc0
+        W_hh.grad += d_W_hh
+        self.d_b_hh[index] = d_b_hh
+        return d_x_proj
+
+    def inputs(self, layer, direction, layer_input, d_x_proj):
+        """After `cell`: the gradients of the input weights and the biases (and, after a table, of the table and
+        of each step's input) from d x_proj (T, B, G)."""
+        m, table = self.m, self.table
+        W_ih, _, *biases = m._weights(layer, direction)
         # the rows the input projection was made from: x (T*B, I) one per step, or the table (V, I)
-        T, B = d_out.shape[:2]
+        T, B = d_x_proj.shape[:2]
         rows = layer_input.reshape(T * B, -1) if layer > 0 or table is None else table
         d_proj = d_x_proj.reshape(T * B, -1)  # (T*B, G), gradient of each row's projection ...
         if rows is table:  # ... summed per id: rows of the projection table (V, G)
@@ -346,9 +361,7 @@ class Gradients:
             if m.record_input_grads:  # d x_t per step, for the layer's gradient norms
                 self.d_steps[direction] = per_step @ W_ih.data
         W_ih.grad += matmul(d_proj.T, rows)  # all steps, one product
-        W_hh.grad += d_W_hh
         if biases:
-            d_b_ih = d_proj.sum(axis=0)
+            d_b_ih, d_b_hh = d_proj.sum(axis=0), self.d_b_hh[layer * m.num_directions + direction]
             biases[0].grad += d_b_ih
             biases[1].grad += d_b_ih if d_b_hh is None else d_b_hh  # None: b_hh acts like b_ih
-        return d_x_proj

@@ -267,7 +267,7 @@ def test_shared_work_is_done_once_piece_by_piece_whoever_takes_it(threads):
         with lock:
             done.append((steps.start, rows.start, rows.stop))
 
-    shared = parallel.Shared(chunks, lambda steps: 10 * len(steps), work)
+    shared = parallel.Shared(chunks, 10, work)  # 10 rows a step: 30 a run, in two pieces
     below = parallel.Relay(chunks, share=shared.help)
 
     def check(k, steps):  # the layer above, before its run k
@@ -289,7 +289,7 @@ def test_failing_shared_work_wakes_the_layer_waiting_for_it():
         if steps.start == 2:
             raise ValueError("a piece of run 1 failed")
 
-    shared = parallel.Shared(chunks, lambda steps: 4, work)
+    shared = parallel.Shared(chunks, 2, work)
     below = parallel.Relay(chunks, share=shared.help)
     above = parallel.Relay(chunks, before=lambda k, steps: (below.wait(k), shared.finish(k)))
 

@@ -238,12 +238,14 @@ class Shared:
     when it gets there (`finish`, which then waits until every piece is done). Whichever thread is ahead does
     more of it. The pieces are fixed by the run's shape, so the numbers never depend on who computes which.
 
-    work(steps, rows): the rows `rows` (a slice) of the work on run `steps`, whose rows are `row_count(steps)`.
+    work(steps, rows): the rows `rows` (a slice) of the work on run `steps`, whose rows are its steps times
+    `rows_per_step` (a batch's rows).
     """
 
-    def __init__(self, chunks: list[range], row_count: Callable[[range], int], work: Callable[[range, slice], None]):
+    def __init__(self, chunks: list[range], rows_per_step: int, work: Callable[[range, slice], None]):
         self.chunks, self.work = chunks, work
-        self._pieces = [cut(rows, max(1, min(PIECES, rows // MIN_ROWS))) for rows in map(row_count, chunks)]
+        rows = [len(steps) * rows_per_step for steps in chunks]
+        self._pieces = [cut(n, max(1, min(PIECES, n // MIN_ROWS))) for n in rows]
         self._taken = [0] * len(chunks)
         self._left = [len(p) for p in self._pieces]
         self._all_done = [threading.Event() for _ in chunks]

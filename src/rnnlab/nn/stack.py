@@ -142,7 +142,7 @@ def _relayed_forward(m, x, table, h0, c0, mask, steps_run, h_n, c_n):
 
     table_rows = None if table is None else projected_table(table, m._weights(0, 0))  # (V, G): taken by id
     # the projections of each layer above the first, shared by that layer and the one below
-    shares = [None] + [Shared(steps_run, lambda steps: len(steps) * B, functools.partial(project, layer))
+    shares = [None] + [Shared(steps_run, B, functools.partial(project, layer))
                        for layer in range(1, L)]
 
     def receive(layer):  # before each run: the layer below done with it; what is left of its projections
@@ -273,7 +273,7 @@ def _relayed_backward(m, layers, d_out, steps_run, grads):
             out *= drop[s].reshape(-1, S)[part]
 
     # the output gradient of each layer below the top, shared by that layer and the one above
-    shares = [Shared(steps_run, lambda steps: len(steps) * B, functools.partial(output_gradient, layer + 1))
+    shares = [Shared(steps_run, B, functools.partial(output_gradient, layer + 1))
               for layer in range(L - 1)] + [None]
 
     def receive(layer):  # before a run of a layer below the top: the layer above done with it; what is left
@@ -288,7 +288,7 @@ def _relayed_backward(m, layers, d_out, steps_run, grads):
     def back(layer):
         layer_input, _, caches = layers[layer]
         d_x_projs[layer] = grads.cell(layer, 0, caches[0], d_outs[layer], relays[layer])
-        if layer == 0:  # (its input weights' gradients from a table: mostly sums by id, which stay whole)
+        if layer == 0:  # its input weights' gradients here (after a table mostly sums by id, which stay whole)
             grads.inputs(0, 0, layer_input, d_x_projs[0])
 
     try:

@@ -171,8 +171,7 @@ class Optimizer:
         # the blocks in parts, one per thread (the update is elementwise: the same numbers on any number)
         count = min(parallel.get_num_threads(), len(blocks)) if len(blocks) >= PARALLEL_BLOCKS else 1
         if count == 1:
-            for data_block, grad_block, buffers, decayed, tmp in blocks:
-                self._update(data_block, grad_block, buffers, decayed, tmp)
+            self._update_blocks(0, slice(None))
             return
         parallel.each(lambda k_part: self._update_blocks(*k_part), list(enumerate(parallel.cut(len(blocks), count))))
 
